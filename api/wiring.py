@@ -1,0 +1,73 @@
+"""The one place that turns Settings into a running ledger (and its database tables)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import cast
+
+from domain.application import TraceabilityLedger
+from migrations import runner
+from projections.sql import Sql
+from projections.store import LedgerRecorder
+
+from api.settings import Database, Settings
+
+Report = Callable[[str], None]
+
+
+def ledger_env(settings: Settings) -> dict[str, str]:
+    db = settings.database
+    env = {
+        "ORIGINATOR_ID_TYPE": "text",
+        "CREATE_TABLE": "n",  # migrations own every table
+        "TRANSCODER_TOPIC": "projections.codec:OrjsonTranscoder",
+        "MAPPER_TOPIC": "projections.codec:TypedMapper",
+    }
+    if db.dialect == "sqlite":
+        env |= {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": db.path,
+            "SQLITE_LOCK_TIMEOUT": str(settings.sqlite_lock_timeout),
+            "APPLICATION_RECORDER_TOPIC": "projections.store:SQLiteLedgerRecorder",
+        }
+    else:
+        env |= {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": db.dbname,
+            "POSTGRES_HOST": db.host,
+            "POSTGRES_PORT": str(db.port),
+            "POSTGRES_USER": db.user,
+            "POSTGRES_PASSWORD": db.password,
+            "POSTGRES_POOL_SIZE": str(settings.pg_pool_size),
+            "POSTGRES_MAX_OVERFLOW": str(settings.pg_max_overflow),
+            "POSTGRES_LOCK_TIMEOUT": str(settings.pg_lock_timeout),
+            "POSTGRES_PRE_PING": "y",  # survive a database restart
+            "POSTGRES_CONNECT_TIMEOUT": "5",
+            "APPLICATION_RECORDER_TOPIC": "projections.store:PostgresLedgerRecorder",
+        }
+    return env
+
+
+def migrate(db: Database, report: Report = lambda _: None) -> list[runner.Migration]:
+    if db.dialect == "sqlite":
+        return runner.migrate_sqlite(db.path, report)
+    return runner.migrate_postgres(db.conninfo, report)
+
+
+class Regentrace:
+    """The running ledger: commands through ``app``, reads through ``read()``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.app = TraceabilityLedger(env=ledger_env(settings))
+
+    @property
+    def recorder(self) -> LedgerRecorder:
+        return cast(LedgerRecorder, self.app.recorder)
+
+    def read(self) -> AbstractContextManager[Sql]:
+        return self.recorder.read()
+
+    def close(self) -> None:
+        self.app.close()

@@ -1,0 +1,233 @@
+"""What every aggregate shares: the acting principal, the base events, errors and identifiers.
+
+Every event in the ledger is a ``LedgerEvent``: it names the aggregate it belongs to, its version,
+the principal who caused it (``actor``, ``actor_role``) and the business time it states
+(``occurred_at``), which is distinct from the moment the ledger recorded it.
+
+Errors raised by command methods form one tree; each carries the code partner systems receive in
+``extensions.code``:
+
+    DomainError                      (abstract)
+    ├── BadInputError        BAD_INPUT       malformed input: empty names, bad country, naive times
+    ├── NotFoundError        NOT_FOUND       an identifier names nothing in the ledger
+    ├── ConflictError        CONFLICT        the identifier is taken, or a concurrent write won
+    └── RuleViolationError   RULE_VIOLATION  well-formed, but a regulatory rule forbids it
+        ├── SiteNotActiveError               a site (or its control site) is not active
+        └── SiteTerminatedError              a terminated site never comes back
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from eventsourcing.domain import (
+    BaseAggregate,
+    CanInitAggregate,
+    CanMutateAggregate,
+    MetaDomainEvent,
+)
+
+# A statement of business time may run ahead of the ledger clock by this much (clock skew
+# between partner systems), never more: the ledger records what happened, not what is planned.
+CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who acts: the authenticated caller, recorded on every event."""
+
+    id: str
+    role: str
+
+
+# --------------------------------------------------------------------------------------- errors
+
+
+class DomainError(Exception):
+    """A command refused: nothing was stored."""
+
+    code: ClassVar[str] = "INTERNAL"
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class BadInputError(DomainError):
+    code = "BAD_INPUT"
+
+
+class NotFoundError(DomainError):
+    code = "NOT_FOUND"
+
+
+class ConflictError(DomainError):
+    code = "CONFLICT"
+
+
+class RuleViolationError(DomainError):
+    code = "RULE_VIOLATION"
+
+
+class SiteNotActiveError(RuleViolationError):
+    def __init__(self, site_id: str, status: str, at: datetime | None = None) -> None:
+        when = f" at {at.isoformat()}" if at else ""
+        super().__init__(
+            f"site {site_id!r} is {status}{when}; it must be ACTIVE",
+            site_id=site_id,
+            status=status,
+        )
+
+
+class SiteTerminatedError(RuleViolationError):
+    def __init__(self, site_id: str) -> None:
+        super().__init__(
+            f"site {site_id!r} is TERMINATED; a terminated site never comes back "
+            "(register a new site instead)",
+            site_id=site_id,
+        )
+
+
+# --------------------------------------------------------------------------------------- events
+
+
+@dataclass(frozen=True)
+class LedgerEvent(CanMutateAggregate[str], metaclass=MetaDomainEvent):
+    """Base of every event: identity, version, recorded timestamp, actor and business time."""
+
+    originator_id: str
+    originator_version: int
+    timestamp: datetime
+    actor: str
+    actor_role: str
+    occurred_at: datetime
+
+
+@dataclass(frozen=True)
+class LedgerCreated(CanInitAggregate[str], LedgerEvent):
+    originator_topic: str
+
+
+class LedgerAggregate(BaseAggregate[str]):
+    """An aggregate whose id is ``<Type>:<caller-chosen identifier>``, readable in the ledger."""
+
+    TYPE: ClassVar[str] = ""
+
+    class Event(LedgerEvent):
+        pass
+
+    @classmethod
+    def ledger_id(cls, key: str) -> str:
+        return f"{cls.TYPE}:{key}"
+
+    @property
+    def key(self) -> str:
+        return self.id.split(":", 1)[1]
+
+
+def aggregate_type_of(originator_id: str) -> str:
+    return originator_id.split(":", 1)[0]
+
+
+# ---------------------------------------------------------------------------------- validation
+
+
+def require_text(value: str | None, field: str) -> str:
+    """A required free-text field: present and not blank."""
+    if value is None or not value.strip():
+        raise BadInputError(f"{field} is required and must not be blank", field=field)
+    return value.strip()
+
+
+def require_identifier(value: str, field: str) -> str:
+    text = require_text(value, field)
+    if len(text) > 64 or any(c.isspace() or c == ":" for c in text):
+        raise BadInputError(
+            f"{field} {value!r} must be 1-64 characters without spaces or ':'", field=field
+        )
+    return text
+
+
+def require_offset(value: datetime, field: str) -> datetime:
+    """Timestamps must carry a UTC offset: a local time without one is ambiguous evidence."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise BadInputError(
+            f"{field} {value.isoformat()} has no UTC offset; send e.g. "
+            f"{value.isoformat()}+00:00",
+            field=field,
+        )
+    return value
+
+
+def require_not_future(value: datetime, field: str, now: datetime) -> datetime:
+    require_offset(value, field)
+    if value > now + CLOCK_SKEW_TOLERANCE:
+        raise BadInputError(
+            f"{field} {value.isoformat()} is in the future; record a change when it takes effect",
+            field=field,
+        )
+    return value
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# ISO 3166-1 alpha-2, officially assigned codes.
+ISO_3166_ALPHA2 = frozenset(
+    """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR
+    BS BT BV BW BY BZ CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ
+    EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW
+    GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG KH KI KM KN KP KR KW KY
+    KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV
+    MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY
+    QA RE RO RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG
+    TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM
+    ZW
+    """.split()
+)
+
+EU_MEMBER_STATES = frozenset(
+    "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK".split()
+)
+
+# Which countries each jurisdiction's law covers (UK law covers Great Britain and Northern
+# Ireland, ISO code GB).
+JURISDICTION_COUNTRIES: dict[str, frozenset[str]] = {
+    "TW": frozenset({"TW"}),
+    "EU": EU_MEMBER_STATES,
+    "UK": frozenset({"GB"}),
+    "US": frozenset({"US"}),
+}
+
+
+def require_country(country: str, jurisdiction: str) -> str:
+    code = (country or "").strip()
+    if code not in ISO_3166_ALPHA2:
+        raise BadInputError(
+            f"country {country!r} is not an ISO 3166-1 alpha-2 code (e.g. TW, DE, GB)",
+            field="country",
+        )
+    allowed = JURISDICTION_COUNTRIES.get(jurisdiction)
+    if allowed is None:
+        raise BadInputError(f"unknown jurisdiction {jurisdiction!r}", field="jurisdiction")
+    if code not in allowed:
+        raise BadInputError(
+            f"country {code} is not under jurisdiction {jurisdiction} "
+            f"(allowed: {', '.join(sorted(allowed))})",
+            field="country",
+        )
+    return code
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    """What a command answers: where in the ledger its last event landed."""
+
+    position: int
+    aggregate_id: str
+    version: int

@@ -1,0 +1,146 @@
+"""Recorders that append events, the ledger index and the projections in one transaction.
+
+They replace the library's insert path (not its reads): events are inserted, their positions
+taken, then the ledger index and every inline projection are written before the commit. Under
+PostgreSQL the events table is locked (EXCLUSIVE, as the library does) so positions commit in
+order and the previous chain link is stable; SQLite serialises writers by itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol
+
+from eventsourcing.persistence import (
+    InterfaceError,
+    Notification,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.utils import retry
+
+from domain.shared import LedgerEvent
+from projections.ledger import LedgerIndex
+from projections.registry import project
+from projections.sql import Dialect, Sql
+
+INSERT_EVENT = (
+    "INSERT INTO stored_events (originator_id, originator_version, topic, state) "
+    "VALUES (?, ?, ?, ?)"
+)
+
+
+class LedgerRecorder(Protocol):
+    """What the rest of regentrace needs from either recorder."""
+
+    dialect: Dialect
+
+    def read(self) -> AbstractContextManager[Sql]: ...
+
+    def write(self) -> AbstractContextManager[Sql]: ...
+
+
+def append(
+    sql: Sql,
+    stored_events: Sequence[StoredEvent],
+    positions: Sequence[int],
+    domain_events: Sequence[Any],
+) -> None:
+    """Write the ledger index and the inline projections for freshly inserted events."""
+    index = LedgerIndex(sql)
+    for stored, position, event in zip(stored_events, positions, domain_events, strict=True):
+        assert isinstance(event, LedgerEvent), f"{type(event)} is not a LedgerEvent"
+        project(sql, index.append(position, stored.topic, stored.state, event))
+
+
+class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+    dialect = Dialect.SQLITE
+
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+        with self.write() as sql:
+            positions = []
+            for s in stored_events:
+                sql.execute(INSERT_EVENT, (str(s.originator_id), s.originator_version, s.topic, s.state))
+                positions.append(int(sql.cursor.lastrowid))  # type: ignore[attr-defined]
+            append(sql, stored_events, positions, kwargs["ledger_events"])
+        return positions
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        # The library selects ``rowid``; our table names its position column explicitly.
+        where, params = ["1 = 1"], []
+        if start is not None:
+            where.append("notification_id >= ?" if inclusive_of_start else "notification_id > ?")
+            params.append(start)
+        if stop is not None:
+            where.append("notification_id <= ?")
+            params.append(stop)
+        if topics:
+            where.append(f"topic IN ({', '.join('?' * len(topics))})")
+            params.extend(topics)
+        with self.read() as sql:
+            rows = sql.all(
+                f"SELECT * FROM stored_events WHERE {' AND '.join(where)} "
+                "ORDER BY notification_id LIMIT ?",
+                (*params, limit),
+            )
+        return [
+            Notification(
+                id=r["notification_id"],
+                originator_id=r["originator_id"],
+                originator_version=r["originator_version"],
+                topic=r["topic"],
+                state=r["state"],
+            )
+            for r in rows
+        ]
+
+    @contextmanager
+    def read(self) -> Iterator[Sql]:
+        with self.datastore.transaction(commit=False) as cursor:
+            yield Sql(cursor, Dialect.SQLITE)
+
+    @contextmanager
+    def write(self) -> Iterator[Sql]:
+        with self.datastore.transaction(commit=True) as cursor:
+            yield Sql(cursor, Dialect.SQLITE)
+
+
+class PostgresLedgerRecorder(PostgresApplicationRecorder):
+    dialect = Dialect.POSTGRES
+
+    @retry((InterfaceError, OperationalError), max_attempts=3, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+        with self.write() as sql:
+            positions = []
+            for s in stored_events:
+                row = sql.one(
+                    INSERT_EVENT + " RETURNING notification_id",
+                    (str(s.originator_id), s.originator_version, s.topic, s.state),
+                )
+                assert row is not None
+                positions.append(int(row["notification_id"]))
+            append(sql, stored_events, positions, kwargs["ledger_events"])
+        return positions
+
+    @contextmanager
+    def read(self) -> Iterator[Sql]:
+        with self.datastore.transaction(commit=False) as cursor:
+            yield Sql(cursor, Dialect.POSTGRES)
+
+    @contextmanager
+    def write(self) -> Iterator[Sql]:
+        with self.datastore.transaction(commit=True) as cursor:
+            for statement in self.lock_table_statements:
+                cursor.execute(statement)
+            yield Sql(cursor, Dialect.POSTGRES)
