@@ -6,12 +6,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import cast
 
+from api.settings import Database, Settings
 from domain.application import TraceabilityLedger
 from migrations import runner
 from projections.sql import Sql
 from projections.store import LedgerRecorder
-
-from api.settings import Database, Settings
 
 Report = Callable[[str], None]
 

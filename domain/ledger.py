@@ -32,7 +32,7 @@ class LedgerApplication(Application[str]):
 
     name = "regentrace"
 
-    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:  # noqa: ARG002
         # No name prefix: the events table is ``stored_events`` on both databases, as the
         # migrations create it, and no ``os.environ`` either.
         return Environment("", dict(env or {}))
@@ -47,7 +47,7 @@ class LedgerApplication(Application[str]):
 
     def load(self, cls: type[A], key: str) -> A:
         try:
-            aggregate = self.repository.get(cls.ledger_id(key))
+            aggregate: object = self.repository.get(cls.ledger_id(key))
         except AggregateNotFoundError:
             raise NotFoundError(f"{cls.TYPE.lower()} {key!r} not found", id=key) from None
         if not isinstance(aggregate, cls):
@@ -63,8 +63,7 @@ class LedgerApplication(Application[str]):
             recordings = self.save(*aggregates)
         except IntegrityError as error:
             raise ConflictError(
-                "another command changed the same record at the same time; "
-                "reload and try again",
+                "another command changed the same record at the same time; reload and try again",
                 cause=str(error),
             ) from error
         last = recordings[-1]

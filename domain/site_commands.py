@@ -161,7 +161,10 @@ class SiteCommands(LedgerApplication):
         if site.control_site_id is None:
             return
         control = self.load(Site, site.control_site_id)
-        if control.status is not SiteStatus.ACTIVE or control.status_at(at) is not SiteStatus.ACTIVE:
+        if (
+            control.status is not SiteStatus.ACTIVE
+            or control.status_at(at) is not SiteStatus.ACTIVE
+        ):
             raise RuleViolationError(
                 f"site {site.key!r} can be {verb} only while its control site "
                 f"{control.key!r} is ACTIVE (it is {control.status.value})",

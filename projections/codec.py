@@ -21,6 +21,7 @@ import orjson
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Mapper, StoredEvent, Transcoder
 
+
 def _default(obj: Any) -> Any:
     if isinstance(obj, Decimal):
         return str(obj)

@@ -68,9 +68,7 @@ class LedgerIndex:
             return 0, None, GENESIS_HASH
         return int(row["position"]), row["recorded_at"], str(row["hash"])
 
-    def append(
-        self, position: int, topic: str, state: bytes, event: LedgerEvent
-    ) -> Appended:
+    def append(self, position: int, topic: str, state: bytes, event: LedgerEvent) -> Appended:
         _, last_recorded_at, prev_hash = self.head()
         recorded_at = event.timestamp
         if last_recorded_at is not None and recorded_at < last_recorded_at:

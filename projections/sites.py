@@ -80,8 +80,9 @@ def _on_registered(sql: Sql, appended: Appended) -> None:
     if event.control_site_id:
         control = _current(sql, event.control_site_id)
         control_status = control["status"] if control else None
-    row = {
-        "site_id": event.originator_id.split(":", 1)[1],
+    site_id = event.originator_id.split(":", 1)[1]
+    row: dict[str, Any] = {
+        "site_id": site_id,
         "name": event.name,
         "kind": event.kind,
         "jurisdiction": event.jurisdiction,
@@ -95,7 +96,7 @@ def _on_registered(sql: Sql, appended: Appended) -> None:
         "registered_at": event.occurred_at,
     }
     _insert_version(sql, row, appended.position)
-    _record_history(sql, row["site_id"], "REGISTERED", None, appended)
+    _record_history(sql, site_id, "REGISTERED", None, appended)
 
 
 def _on_status_changed(sql: Sql, appended: Appended) -> None:
@@ -134,9 +135,7 @@ HANDLERS: Handlers = {
 
 
 def _current(sql: Sql, site_id: str) -> dict[str, Any] | None:
-    return sql.one(
-        "SELECT * FROM site_versions WHERE site_id = ? AND valid_to IS NULL", (site_id,)
-    )
+    return sql.one("SELECT * FROM site_versions WHERE site_id = ? AND valid_to IS NULL", (site_id,))
 
 
 def _insert_version(sql: Sql, row: dict[str, Any], position: int) -> None:

@@ -1,7 +1,7 @@
 """One way to speak SQL to both databases.
 
 Statements are written once with ``?`` placeholders. On PostgreSQL they are rewritten to psycopg's
-``%s``. Timestamps go in as ``datetime`` and come out as ``datetime``: SQLite stores them as ISO 8601
+``%s``. Timestamps go in and come out as ``datetime``: SQLite stores them as ISO 8601
 text in UTC with microseconds (so text order is time order), and columns whose names end in ``_at``
 are parsed back on the way out.
 """

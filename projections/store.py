@@ -63,7 +63,9 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         with self.write() as sql:
             positions = []
             for s in stored_events:
-                sql.execute(INSERT_EVENT, (str(s.originator_id), s.originator_version, s.topic, s.state))
+                sql.execute(
+                    INSERT_EVENT, (str(s.originator_id), s.originator_version, s.topic, s.state)
+                )
                 positions.append(int(sql.cursor.lastrowid))  # type: ignore[attr-defined]
             append(sql, stored_events, positions, kwargs["ledger_events"])
         return positions
@@ -78,7 +80,8 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         inclusive_of_start: bool = True,
     ) -> Sequence[Notification]:
         # The library selects ``rowid``; our table names its position column explicitly.
-        where, params = ["1 = 1"], []
+        where: list[str] = ["1 = 1"]
+        params: list[object] = []
         if start is not None:
             where.append("notification_id >= ?" if inclusive_of_start else "notification_id > ?")
             params.append(start)

@@ -1,0 +1,56 @@
+# regentrace: two commands do all set-up on a fresh machine.
+#   make run    install, migrate, seed the demo into an empty embedded ledger, serve GraphiQL
+#   make test   install, then lint, type-check, check the partner contract and run every test
+#               on SQLite and PostgreSQL (starting the local PostgreSQL if it is down)
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SHARED ?= ../shared
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+
+.PHONY: install run test lint typecheck contract pytest postgres clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "regentrace needs Python 3.11 or newer")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/regentrace migrate
+	$(BIN)/regentrace demo --if-empty
+	$(BIN)/regentrace serve --host $(HOST) --port $(PORT)
+
+test: install lint typecheck contract postgres pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+typecheck: install
+	$(BIN)/mypy
+
+contract: install
+	@test -f $(SHARED)/api/check_contract.py || { echo "contract check not found at $(SHARED)/api (set SHARED=...)"; exit 1; }
+	@mkdir -p var
+	$(BIN)/regentrace schema > var/schema.graphql
+	$(BIN)/python $(SHARED)/api/check_contract.py --partial var/schema.graphql | grep -v '^contract: not yet built'
+
+postgres:
+	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
+		echo "starting the local PostgreSQL"; \
+		pg_ctlcluster --skip-systemctl-redirect $$(ls /etc/postgresql) main start; \
+		for i in $$(seq 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done; }
+
+pytest: install
+	$(BIN)/pytest
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,168 @@
+"""The ``regentrace`` command: serve, migrate, rebuild, demo, schema.
+
+Every command reads its settings from ``REGENTRACE_*`` variables (see the README); the database
+is ``REGENTRACE_DATABASE_URL``, by default an SQLite file under ./var.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+
+from api.settings import Settings
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as error:
+        raise SystemExit(f"regentrace: bad settings: {error}") from None
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from api.wiring import migrate
+
+    settings = _settings()
+    _say(f"migrating {settings.database.describe()}")
+    applied = migrate(settings.database, lambda m: _say(f"  {m}"))
+    _say(f"migrate: {len(applied)} migration(s) applied; schema is current")
+    return 0
+
+
+def cmd_rebuild(_: argparse.Namespace) -> int:
+    from api.wiring import Regentrace
+    from projections.rebuild import rebuild
+
+    settings = _settings()
+    service = Regentrace(settings)
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        share = f"{100 * done / total:.0f}%" if total else "100%"
+        _say(f"rebuild: {done:,}/{total:,} events ({share}), {rate:,.0f} events/s")
+
+    _say(f"rebuilding projections from the ledger in {settings.database.describe()}")
+    count = rebuild(service.recorder, service.app.mapper, progress)
+    service.close()
+    _say(f"rebuild: done, {count:,} events replayed in {time.perf_counter() - started:.2f}s")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from api import demo
+    from api.wiring import Regentrace, migrate
+
+    settings = _settings()
+    migrate(settings.database)
+    service = Regentrace(settings)
+    try:
+        head = service.app.head_position()
+        if head:
+            if args.if_empty:
+                _say(f"demo: the ledger already holds {head:,} events; not seeding")
+                return 0
+            _say(
+                f"demo: the ledger already holds {head:,} events; the demo seeds only an empty "
+                "ledger (use --if-empty to skip quietly, or point REGENTRACE_DATABASE_URL "
+                "at a new database)"
+            )
+            return 1
+        count = demo.seed(service.app, lambda d, t, m: _say(f"demo: [{d}/{t}] {m}"))
+        _say(f"demo: seeded {count} commands; head position {service.app.head_position()}")
+        return 0
+    finally:
+        service.close()
+
+
+def cmd_schema(_: argparse.Namespace) -> int:
+    from api.schema import sdl
+
+    sys.stdout.write(sdl())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from api import logs
+    from api.app import create_app
+    from api.wiring import migrate
+
+    settings = _settings()
+    logs.configure(json_lines=settings.json_logs)
+    if args.migrate or (args.migrate is None and not settings.is_production):
+        migrate(settings.database, lambda m: _say(f"migrate: {m}"))
+    app = create_app(settings)
+    host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host  # noqa: S104
+    _say(f"regentrace: serving {settings.database.describe()}")
+    if settings.graphiql_enabled:
+        _say(f"regentrace: GraphiQL at http://{host}:{args.port}/graphql")
+    else:
+        _say(f"regentrace: GraphQL at http://{host}:{args.port}/graphql")
+    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="regentrace",
+        description="Regulatory traceability ledger for decentralised manufacture of "
+        "regenerative medicines. Settings come from REGENTRACE_* variables; the database is "
+        "REGENTRACE_DATABASE_URL (default sqlite:///./var/regentrace.sqlite3).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="serve GraphQL over HTTP")
+    serve.description = (
+        "Serve GraphQL at /graphql (GraphiQL in development), /healthz and /readyz. "
+        "In development pending migrations are applied first; production expects "
+        "`regentrace migrate` to have run."
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    serve.add_argument(
+        "--migrate",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="apply pending migrations before serving (default: in development only)",
+    )
+    serve.set_defaults(run=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="create or upgrade the database tables")
+    migrate.description = "Apply pending versioned SQL migrations. Idempotent: safe at every start."
+    migrate.set_defaults(run=cmd_migrate)
+
+    rebuild = commands.add_parser("rebuild", help="replay the ledger into empty projections")
+    rebuild.description = (
+        "Empty every projection table and replay the whole ledger into it, with progress. "
+        "Writers wait while it runs."
+    )
+    rebuild.set_defaults(run=cmd_rebuild)
+
+    demo = commands.add_parser("demo", help="seed realistic demo data into an empty ledger")
+    demo.description = "Seed a demo hub-and-spoke network (migrating first) into an empty ledger."
+    demo.add_argument(
+        "--if-empty", action="store_true", help="do nothing (and succeed) if the ledger has events"
+    )
+    demo.set_defaults(run=cmd_demo)
+
+    schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    schema.description = "Print the GraphQL schema in SDL, e.g. to check it against the contract."
+    schema.set_defaults(run=cmd_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

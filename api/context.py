@@ -1,0 +1,33 @@
+"""What a GraphQL request carries: the service, who is acting, and what it wrote (for the log)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from strawberry.fastapi import BaseContext
+from strawberry.types import Info as StrawberryInfo
+
+from api.wiring import Regentrace
+from domain.shared import Principal
+
+
+@dataclass
+class RequestLog:
+    """Filled while a request runs; written as one structured line when it ends."""
+
+    operation: str | None = None
+    outcome: str = "ok"
+    error_codes: list[str] = field(default_factory=list)
+    positions: list[int] = field(default_factory=list)
+
+
+class Context(BaseContext):
+    def __init__(self, service: Regentrace, principal: Principal, log: RequestLog) -> None:
+        super().__init__()
+        self.service = service
+        self.principal = principal
+        self.log = log
+
+
+Info = StrawberryInfo[Context, Any]

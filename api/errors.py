@@ -1,0 +1,53 @@
+"""How failures reach partner systems: every error carries ``extensions.code``.
+
+Refusals by the domain keep their code and message. Errors in the request itself (syntax,
+unknown fields, values of the wrong type) are BAD_INPUT. Anything else is a fault of ours: it is
+logged with a reference, and the partner sees only INTERNAL and that reference, never a trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from graphql import GraphQLError
+
+from domain.shared import DomainError
+
+log = logging.getLogger("regentrace.api")
+
+
+def from_domain(error: DomainError) -> GraphQLError:
+    extensions: dict[str, Any] = {"code": error.code}
+    extensions.update({k: v for k, v in error.details.items() if isinstance(v, (str, int))})
+    return GraphQLError(error.message, extensions=extensions, original_error=error)
+
+
+def with_code(error: GraphQLError) -> GraphQLError:
+    """Give every error a code; mask the unexpected ones."""
+    extensions = dict(error.extensions or {})
+    if "code" in extensions:
+        return error
+    original = error.original_error
+    if error.path is None and (original is None or not isinstance(original, Exception)):
+        extensions["code"] = "BAD_INPUT"
+        return _copy(error, error.message, extensions)
+    if error.path is None and isinstance(original, (ValueError, TypeError)):
+        extensions["code"] = "BAD_INPUT"
+        return _copy(error, error.message, extensions)
+    reference = uuid.uuid4().hex[:12]
+    log.error("internal error %s", reference, exc_info=original or error)
+    extensions |= {"code": "INTERNAL", "reference": reference}
+    return _copy(error, f"internal error (reference {reference}); nothing was stored", extensions)
+
+
+def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions=extensions,
+    )

@@ -1,0 +1,59 @@
+"""Thin resolvers: run the synchronous ledger in a worker thread and translate its answers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import anyio.to_thread
+
+from api.context import Info
+from api.errors import from_domain
+from domain.application import TraceabilityLedger
+from domain.shared import BadInputError, CommandResult, DomainError, Principal, require_offset
+from projections.ledger import LedgerIndex
+from projections.sql import Sql
+
+T = TypeVar("T")
+
+
+async def command(
+    info: Info, method: Callable[..., CommandResult], *args: Any, **kwargs: Any
+) -> CommandResult:
+    """Run a command of the ledger as the request's principal."""
+    context = info.context
+    try:
+        result = await anyio.to_thread.run_sync(partial(method, context.principal, *args, **kwargs))
+    except DomainError as error:
+        raise from_domain(error) from error
+    context.log.positions.append(result.position)
+    return result
+
+
+async def read(info: Info, as_of: datetime | None, query: Callable[[Sql, int], T]) -> T:
+    """Answer ``query`` at the ledger position that stood at ``as_of`` (the head when None).
+
+    Every read resolves a position first, so one answer never mixes two moments, whether it is
+    about now or about the past.
+    """
+    try:
+        if as_of is not None:
+            require_offset(as_of, "asOf")
+    except BadInputError as error:
+        raise from_domain(error) from error
+
+    def run() -> T:
+        with info.context.service.read() as sql:
+            return query(sql, LedgerIndex(sql).position_at(as_of))
+
+    return await anyio.to_thread.run_sync(run)
+
+
+def ledger(info: Info) -> TraceabilityLedger:
+    return info.context.service.app
+
+
+def principal(info: Info) -> Principal:
+    return info.context.principal
