@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import datetime
+from enum import Enum
 from functools import partial
 from typing import Any, TypeVar
 
 import anyio.to_thread
+import strawberry
 
 from api.context import Info
 from api.errors import from_domain
@@ -49,6 +52,27 @@ async def read(info: Info, as_of: datetime | None, query: Callable[[Sql, int], T
             return query(sql, LedgerIndex(sql).position_at(as_of))
 
     return await anyio.to_thread.run_sync(run)
+
+
+def arguments(input: object) -> dict[str, Any]:
+    """A GraphQL input as the keyword arguments of the command it feeds.
+
+    Input fields are named as the parameters of the command (``consentReference`` becomes
+    ``consent_reference``), so a resolver passes them through without restating each one.
+    """
+    return {f.name: _plain(getattr(input, f.name)) for f in dataclasses.fields(input)}  # type: ignore[arg-type]
+
+
+def _plain(value: Any) -> Any:
+    if value is strawberry.UNSET:
+        return None
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return arguments(value)
+    return value
 
 
 def ledger(info: Info) -> TraceabilityLedger:

@@ -10,11 +10,12 @@ from graphql import GraphQLError
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from api.chain.mutations import ChainMutations
 from api.sites.mutations import SiteMutations
 from api.sites.queries import SiteQueries
 
 Query = merge_types("Query", (SiteQueries,))
-Mutation = merge_types("Mutation", (SiteMutations,))
+Mutation = merge_types("Mutation", (SiteMutations, ChainMutations))
 
 log = logging.getLogger("regentrace.api")
 

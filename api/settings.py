@@ -13,6 +13,8 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.privacy import DEVELOPMENT_KEY, decode_key
+
 DEFAULT_DATABASE_URL = "sqlite:///./var/regentrace.sqlite3"
 
 
@@ -94,11 +96,27 @@ class Settings(BaseSettings):
         "dev-operator", description="who acts in development until authentication is set up"
     )
     dev_principal_role: str = Field("administrator", description="the development role")
+    personal_data_keys: str = Field(
+        DEVELOPMENT_KEY,
+        description="comma-separated base64 AES-256 keys; the first seals, all open (rotation)",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
         parse_database_url(self.database_url)
+        keys = [k.strip() for k in self.personal_data_keys.split(",") if k.strip()]
+        for key in keys:
+            decode_key(key)
+        if self.is_production and DEVELOPMENT_KEY in keys:
+            raise ValueError(
+                "REGENTRACE_PERSONAL_DATA_KEYS holds the development key; production needs its "
+                "own: 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)"
+            )
         return self
+
+    @property
+    def personal_data_key_list(self) -> list[bytes]:
+        return [decode_key(k.strip()) for k in self.personal_data_keys.split(",") if k.strip()]
 
     @property
     def database(self) -> Database:

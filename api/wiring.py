@@ -6,6 +6,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import cast
 
+from api.privacy import AesGcmSealer
 from api.settings import Database, Settings
 from domain.application import TraceabilityLedger
 from migrations import runner
@@ -60,6 +61,7 @@ class Regentrace:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = TraceabilityLedger(env=ledger_env(settings))
+        self.app.sealer = AesGcmSealer(settings.personal_data_key_list)
 
     @property
     def recorder(self) -> LedgerRecorder:

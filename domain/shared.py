@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from eventsourcing.domain import (
     BaseAggregate,
@@ -32,6 +32,12 @@ from eventsourcing.domain import (
 # A statement of business time may run ahead of the ledger clock by this much (clock skew
 # between partner systems), never more: the ledger records what happened, not what is planned.
 CLOCK_SKEW_TOLERANCE = timedelta(minutes=5)
+
+
+class Sealer(Protocol):
+    """Encrypts identifying details before they enter an event (the ledger keeps only this)."""
+
+    def seal(self, plaintext: bytes, context: str) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -169,6 +175,19 @@ def require_not_future(value: datetime, field: str, now: datetime) -> datetime:
             field=field,
         )
     return value
+
+
+def require_time(value: datetime, field: str) -> datetime:
+    """A business time stated by a caller: with a UTC offset, and not in the future."""
+    return require_not_future(value, field, utcnow())
+
+
+def require_order(earlier: datetime, later: datetime, earlier_field: str, later_field: str) -> None:
+    if later < earlier:
+        raise RuleViolationError(
+            f"{later_field} {later.isoformat()} precedes {earlier_field} {earlier.isoformat()}",
+            field=later_field,
+        )
 
 
 def utcnow() -> datetime:

@@ -11,6 +11,7 @@ from domain.shared import (
     ConflictError,
     Principal,
     RuleViolationError,
+    SiteNotActiveError,
     require_country,
     require_identifier,
     require_not_future,
@@ -117,6 +118,21 @@ class SiteCommands(LedgerApplication):
         )
         site.relocate(location, new_country, authority, reason, at, **self.actor(principal))
         return self.commit(site)
+
+    def operating_site(self, site_id: str, at: datetime) -> Site:
+        """The site, provided it (and its control site, if any) was ACTIVE at ``at``."""
+        site = self.load(Site, site_id)
+        site.require_active(at)
+        if site.control_site_id is not None:
+            control = self.load(Site, site.control_site_id)
+            if control.status_at(at) is not SiteStatus.ACTIVE:
+                raise SiteNotActiveError(
+                    site_id,
+                    f"under control site {control.key!r}, which was "
+                    f"{(control.status_at(at) or SiteStatus.REGISTERED).value}",
+                    at,
+                )
+        return site
 
     # ---------------------------------------------------------------------------- internals
 

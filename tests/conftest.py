@@ -1,7 +1,8 @@
 """Fixtures shared by every test: a fresh ledger on SQLite and on PostgreSQL.
 
-PostgreSQL tests use their own database (``regentrace_test`` by default, created if missing; set
-REGENTRACE_TEST_POSTGRES_URL to change it) and reset its schema before each test. When CI is set,
+PostgreSQL tests use a database of their own (``regentrace_test_<pid>``, created for the run and
+dropped after it; set REGENTRACE_TEST_POSTGRES_URL to change the server or the name's stem) and
+reset its schema before each test. When CI is set,
 an unreachable PostgreSQL fails those tests instead of skipping them.
 """
 
@@ -34,21 +35,47 @@ def _postgres_unavailable(reason: str) -> None:
     pytest.skip(message)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 @pytest.fixture(scope="session")
-def postgres_database() -> str:
-    """Create the dedicated test database once per session (never touches other databases)."""
+def postgres_database() -> Iterator[str]:
+    """A test database of this run's own, dropped at the end (never touches other databases).
+
+    Its name is the configured one plus this process id, so test runs side by side on one server
+    do not reset each other's tables; databases left by runs that died are dropped first.
+    """
     db = parse_database_url(POSTGRES_URL)
+    name = f"{db.dbname}_{os.getpid()}"
     admin_info = psycopg.conninfo.make_conninfo(db.conninfo, dbname="postgres")
     try:
-        with psycopg.connect(admin_info, autocommit=True, connect_timeout=5) as conn:
-            exists = conn.execute(
-                "SELECT 1 FROM pg_database WHERE datname = %s", (db.dbname,)
-            ).fetchone()
-            if not exists:
-                conn.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(db.dbname)))
+        admin = psycopg.connect(admin_info, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as error:
         _postgres_unavailable(str(error))
-    return POSTGRES_URL
+    with admin:
+        for (stale,) in admin.execute(
+            "SELECT datname FROM pg_database WHERE datname LIKE %s", (f"{db.dbname}\\_%",)
+        ).fetchall():
+            suffix = stale.rsplit("_", 1)[-1]
+            if suffix.isdigit() and not _pid_alive(int(suffix)):
+                admin.execute(
+                    pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                        pgsql.Identifier(stale)
+                    )
+                )
+        admin.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
+    yield POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    with psycopg.connect(admin_info, autocommit=True) as admin:
+        admin.execute(
+            pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(pgsql.Identifier(name))
+        )
 
 
 def reset_postgres(url: str) -> None:

@@ -1,0 +1,215 @@
+"""Inputs of the donor-to-patient chain, exactly as the partner contract names them.
+
+Each input's fields carry the names of the ledger command's parameters, so resolvers pass them on
+unchanged (see ``api.resolve.arguments``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+from strawberry.scalars import JSON
+
+from domain.donation import DonationType
+
+strawberry.enum(DonationType)
+
+
+@strawberry.enum
+class EligibilityOutcome(Enum):
+    ELIGIBLE = "ELIGIBLE"
+    INELIGIBLE = "INELIGIBLE"
+
+
+@strawberry.input
+class RegisterDonorInput:
+    donor_code: strawberry.ID
+    personal_data: JSON | None = strawberry.field(
+        default=None,
+        description="identifying details; stored encrypted, never returned to roles that do "
+        "not need them",
+    )
+
+
+@strawberry.input
+class RecordConsentInput:
+    donor_code: strawberry.ID
+    consent_reference: str
+    signed_at: datetime
+    legal_representative: str | None = None
+    notarised: bool | None = False
+
+
+@strawberry.input
+class ScreeningResultInput:
+    test: str
+    result: str
+    reactive: bool
+
+
+@strawberry.input
+class DetermineEligibilityInput:
+    donor_code: strawberry.ID
+    outcome: EligibilityOutcome
+    criteria_version: str
+    screening: list[ScreeningResultInput]
+    determined_at: datetime
+
+
+@strawberry.input
+class RevokeEligibilityInput:
+    donor_code: strawberry.ID
+    reason: str
+
+
+@strawberry.input
+class WithdrawConsentInput:
+    donor_code: strawberry.ID
+    reason: str
+    withdrawn_at: datetime
+
+
+@strawberry.input
+class RecordDonationInput:
+    donation_id: strawberry.ID
+    donor_code: strawberry.ID
+    donation_type: DonationType
+    site_id: strawberry.ID
+    material: str
+    acquired_at: datetime
+
+
+@strawberry.input
+class ReceiveMaterialLotInput:
+    lot_id: strawberry.ID
+    material: str
+    supplier: str
+    site_id: strawberry.ID
+    received_at: datetime
+    expires_at: datetime | None = None
+
+
+@strawberry.input
+class MaterialLotDecisionInput:
+    lot_id: strawberry.ID
+    reason: str | None = None
+
+
+@strawberry.input
+class StartBatchInput:
+    batch_id: strawberry.ID
+    product: str
+    donation_id: strawberry.ID
+    patient_code: strawberry.ID
+    control_site_id: strawberry.ID
+    site_id: strawberry.ID
+    started_at: datetime
+
+
+@strawberry.input
+class RecordBatchStepInput:
+    batch_id: strawberry.ID
+    step: str
+    site_id: strawberry.ID
+    started_at: datetime
+    completed_at: datetime
+    operator: str
+    equipment: str | None = None
+    material_lots: list[strawberry.ID] | None = strawberry.field(default_factory=list)
+    parameters: JSON | None = None
+
+
+@strawberry.input
+class RecordQcResultInput:
+    batch_id: strawberry.ID
+    test: str
+    method: str
+    specification: str
+    result: str
+    passed: bool
+    tested_at: datetime
+    laboratory_site_id: strawberry.ID
+
+
+@strawberry.input
+class OpenDeviationInput:
+    batch_id: strawberry.ID
+    deviation_id: strawberry.ID
+    description: str
+
+
+@strawberry.input
+class CloseDeviationInput:
+    batch_id: strawberry.ID
+    deviation_id: strawberry.ID
+    resolution: str
+
+
+@strawberry.input
+class ReleaseBatchInput:
+    batch_id: strawberry.ID
+    signature_meaning: str = strawberry.field(
+        description="the meaning of the signature, e.g. 'QP certification'"
+    )
+    released_at: datetime
+
+
+@strawberry.input
+class BatchDecisionInput:
+    batch_id: strawberry.ID
+    reason: str
+
+
+@strawberry.input
+class DispatchShipmentInput:
+    shipment_id: strawberry.ID
+    batch_ids: list[strawberry.ID]
+    from_site_id: strawberry.ID
+    to_site_id: strawberry.ID
+    courier: str
+    dispatched_at: datetime
+
+
+@strawberry.input
+class TemperatureExcursionInput:
+    shipment_id: strawberry.ID
+    observed_at: datetime
+    temperature_celsius: float
+    duration_minutes: int
+
+
+@strawberry.input
+class ReceiveShipmentInput:
+    shipment_id: strawberry.ID
+    received_at: datetime
+    condition_acceptable: bool
+
+
+@strawberry.input
+class RecordAdministrationInput:
+    batch_id: strawberry.ID
+    site_id: strawberry.ID
+    patient_code: strawberry.ID
+    administered_at: datetime
+    identity_verified: bool
+
+
+@strawberry.input
+class ReportAdverseEventInput:
+    adverse_event_id: strawberry.ID
+    batch_id: strawberry.ID
+    patient_code: strawberry.ID
+    reported_by_site_id: strawberry.ID
+    serious: bool
+    description: str
+    onset_at: datetime
+    aware_at: datetime
+
+
+@strawberry.input
+class SubmitAdverseEventInput:
+    adverse_event_id: strawberry.ID
+    authority: str
+    submitted_at: datetime

@@ -1,0 +1,357 @@
+"""The Batch aggregate (製劑批次): one patient's product from start to administration.
+
+    IN_PROCESS --release--> RELEASED --dispatch--> DISTRIBUTED --administer--> ADMINISTERED
+        |  \\--reject--> REJECTED                     (received, dispatched on...)
+        \\--------- destroy (any time before administration) ---------> DESTROYED
+
+Steps are recorded only while IN_PROCESS. QC results, deviations and custody are kept so the
+release decision and the chain of custody can be checked without looking anywhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from domain.shared import LedgerAggregate, LedgerCreated, RuleViolationError
+
+
+class BatchStatus(StrEnum):
+    IN_PROCESS = "IN_PROCESS"
+    RELEASED = "RELEASED"
+    REJECTED = "REJECTED"
+    DISTRIBUTED = "DISTRIBUTED"
+    ADMINISTERED = "ADMINISTERED"
+    DESTROYED = "DESTROYED"
+
+
+FINAL = frozenset({BatchStatus.REJECTED, BatchStatus.ADMINISTERED, BatchStatus.DESTROYED})
+
+
+@dataclass(frozen=True)
+class Receipt:
+    shipment_id: str
+    site_id: str
+    received_at: datetime
+    condition_acceptable: bool
+
+
+class Batch(LedgerAggregate):
+    TYPE = "Batch"
+
+    class Started(LedgerAggregate.Event, LedgerCreated):
+        product: str
+        donation_id: str
+        patient_code: str
+        control_site_id: str
+        site_id: str
+        started_at: datetime
+
+    class StepRecorded(LedgerAggregate.Event):
+        step: str
+        site_id: str
+        started_at: datetime
+        completed_at: datetime
+        operator: str
+        equipment: str | None
+        material_lots: tuple[str, ...]
+        parameters: dict[str, Any] | None
+
+        def apply(self, batch: Batch) -> None:
+            batch.sites.add(self.site_id)
+            batch.location = self.site_id
+
+    class QcResultRecorded(LedgerAggregate.Event):
+        test: str
+        method: str
+        specification: str
+        result: str
+        passed: bool
+        tested_at: datetime
+        laboratory_site_id: str
+
+        def apply(self, batch: Batch) -> None:
+            batch.qc[self.test.upper()] = self.passed
+            batch.sites.add(self.laboratory_site_id)
+
+    class DeviationOpened(LedgerAggregate.Event):
+        deviation_id: str
+        description: str
+
+        def apply(self, batch: Batch) -> None:
+            batch.deviations[self.deviation_id] = True
+
+    class DeviationClosed(LedgerAggregate.Event):
+        deviation_id: str
+        resolution: str
+
+        def apply(self, batch: Batch) -> None:
+            batch.deviations[self.deviation_id] = False
+
+    class Released(LedgerAggregate.Event):
+        """The QP's certification: who signed, when, and what the signature means."""
+
+        signature_meaning: str
+        released_at: datetime
+        qualified_person: str
+
+        def apply(self, batch: Batch) -> None:
+            batch.status = BatchStatus.RELEASED
+            batch.released_at = self.released_at
+
+    class Rejected(LedgerAggregate.Event):
+        reason: str
+
+        def apply(self, batch: Batch) -> None:
+            batch.status = BatchStatus.REJECTED
+
+    class Destroyed(LedgerAggregate.Event):
+        reason: str
+        site_id: str
+
+        def apply(self, batch: Batch) -> None:
+            batch.status = BatchStatus.DESTROYED
+
+    class Dispatched(LedgerAggregate.Event):
+        shipment_id: str
+        from_site_id: str
+        to_site_id: str
+        dispatched_at: datetime
+
+        def apply(self, batch: Batch) -> None:
+            batch.status = BatchStatus.DISTRIBUTED
+            batch.in_transit = self.shipment_id
+            batch.last_moved_at = self.dispatched_at
+
+    class Received(LedgerAggregate.Event):
+        shipment_id: str
+        site_id: str
+        received_at: datetime
+        condition_acceptable: bool
+
+        def apply(self, batch: Batch) -> None:
+            batch.in_transit = None
+            batch.location = self.site_id
+            batch.last_moved_at = self.received_at
+            batch.receipts.append(
+                Receipt(self.shipment_id, self.site_id, self.received_at, self.condition_acceptable)
+            )
+
+    class Administered(LedgerAggregate.Event):
+        site_id: str
+        patient_code: str
+        administered_at: datetime
+        identity_verified: bool
+
+        def apply(self, batch: Batch) -> None:
+            batch.status = BatchStatus.ADMINISTERED
+
+    def __init__(
+        self,
+        product: str,
+        donation_id: str,
+        patient_code: str,
+        control_site_id: str,
+        site_id: str,
+        started_at: datetime,
+    ) -> None:
+        self.product = product
+        self.donation_id = donation_id
+        self.patient_code = patient_code
+        self.control_site_id = control_site_id
+        self.site_id = site_id
+        self.started_at = started_at
+        self.status = BatchStatus.IN_PROCESS
+        self.sites: set[str] = {site_id}
+        self.qc: dict[str, bool] = {}
+        self.deviations: dict[str, bool] = {}
+        self.released_at: datetime | None = None
+        self.location = site_id
+        self.in_transit: str | None = None
+        self.last_moved_at = started_at
+        self.receipts: list[Receipt] = []
+
+    # ------------------------------------------------------------------------------- queries
+
+    @property
+    def open_deviations(self) -> list[str]:
+        return sorted(d for d, is_open in self.deviations.items() if is_open)
+
+    def release_blockers(self, required_tests: frozenset[str]) -> list[str]:
+        """What stands in the way of release, as far as the batch itself knows."""
+        reasons = []
+        missing = sorted(t for t in required_tests if t not in self.qc)
+        failed = sorted(t for t in required_tests if self.qc.get(t) is False)
+        if missing:
+            reasons.append(f"required QC results missing: {', '.join(missing)}")
+        if failed:
+            reasons.append(f"required QC tests not passed: {', '.join(failed)}")
+        if self.open_deviations:
+            reasons.append(f"deviations still open: {', '.join(self.open_deviations)}")
+        return reasons
+
+    def received_at_site(self, site_id: str) -> Receipt | None:
+        """The last receipt of the batch at ``site_id`` if it is there now."""
+        if self.in_transit is not None or self.location != site_id:
+            return None
+        return next((r for r in reversed(self.receipts) if r.site_id == site_id), None)
+
+    # ------------------------------------------------------------------------------ commands
+
+    def require_status(self, allowed: frozenset[BatchStatus] | set[BatchStatus], act: str) -> None:
+        if self.status not in allowed:
+            raise RuleViolationError(
+                f"batch {self.key!r} is {self.status.value}; {act} needs it "
+                f"{' or '.join(sorted(s.value for s in allowed))}",
+                batch_id=self.key,
+                status=self.status.value,
+            )
+
+    def require_after_start(self, at: datetime, field: str) -> None:
+        if at < self.started_at:
+            raise RuleViolationError(
+                f"{field} {at.isoformat()} precedes the start of batch {self.key!r} "
+                f"({self.started_at.isoformat()})",
+                batch_id=self.key,
+            )
+
+    def record_step(self, **fields: Any) -> None:
+        self.require_status({BatchStatus.IN_PROCESS}, "recording a manufacturing step")
+        self.require_after_start(fields["started_at"], "startedAt")
+        self.trigger_event(self.StepRecorded, occurred_at=fields["completed_at"], **fields)
+
+    def record_qc_result(self, **fields: Any) -> None:
+        self.require_status({BatchStatus.IN_PROCESS, BatchStatus.RELEASED}, "a QC result")
+        self.require_after_start(fields["tested_at"], "testedAt")
+        self.trigger_event(self.QcResultRecorded, occurred_at=fields["tested_at"], **fields)
+
+    def open_deviation(self, deviation_id: str, description: str, **context: Any) -> None:
+        if deviation_id in self.deviations:
+            raise RuleViolationError(
+                f"deviation {deviation_id!r} is already recorded on batch {self.key!r}",
+                batch_id=self.key,
+            )
+        self.require_status(set(BatchStatus) - FINAL, "opening a deviation")
+        self.trigger_event(
+            self.DeviationOpened, deviation_id=deviation_id, description=description, **context
+        )
+
+    def close_deviation(self, deviation_id: str, resolution: str, **context: Any) -> None:
+        if self.deviations.get(deviation_id) is not True:
+            state = "already closed" if deviation_id in self.deviations else "not recorded"
+            raise RuleViolationError(
+                f"deviation {deviation_id!r} is {state} on batch {self.key!r}", batch_id=self.key
+            )
+        self.trigger_event(
+            self.DeviationClosed, deviation_id=deviation_id, resolution=resolution, **context
+        )
+
+    def release(self, signature_meaning: str, released_at: datetime, **actor: Any) -> None:
+        self.require_status({BatchStatus.IN_PROCESS}, "release")
+        self.trigger_event(
+            self.Released,
+            signature_meaning=signature_meaning,
+            released_at=released_at,
+            qualified_person=actor["actor"],
+            occurred_at=released_at,
+            **actor,
+        )
+
+    def reject(self, reason: str, **context: Any) -> None:
+        self.require_status({BatchStatus.IN_PROCESS, BatchStatus.RELEASED}, "rejection")
+        if self.in_transit:
+            raise RuleViolationError(
+                f"batch {self.key!r} is in transit; receive it before rejecting", batch_id=self.key
+            )
+        self.trigger_event(self.Rejected, reason=reason, **context)
+
+    def destroy(self, reason: str, **context: Any) -> None:
+        self.require_status(set(BatchStatus) - FINAL | {BatchStatus.REJECTED}, "destruction")
+        if self.in_transit:
+            raise RuleViolationError(
+                f"batch {self.key!r} is in transit; receive it before destroying",
+                batch_id=self.key,
+            )
+        self.trigger_event(self.Destroyed, reason=reason, site_id=self.location, **context)
+
+    def dispatch(
+        self, shipment_id: str, from_site_id: str, to_site_id: str, at: datetime, **actor: Any
+    ) -> None:
+        self.require_status({BatchStatus.RELEASED, BatchStatus.DISTRIBUTED}, "dispatch")
+        if self.in_transit is not None:
+            raise RuleViolationError(
+                f"batch {self.key!r} is already in transit in shipment {self.in_transit!r}",
+                batch_id=self.key,
+            )
+        if self.location != from_site_id:
+            raise RuleViolationError(
+                f"batch {self.key!r} is at site {self.location!r}, not {from_site_id!r}",
+                batch_id=self.key,
+            )
+        if at < self.last_moved_at or (self.released_at and at < self.released_at):
+            raise RuleViolationError(
+                f"dispatchedAt {at.isoformat()} precedes the batch's release or last movement",
+                batch_id=self.key,
+            )
+        self.trigger_event(
+            self.Dispatched,
+            shipment_id=shipment_id,
+            from_site_id=from_site_id,
+            to_site_id=to_site_id,
+            dispatched_at=at,
+            occurred_at=at,
+            **actor,
+        )
+
+    def receive(
+        self, shipment_id: str, site_id: str, at: datetime, acceptable: bool, **actor: Any
+    ) -> None:
+        self.trigger_event(
+            self.Received,
+            shipment_id=shipment_id,
+            site_id=site_id,
+            received_at=at,
+            condition_acceptable=acceptable,
+            occurred_at=at,
+            **actor,
+        )
+
+    def administer(
+        self, site_id: str, patient_code: str, at: datetime, identity_verified: bool, **actor: Any
+    ) -> None:
+        self.require_status({BatchStatus.DISTRIBUTED}, "administration")
+        receipt = self.received_at_site(site_id)
+        if receipt is None:
+            raise RuleViolationError(
+                f"batch {self.key!r} has not been received at {site_id!r}; administration needs "
+                "a received shipment at that institution",
+                batch_id=self.key,
+            )
+        if not receipt.condition_acceptable:
+            raise RuleViolationError(
+                f"batch {self.key!r} was received at {site_id!r} in unacceptable condition",
+                batch_id=self.key,
+            )
+        if not identity_verified or patient_code != self.patient_code:
+            raise RuleViolationError(
+                f"chain-of-identity check failed for batch {self.key!r}: the patient code must "
+                "match the batch and identity must be verified at the bedside",
+                batch_id=self.key,
+            )
+        if at < receipt.received_at:
+            raise RuleViolationError(
+                f"administeredAt {at.isoformat()} precedes receipt at {site_id!r} "
+                f"({receipt.received_at.isoformat()})",
+                batch_id=self.key,
+            )
+        self.trigger_event(
+            self.Administered,
+            site_id=site_id,
+            patient_code=patient_code,
+            administered_at=at,
+            identity_verified=identity_verified,
+            occurred_at=at,
+            **actor,
+        )

@@ -1,0 +1,281 @@
+"""Commands on material lots and batches: manufacture, QC, deviations, QP release."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain import reference
+from domain.batch import Batch
+from domain.donation import Donation, DonationType
+from domain.donor_commands import DonorCommands
+from domain.isbt128 import normalise_donation_id
+from domain.material_lot import MaterialLot
+from domain.shared import (
+    CommandResult,
+    ConflictError,
+    Principal,
+    RuleViolationError,
+    require_identifier,
+    require_offset,
+    require_order,
+    require_text,
+    require_time,
+    utcnow,
+)
+from domain.site import Site, SiteStatus
+
+
+class BatchCommands(DonorCommands):
+    # ------------------------------------------------------------------------ material lots
+
+    def receive_material_lot(
+        self,
+        principal: Principal,
+        lot_id: str,
+        material: str,
+        supplier: str,
+        site_id: str,
+        received_at: datetime,
+        expires_at: datetime | None = None,
+    ) -> CommandResult:
+        lot_id = require_identifier(lot_id, "lotId")
+        material = require_text(material, "material")
+        supplier = require_text(supplier, "supplier")
+        received_at = require_time(received_at, "receivedAt")
+        if expires_at is not None:
+            require_offset(expires_at, "expiresAt")
+            require_order(received_at, expires_at, "receivedAt", "expiresAt")
+        if self.exists(MaterialLot, lot_id):
+            raise ConflictError(f"material lot {lot_id!r} is already received", id=lot_id)
+        self.operating_site(site_id, received_at)
+        lot = MaterialLot._create(
+            MaterialLot.Received,
+            id=MaterialLot.ledger_id(lot_id),
+            material=material,
+            supplier=supplier,
+            site_id=site_id,
+            received_at=received_at,
+            expires_at=expires_at,
+            occurred_at=received_at,
+            **self.actor(principal),
+        )
+        return self.commit(lot)
+
+    def release_material_lot(
+        self, principal: Principal, lot_id: str, reason: str | None = None
+    ) -> CommandResult:
+        lot = self.load(MaterialLot, lot_id)
+        lot.release(_optional(reason), utcnow(), **self.actor(principal))
+        return self.commit(lot)
+
+    def reject_material_lot(
+        self, principal: Principal, lot_id: str, reason: str | None = None
+    ) -> CommandResult:
+        lot = self.load(MaterialLot, lot_id)
+        lot.reject(_optional(reason), utcnow(), **self.actor(principal))
+        return self.commit(lot)
+
+    # ------------------------------------------------------------------------------ batches
+
+    def start_batch(
+        self,
+        principal: Principal,
+        batch_id: str,
+        product: str,
+        donation_id: str,
+        patient_code: str,
+        control_site_id: str,
+        site_id: str,
+        started_at: datetime,
+    ) -> CommandResult:
+        batch_id = require_identifier(batch_id, "batchId")
+        reference.product(product)
+        patient_code = require_identifier(patient_code, "patientCode")
+        started_at = require_time(started_at, "startedAt")
+        if self.exists(Batch, batch_id):
+            raise ConflictError(f"batch {batch_id!r} is already started", id=batch_id)
+        donation = self.load(Donation, _donation_key(donation_id))
+        require_order(donation.acquired_at, started_at, "the donation's acquiredAt", "startedAt")
+        self.require_donor_may_give(self.donor_of(donation), donation.donation_type, started_at)
+        control = self.load(Site, control_site_id)
+        if not control.is_control_site:
+            raise RuleViolationError(
+                f"site {control_site_id!r} is a {control.kind.value}, not a CONTROL_SITE",
+                control_site_id=control_site_id,
+            )
+        self._require_manufacturing_site(control, site_id, started_at)
+        batch = Batch._create(
+            Batch.Started,
+            id=Batch.ledger_id(batch_id),
+            product=product,
+            donation_id=donation.key,
+            patient_code=patient_code,
+            control_site_id=control.key,
+            site_id=site_id,
+            started_at=started_at,
+            occurred_at=started_at,
+            **self.actor(principal),
+        )
+        return self.commit(batch)
+
+    def record_batch_step(
+        self,
+        principal: Principal,
+        batch_id: str,
+        step: str,
+        site_id: str,
+        started_at: datetime,
+        completed_at: datetime,
+        operator: str,
+        equipment: str | None = None,
+        material_lots: list[str] | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> CommandResult:
+        step = require_text(step, "step")
+        operator = require_text(operator, "operator")
+        started_at = require_time(started_at, "startedAt")
+        completed_at = require_time(completed_at, "completedAt")
+        require_order(started_at, completed_at, "startedAt", "completedAt")
+        lots = tuple(dict.fromkeys(material_lots or ()))
+        batch = self.load(Batch, batch_id)
+        self._require_manufacturing_site(
+            self.load(Site, batch.control_site_id), site_id, started_at
+        )
+        self.operating_site(site_id, completed_at)
+        for lot_id in lots:
+            self.load(MaterialLot, lot_id).require_usable(started_at)
+        batch.record_step(
+            step=step,
+            site_id=site_id,
+            started_at=started_at,
+            completed_at=completed_at,
+            operator=operator,
+            equipment=_optional(equipment),
+            material_lots=lots,
+            parameters=parameters or None,
+            **self.actor(principal),
+        )
+        return self.commit(batch)
+
+    def record_qc_result(
+        self,
+        principal: Principal,
+        batch_id: str,
+        test: str,
+        method: str,
+        specification: str,
+        result: str,
+        passed: bool,
+        tested_at: datetime,
+        laboratory_site_id: str,
+    ) -> CommandResult:
+        fields = {
+            "test": require_text(test, "test").upper(),
+            "method": require_text(method, "method"),
+            "specification": require_text(specification, "specification"),
+            "result": require_text(result, "result"),
+        }
+        tested_at = require_time(tested_at, "testedAt")
+        batch = self.load(Batch, batch_id)
+        self.operating_site(laboratory_site_id, tested_at)
+        batch.record_qc_result(
+            passed=bool(passed),
+            tested_at=tested_at,
+            laboratory_site_id=laboratory_site_id,
+            **fields,
+            **self.actor(principal),
+        )
+        return self.commit(batch)
+
+    def open_deviation(
+        self, principal: Principal, batch_id: str, deviation_id: str, description: str
+    ) -> CommandResult:
+        deviation_id = require_identifier(deviation_id, "deviationId")
+        description = require_text(description, "description")
+        batch = self.load(Batch, batch_id)
+        batch.open_deviation(deviation_id, description, **self._now(principal))
+        return self.commit(batch)
+
+    def close_deviation(
+        self, principal: Principal, batch_id: str, deviation_id: str, resolution: str
+    ) -> CommandResult:
+        resolution = require_text(resolution, "resolution")
+        batch = self.load(Batch, batch_id)
+        batch.close_deviation(deviation_id, resolution, **self._now(principal))
+        return self.commit(batch)
+
+    def release_batch(
+        self, principal: Principal, batch_id: str, signature_meaning: str, released_at: datetime
+    ) -> CommandResult:
+        meaning = require_text(signature_meaning, "signatureMeaning")
+        released_at = require_time(released_at, "releasedAt")
+        batch = self.load(Batch, batch_id)
+        require_order(batch.started_at, released_at, "the batch's startedAt", "releasedAt")
+        batch.require_status({batch.status.IN_PROCESS}, "release")
+        reasons = batch.release_blockers(reference.product(batch.product).required_qc_tests)
+        reasons += self._site_blockers(batch, released_at)
+        reasons += self._donor_blockers(batch, released_at)
+        if reasons:
+            raise RuleViolationError(
+                f"release of batch {batch.key!r} refused: " + "; ".join(reasons),
+                batch_id=batch.key,
+                reasons=reasons,
+            )
+        batch.release(meaning, released_at, **self.actor(principal))
+        return self.commit(batch)
+
+    def reject_batch(self, principal: Principal, batch_id: str, reason: str) -> CommandResult:
+        reason = require_text(reason, "reason")
+        batch = self.load(Batch, batch_id)
+        batch.reject(reason, **self._now(principal))
+        return self.commit(batch)
+
+    def destroy_batch(self, principal: Principal, batch_id: str, reason: str) -> CommandResult:
+        reason = require_text(reason, "reason")
+        batch = self.load(Batch, batch_id)
+        batch.destroy(reason, **self._now(principal))
+        return self.commit(batch)
+
+    # ---------------------------------------------------------------------------- internals
+
+    def _now(self, principal: Principal) -> dict[str, Any]:
+        return {"occurred_at": utcnow(), **self.actor(principal)}
+
+    def _require_manufacturing_site(self, control: Site, site_id: str, at: datetime) -> None:
+        """The site makes for ``control`` (is it, or answers to it) and operates at ``at``."""
+        site = self.operating_site(site_id, at)
+        if control.key not in (site.key, site.control_site_id):
+            raise RuleViolationError(
+                f"site {site_id!r} does not operate under control site {control.key!r}",
+                site_id=site_id,
+            )
+
+    def _site_blockers(self, batch: Batch, at: datetime) -> list[str]:
+        reasons = []
+        for site_id in sorted(batch.sites | {batch.control_site_id}):
+            site = self.load(Site, site_id)
+            status = site.status_at(at)
+            if status is not SiteStatus.ACTIVE:
+                reasons.append(f"site {site_id} is {status.value if status else 'unknown'}")
+        return reasons
+
+    def _donor_blockers(self, batch: Batch, at: datetime) -> list[str]:
+        donation = self.load(Donation, batch.donation_id)
+        donor = self.donor_of(donation)
+        reasons = []
+        if donor.consent_withdrawn or not donor.consent_stands_at(at):
+            reasons.append(f"consent of donor {donor.key} does not stand")
+        if donor.eligibility_revoked:
+            reasons.append(f"eligibility of donor {donor.key} was revoked")
+        elif donation.donation_type is DonationType.ALLOGENEIC and not donor.eligible_at(at):
+            reasons.append(f"donor {donor.key} is not ELIGIBLE")
+        return reasons
+
+
+def _optional(value: str | None) -> str | None:
+    return value.strip() if value and value.strip() else None
+
+
+def _donation_key(donation_id: str) -> str:
+    return normalise_donation_id(require_text(donation_id, "donationId"))[0]

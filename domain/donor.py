@@ -1,0 +1,226 @@
+"""The Donor aggregate (提供者): pseudonymous code, written consent and eligibility.
+
+A donor is known to the ledger only by a pseudonymous code; identifying details arrive sealed
+(encrypted) and are stored only in that form. Consent (書面同意) is recorded before any cells are
+taken and may be withdrawn; an eligibility determination (合適性判定) records the screening, the
+criteria version, the deciding physician and the outcome, and may later be revoked (look-back).
+Neither withdrawal nor revocation rewrites history: they are new facts that reach every batch
+made from the donor.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from domain.shared import LedgerAggregate, LedgerCreated, RuleViolationError
+
+# Screening an eligible donor must include (DOMAIN: HIV, HBV, HCV and others).
+MANDATORY_SCREENING = ("HIV", "HBV", "HCV")
+
+
+@dataclass(frozen=True)
+class Consent:
+    reference: str
+    signed_at: datetime
+    legal_representative: str | None
+    notarised: bool
+    withdrawn_at: datetime | None = None
+
+    def stands_at(self, at: datetime) -> bool:
+        return self.signed_at <= at and (self.withdrawn_at is None or at < self.withdrawn_at)
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    outcome: str
+    determined_at: datetime
+    determined_by: str
+    criteria_version: str
+    revoked: bool = False
+
+
+class Donor(LedgerAggregate):
+    TYPE = "Donor"
+
+    class Registered(LedgerAggregate.Event, LedgerCreated):
+        sealed_personal_data: str | None
+
+    class ConsentRecorded(LedgerAggregate.Event):
+        consent_reference: str
+        signed_at: datetime
+        legal_representative: str | None
+        notarised: bool
+
+        def apply(self, donor: Donor) -> None:
+            donor.consents.append(
+                Consent(
+                    self.consent_reference,
+                    self.signed_at,
+                    self.legal_representative,
+                    self.notarised,
+                )
+            )
+
+    class ConsentWithdrawn(LedgerAggregate.Event):
+        consent_reference: str
+        reason: str
+        withdrawn_at: datetime
+
+        def apply(self, donor: Donor) -> None:
+            current = donor.consents[-1]
+            donor.consents[-1] = Consent(
+                current.reference,
+                current.signed_at,
+                current.legal_representative,
+                current.notarised,
+                self.withdrawn_at,
+            )
+
+    class EligibilityDetermined(LedgerAggregate.Event):
+        outcome: str
+        criteria_version: str
+        screening: tuple[dict[str, Any], ...]
+        determined_at: datetime
+
+        def apply(self, donor: Donor) -> None:
+            donor.determinations.append(
+                Eligibility(self.outcome, self.determined_at, self.actor, self.criteria_version)
+            )
+
+    class EligibilityRevoked(LedgerAggregate.Event):
+        reason: str
+
+        def apply(self, donor: Donor) -> None:
+            last = donor.determinations[-1]
+            donor.determinations[-1] = Eligibility(
+                last.outcome, last.determined_at, last.determined_by, last.criteria_version, True
+            )
+
+    def __init__(self, sealed_personal_data: str | None) -> None:
+        self.sealed_personal_data = sealed_personal_data
+        self.consents: list[Consent] = []
+        self.determinations: list[Eligibility] = []
+
+    # ------------------------------------------------------------------------------- queries
+
+    @property
+    def consent(self) -> Consent | None:
+        return self.consents[-1] if self.consents else None
+
+    @property
+    def eligibility(self) -> Eligibility | None:
+        return self.determinations[-1] if self.determinations else None
+
+    def consent_stands_at(self, at: datetime) -> bool:
+        return any(c.stands_at(at) for c in self.consents)
+
+    @property
+    def consent_withdrawn(self) -> bool:
+        return self.consent is not None and self.consent.withdrawn_at is not None
+
+    def eligible_at(self, at: datetime) -> bool:
+        """ELIGIBLE by a determination made by ``at`` that is the latest by then, not revoked."""
+        made = [d for d in self.determinations if d.determined_at <= at]
+        return bool(made) and made[-1].outcome == "ELIGIBLE" and not made[-1].revoked
+
+    @property
+    def eligibility_revoked(self) -> bool:
+        return self.eligibility is not None and self.eligibility.revoked
+
+    # ------------------------------------------------------------------------------ commands
+
+    def record_consent(
+        self,
+        consent_reference: str,
+        signed_at: datetime,
+        legal_representative: str | None,
+        notarised: bool,
+        **actor: Any,
+    ) -> None:
+        if legal_representative and not notarised:
+            raise RuleViolationError(
+                "consent signed with a legal representative (donor without full capacity) must "
+                "be signed by both and notarised; record notarised: true once it is",
+                donor_code=self.key,
+            )
+        if self.consent is not None and self.consent.withdrawn_at is None:
+            raise RuleViolationError(
+                f"donor {self.key!r} already has standing consent "
+                f"{self.consent.reference!r}; withdraw it before recording a new one",
+                donor_code=self.key,
+            )
+        self.trigger_event(
+            self.ConsentRecorded,
+            consent_reference=consent_reference,
+            signed_at=signed_at,
+            legal_representative=legal_representative,
+            notarised=notarised,
+            occurred_at=signed_at,
+            **actor,
+        )
+
+    def withdraw_consent(self, reason: str, withdrawn_at: datetime, **actor: Any) -> None:
+        current = self.consent
+        if current is None or current.withdrawn_at is not None:
+            raise RuleViolationError(
+                f"donor {self.key!r} has no standing consent to withdraw", donor_code=self.key
+            )
+        if withdrawn_at < current.signed_at:
+            raise RuleViolationError(
+                f"withdrawnAt {withdrawn_at.isoformat()} precedes the signature of consent "
+                f"{current.reference!r} ({current.signed_at.isoformat()})",
+                donor_code=self.key,
+            )
+        self.trigger_event(
+            self.ConsentWithdrawn,
+            consent_reference=current.reference,
+            reason=reason,
+            withdrawn_at=withdrawn_at,
+            occurred_at=withdrawn_at,
+            **actor,
+        )
+
+    def determine_eligibility(
+        self,
+        outcome: str,
+        criteria_version: str,
+        screening: tuple[dict[str, Any], ...],
+        determined_at: datetime,
+        **actor: Any,
+    ) -> None:
+        if outcome == "ELIGIBLE":
+            reactive = [s["test"] for s in screening if s["reactive"]]
+            if reactive:
+                raise RuleViolationError(
+                    f"donor {self.key!r} cannot be ELIGIBLE with reactive screening: "
+                    f"{', '.join(reactive)}",
+                    donor_code=self.key,
+                )
+            tested = {str(s["test"]).upper() for s in screening}
+            missing = [t for t in MANDATORY_SCREENING if t not in tested]
+            if missing:
+                raise RuleViolationError(
+                    f"an ELIGIBLE determination needs infectious-disease screening for "
+                    f"{', '.join(MANDATORY_SCREENING)}; missing {', '.join(missing)}",
+                    donor_code=self.key,
+                )
+        self.trigger_event(
+            self.EligibilityDetermined,
+            outcome=outcome,
+            criteria_version=criteria_version,
+            screening=screening,
+            determined_at=determined_at,
+            occurred_at=determined_at,
+            **actor,
+        )
+
+    def revoke_eligibility(self, reason: str, occurred_at: datetime, **actor: Any) -> None:
+        current = self.eligibility
+        if current is None or current.outcome != "ELIGIBLE" or current.revoked:
+            raise RuleViolationError(
+                f"donor {self.key!r} has no standing ELIGIBLE determination to revoke",
+                donor_code=self.key,
+            )
+        self.trigger_event(self.EligibilityRevoked, reason=reason, occurred_at=occurred_at, **actor)

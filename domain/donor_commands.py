@@ -1,0 +1,179 @@
+"""Commands on donors and donations: consent and eligibility first, then acquisition."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from domain.donation import Donation, DonationType
+from domain.donor import Donor
+from domain.isbt128 import normalise_donation_id
+from domain.shared import (
+    BadInputError,
+    CommandResult,
+    ConflictError,
+    Principal,
+    RuleViolationError,
+    Sealer,
+    require_identifier,
+    require_text,
+    require_time,
+    utcnow,
+)
+from domain.site_commands import SiteCommands
+
+OUTCOMES = ("ELIGIBLE", "INELIGIBLE")
+
+
+class DonorCommands(SiteCommands):
+    sealer: Sealer | None = None
+
+    def register_donor(
+        self, principal: Principal, donor_code: str, personal_data: dict[str, Any] | None = None
+    ) -> CommandResult:
+        donor_code = require_identifier(donor_code, "donorCode")
+        if self.exists(Donor, donor_code):
+            raise ConflictError(f"donor {donor_code!r} is already registered", id=donor_code)
+        sealed = None
+        if personal_data:
+            if self.sealer is None:
+                raise BadInputError(
+                    "personalData cannot be stored: no personal-data key is configured",
+                    field="personalData",
+                )
+            plaintext = json.dumps(personal_data, sort_keys=True, ensure_ascii=False).encode()
+            sealed = self.sealer.seal(plaintext, Donor.ledger_id(donor_code))
+        donor = Donor._create(
+            Donor.Registered,
+            id=Donor.ledger_id(donor_code),
+            sealed_personal_data=sealed,
+            occurred_at=utcnow(),
+            **self.actor(principal),
+        )
+        return self.commit(donor)
+
+    def record_consent(
+        self,
+        principal: Principal,
+        donor_code: str,
+        consent_reference: str,
+        signed_at: datetime,
+        legal_representative: str | None = None,
+        notarised: bool = False,
+    ) -> CommandResult:
+        reference = require_text(consent_reference, "consentReference")
+        signed_at = require_time(signed_at, "signedAt")
+        representative = legal_representative.strip() if legal_representative else None
+        donor = self.load(Donor, donor_code)
+        donor.record_consent(
+            reference, signed_at, representative or None, bool(notarised), **self.actor(principal)
+        )
+        return self.commit(donor)
+
+    def withdraw_consent(
+        self, principal: Principal, donor_code: str, reason: str, withdrawn_at: datetime
+    ) -> CommandResult:
+        reason = require_text(reason, "reason")
+        withdrawn_at = require_time(withdrawn_at, "withdrawnAt")
+        donor = self.load(Donor, donor_code)
+        donor.withdraw_consent(reason, withdrawn_at, **self.actor(principal))
+        return self.commit(donor)
+
+    def determine_eligibility(
+        self,
+        principal: Principal,
+        donor_code: str,
+        outcome: str,
+        criteria_version: str,
+        screening: list[dict[str, Any]],
+        determined_at: datetime,
+    ) -> CommandResult:
+        if outcome not in OUTCOMES:
+            raise BadInputError(f"outcome must be one of {', '.join(OUTCOMES)}", field="outcome")
+        criteria_version = require_text(criteria_version, "criteriaVersion")
+        determined_at = require_time(determined_at, "determinedAt")
+        if not screening:
+            raise BadInputError(
+                "an eligibility determination records the screening it rests on; "
+                "screening must not be empty",
+                field="screening",
+            )
+        results = tuple(
+            {
+                "test": require_text(s.get("test"), "screening.test"),
+                "result": require_text(s.get("result"), "screening.result"),
+                "reactive": bool(s.get("reactive")),
+            }
+            for s in screening
+        )
+        donor = self.load(Donor, donor_code)
+        donor.determine_eligibility(
+            outcome, criteria_version, results, determined_at, **self.actor(principal)
+        )
+        return self.commit(donor)
+
+    def revoke_eligibility(
+        self, principal: Principal, donor_code: str, reason: str
+    ) -> CommandResult:
+        reason = require_text(reason, "reason")
+        donor = self.load(Donor, donor_code)
+        donor.revoke_eligibility(reason, utcnow(), **self.actor(principal))
+        return self.commit(donor)
+
+    def record_donation(
+        self,
+        principal: Principal,
+        donation_id: str,
+        donor_code: str,
+        donation_type: str,
+        site_id: str,
+        material: str,
+        acquired_at: datetime,
+    ) -> CommandResult:
+        key, din = normalise_donation_id(require_text(donation_id, "donationId"))
+        key = require_identifier(key, "donationId")
+        if donation_type not in DonationType.__members__:
+            raise BadInputError(
+                "donationType must be AUTOLOGOUS or ALLOGENEIC", field="donationType"
+            )
+        material = require_text(material, "material")
+        acquired_at = require_time(acquired_at, "acquiredAt")
+        if self.exists(Donation, key):
+            raise ConflictError(f"donation {key!r} is already recorded", id=key)
+        donor = self.load(Donor, donor_code)
+        self.require_donor_may_give(donor, DonationType(donation_type), acquired_at)
+        self.operating_site(site_id, acquired_at)
+        donation = Donation._create(
+            Donation.Recorded,
+            id=Donation.ledger_id(key),
+            donor_code=donor.key,
+            donation_type=donation_type,
+            site_id=site_id,
+            material=material,
+            acquired_at=acquired_at,
+            isbt128_din=din.din if din else None,
+            occurred_at=acquired_at,
+            **self.actor(principal),
+        )
+        return self.commit(donation)
+
+    # ---------------------------------------------------------------------------- internals
+
+    @staticmethod
+    def require_donor_may_give(donor: Donor, donation_type: DonationType, at: datetime) -> None:
+        """Consent standing at ``at``; for allogeneic use, an ELIGIBLE determination too."""
+        if not donor.consent_stands_at(at):
+            raise RuleViolationError(
+                f"donor {donor.key!r} has no written consent standing at {at.isoformat()}",
+                donor_code=donor.key,
+            )
+        if donation_type is DonationType.ALLOGENEIC and not donor.eligible_at(at):
+            raise RuleViolationError(
+                f"donor {donor.key!r} has no ELIGIBLE, unrevoked determination made by "
+                f"{at.isoformat()}; allogeneic donation needs one",
+                donor_code=donor.key,
+            )
+
+    def donor_of(self, donation: Donation) -> Donor:
+        return self.load(Donor, donation.donor_code)

@@ -1,0 +1,87 @@
+"""The MaterialLot aggregate: reagent and ancillary-material lots (viral vector, media, serum...).
+
+A lot is received into quarantine, then released for use or rejected. A released lot later found
+defective is rejected too; nothing makes a rejected lot usable again.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from domain.shared import LedgerAggregate, LedgerCreated, RuleViolationError
+
+
+class LotStatus(StrEnum):
+    QUARANTINED = "QUARANTINED"
+    RELEASED = "RELEASED"
+    REJECTED = "REJECTED"
+
+
+class MaterialLot(LedgerAggregate):
+    TYPE = "MaterialLot"
+
+    class Received(LedgerAggregate.Event, LedgerCreated):
+        material: str
+        supplier: str
+        site_id: str
+        received_at: datetime
+        expires_at: datetime | None
+
+    class Released(LedgerAggregate.Event):
+        reason: str | None
+
+        def apply(self, lot: MaterialLot) -> None:
+            lot.status = LotStatus.RELEASED
+
+    class Rejected(LedgerAggregate.Event):
+        reason: str | None
+
+        def apply(self, lot: MaterialLot) -> None:
+            lot.status = LotStatus.REJECTED
+
+    def __init__(
+        self,
+        material: str,
+        supplier: str,
+        site_id: str,
+        received_at: datetime,
+        expires_at: datetime | None,
+    ) -> None:
+        self.material = material
+        self.supplier = supplier
+        self.site_id = site_id
+        self.received_at = received_at
+        self.expires_at = expires_at
+        self.status = LotStatus.QUARANTINED
+
+    def require_usable(self, at: datetime) -> None:
+        if self.status is not LotStatus.RELEASED:
+            raise RuleViolationError(
+                f"material lot {self.key!r} is {self.status.value}; "
+                "only a RELEASED lot may be used",
+                lot_id=self.key,
+            )
+        if self.expires_at is not None and at >= self.expires_at:
+            raise RuleViolationError(
+                f"material lot {self.key!r} expired at {self.expires_at.isoformat()}; "
+                f"it cannot be used at {at.isoformat()}",
+                lot_id=self.key,
+            )
+
+    def release(self, reason: str | None, occurred_at: datetime, **actor: Any) -> None:
+        if self.status is not LotStatus.QUARANTINED:
+            raise RuleViolationError(
+                f"material lot {self.key!r} is {self.status.value}; only a QUARANTINED lot "
+                "can be released",
+                lot_id=self.key,
+            )
+        self.trigger_event(self.Released, reason=reason, occurred_at=occurred_at, **actor)
+
+    def reject(self, reason: str | None, occurred_at: datetime, **actor: Any) -> None:
+        if self.status is LotStatus.REJECTED:
+            raise RuleViolationError(
+                f"material lot {self.key!r} is already REJECTED", lot_id=self.key
+            )
+        self.trigger_event(self.Rejected, reason=reason, occurred_at=occurred_at, **actor)

@@ -1,0 +1,85 @@
+"""Reference data kept as data, not code: product QC requirements and reporting deadlines.
+
+The files live in ``domain/data/``; changing a product's required tests or a jurisdiction's
+deadline is an edit to JSON that a quality unit can review, not a code change.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from importlib import resources
+from typing import Any
+
+from domain.shared import BadInputError
+
+
+@dataclass(frozen=True)
+class Product:
+    code: str
+    name: str
+    required_qc_tests: frozenset[str]
+    shelf_life_days: int
+
+
+@dataclass(frozen=True)
+class DeadlineRule:
+    days: int
+    clock_starts: str
+
+    def deadline(self, aware_at: datetime) -> datetime:
+        start = aware_at
+        if self.clock_starts == "day_after_awareness":
+            # The count starts on the day after the day of awareness (in the reporter's own
+            # calendar, as given), so the deadline falls at the end of the last counted day.
+            day_after = aware_at.replace(hour=0, minute=0, second=0, microsecond=0)
+            start = day_after + timedelta(days=1)
+            return start + timedelta(days=self.days) - timedelta(microseconds=1)
+        return start + timedelta(days=self.days)
+
+
+def _load(name: str) -> dict[str, Any]:
+    text = resources.files("domain.data").joinpath(name).read_text(encoding="utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+@cache
+def products() -> dict[str, Product]:
+    return {
+        code: Product(
+            code=code,
+            name=spec["name"],
+            required_qc_tests=frozenset(t.upper() for t in spec["required_qc_tests"]),
+            shelf_life_days=int(spec["shelf_life_days"]),
+        )
+        for code, spec in _load("products.json").items()
+    }
+
+
+def product(code: str) -> Product:
+    found = products().get(code)
+    if found is None:
+        raise BadInputError(
+            f"product {code!r} is not configured; configured products: "
+            f"{', '.join(sorted(products()))}",
+            field="product",
+        )
+    return found
+
+
+@cache
+def _deadline_rules() -> dict[str, dict[str, DeadlineRule]]:
+    return {
+        jurisdiction: {kind: DeadlineRule(**rule) for kind, rule in rules.items()}
+        for jurisdiction, rules in _load("reporting_deadlines.json").items()
+    }
+
+
+def reporting_deadline(jurisdiction: str, serious: bool, aware_at: datetime) -> datetime:
+    rules = _deadline_rules().get(jurisdiction)
+    if rules is None:
+        raise BadInputError(f"no reporting deadline is configured for {jurisdiction}")
+    return rules["serious" if serious else "non_serious"].deadline(aware_at)

@@ -1,0 +1,90 @@
+"""The Shipment aggregate (運銷): batches in one courier's custody from one site to another.
+
+Dispatched with the batches it carries, temperature excursions observed on the way, received
+once with the condition the receiving site found (GDP).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from domain.shared import LedgerAggregate, LedgerCreated, RuleViolationError
+
+
+class Shipment(LedgerAggregate):
+    TYPE = "Shipment"
+
+    class Dispatched(LedgerAggregate.Event, LedgerCreated):
+        batch_ids: tuple[str, ...]
+        from_site_id: str
+        to_site_id: str
+        courier: str
+        dispatched_at: datetime
+
+    class TemperatureExcursionRecorded(LedgerAggregate.Event):
+        observed_at: datetime
+        temperature_celsius: float
+        duration_minutes: int
+
+    class Received(LedgerAggregate.Event):
+        received_at: datetime
+        condition_acceptable: bool
+
+        def apply(self, shipment: Shipment) -> None:
+            shipment.received_at = self.received_at
+
+    def __init__(
+        self,
+        batch_ids: tuple[str, ...],
+        from_site_id: str,
+        to_site_id: str,
+        courier: str,
+        dispatched_at: datetime,
+    ) -> None:
+        self.batch_ids = batch_ids
+        self.from_site_id = from_site_id
+        self.to_site_id = to_site_id
+        self.courier = courier
+        self.dispatched_at = dispatched_at
+        self.received_at: datetime | None = None
+
+    def record_excursion(
+        self, observed_at: datetime, temperature_celsius: float, duration_minutes: int, **actor: Any
+    ) -> None:
+        if observed_at < self.dispatched_at or (
+            self.received_at is not None and observed_at > self.received_at
+        ):
+            raise RuleViolationError(
+                f"observedAt {observed_at.isoformat()} is outside shipment {self.key!r}'s "
+                "time in transit",
+                shipment_id=self.key,
+            )
+        self.trigger_event(
+            self.TemperatureExcursionRecorded,
+            observed_at=observed_at,
+            temperature_celsius=temperature_celsius,
+            duration_minutes=duration_minutes,
+            occurred_at=observed_at,
+            **actor,
+        )
+
+    def receive(self, received_at: datetime, condition_acceptable: bool, **actor: Any) -> None:
+        if self.received_at is not None:
+            raise RuleViolationError(
+                f"shipment {self.key!r} was already received at {self.received_at.isoformat()}",
+                shipment_id=self.key,
+            )
+        if received_at < self.dispatched_at:
+            raise RuleViolationError(
+                f"receivedAt {received_at.isoformat()} precedes dispatch of shipment "
+                f"{self.key!r} ({self.dispatched_at.isoformat()})",
+                shipment_id=self.key,
+            )
+        self.trigger_event(
+            self.Received,
+            received_at=received_at,
+            condition_acceptable=condition_acceptable,
+            occurred_at=received_at,
+            **actor,
+        )
