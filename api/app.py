@@ -99,7 +99,9 @@ def create_app(settings: Settings | None = None, service: Regentrace | None = No
         service: Regentrace = request.app.state.service
         try:
             with anyio.fail_after(5):
-                head = await anyio.to_thread.run_sync(_head_position, service)
+                head = await anyio.to_thread.run_sync(
+                    _head_position, service, abandon_on_cancel=True
+                )
         except Exception as error:  # any failure to reach the database means not ready
             access_log.warning("not ready: %s", error)
             return JSONResponse(

@@ -141,8 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rebuild = commands.add_parser("rebuild", help="replay the ledger into empty projections")
     rebuild.description = (
-        "Empty every projection table and replay the whole ledger into it, with progress. "
-        "Writers wait while it runs."
+        "Empty every projection table and replay the whole ledger into it, with progress, in "
+        "one transaction. Commands sent meanwhile wait for the ledger lock and fail after "
+        "the lock timeout; run it in a quiet period."
     )
     rebuild.set_defaults(run=cmd_rebuild)
 

@@ -29,13 +29,12 @@ def with_code(error: GraphQLError) -> GraphQLError:
     extensions = dict(error.extensions or {})
     if "code" in extensions:
         return error
+    if error.path is None:
+        # No path: the request failed before any field ran (syntax, validation, a variable of
+        # the wrong type). That is the caller's input, not our fault.
+        extensions["code"] = "BAD_INPUT"
+        return _copy(error, error.message, extensions)
     original = error.original_error
-    if error.path is None and (original is None or not isinstance(original, Exception)):
-        extensions["code"] = "BAD_INPUT"
-        return _copy(error, error.message, extensions)
-    if error.path is None and isinstance(original, (ValueError, TypeError)):
-        extensions["code"] = "BAD_INPUT"
-        return _copy(error, error.message, extensions)
     reference = uuid.uuid4().hex[:12]
     log.error("internal error %s", reference, exc_info=original or error)
     extensions |= {"code": "INTERNAL", "reference": reference}

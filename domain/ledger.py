@@ -1,12 +1,21 @@
 """What every command mixin shares: loading, committing and attributing.
 
 The application itself (``domain.application.TraceabilityLedger``) composes the mixins.
+
+Rules that span aggregates ("a spoke is activated only while its control site is ACTIVE") are
+checked on aggregates the command loaded but does not change. So that a concurrent change to
+those cannot slip in between the check and the write, every command runs with a read set: each
+aggregate it loads is noted with its version, and the append transaction, under the ledger lock,
+refuses (CONFLICT) if any of them has moved on. Commands are serialisable without locking
+aggregates they only read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any, TypeVar
+import functools
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from typing import Any, ParamSpec, TypeVar
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.persistence import IntegrityError, Recording
@@ -21,6 +30,22 @@ from domain.shared import (
 )
 
 A = TypeVar("A", bound=LedgerAggregate)
+P = ParamSpec("P")
+
+# Versions of the aggregates the running command has loaded, by aggregate id.
+_READ_SET: ContextVar[dict[str, int] | None] = ContextVar("read_set", default=None)
+
+
+def _with_read_set(method: Callable[P, CommandResult]) -> Callable[P, CommandResult]:
+    @functools.wraps(method)
+    def run(*args: P.args, **kwargs: P.kwargs) -> CommandResult:
+        token = _READ_SET.set({})
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _READ_SET.reset(token)
+
+    return run
 
 
 class LedgerApplication(Application[str]):
@@ -31,6 +56,14 @@ class LedgerApplication(Application[str]):
     """
 
     name = "regentrace"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Every public command (a method answering a CommandResult) gets its own read set.
+        for attribute, value in list(vars(cls).items()):
+            returns = getattr(value, "__annotations__", {}).get("return")
+            if not attribute.startswith("_") and returns in ("CommandResult", CommandResult):
+                setattr(cls, attribute, _with_read_set(value))
 
     def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Environment:  # noqa: ARG002
         # No name prefix: the events table is ``stored_events`` on both databases, as the
@@ -52,6 +85,9 @@ class LedgerApplication(Application[str]):
             raise NotFoundError(f"{cls.TYPE.lower()} {key!r} not found", id=key) from None
         if not isinstance(aggregate, cls):
             raise NotFoundError(f"{cls.TYPE.lower()} {key!r} not found", id=key)
+        reads = _READ_SET.get()
+        if reads is not None:
+            reads[aggregate.id] = aggregate.version
         return aggregate
 
     def exists(self, cls: type[LedgerAggregate], key: str) -> bool:
@@ -59,8 +95,10 @@ class LedgerApplication(Application[str]):
 
     def commit(self, *aggregates: LedgerAggregate) -> CommandResult:
         """Store the pending events of ``aggregates`` atomically; answer the last position."""
+        written = {a.id for a in aggregates}
+        reads = {k: v for k, v in (_READ_SET.get() or {}).items() if k not in written}
         try:
-            recordings = self.save(*aggregates)
+            recordings = self.save(*aggregates, read_versions=reads)
         except IntegrityError as error:
             raise ConflictError(
                 "another command changed the same record at the same time; reload and try again",

@@ -76,6 +76,7 @@ class Site(LedgerAggregate):
         def apply(self, site: Site) -> None:
             site.status = self.STATUS
             site.history.append((self.STATUS, self.occurred_at))
+            site.last_change_at = self.occurred_at
 
     class Activated(StatusChanged):
         STATUS = SiteStatus.ACTIVE
@@ -99,6 +100,7 @@ class Site(LedgerAggregate):
             site.location = self.location
             site.country = self.country
             site.supervising_authority = self.supervising_authority
+            site.last_change_at = self.occurred_at
 
     def __init__(
         self,
@@ -122,6 +124,7 @@ class Site(LedgerAggregate):
         self.location = location
         self.status = SiteStatus.REGISTERED
         self.history: list[tuple[SiteStatus, datetime]] = [(SiteStatus.REGISTERED, occurred_at)]
+        self.last_change_at = occurred_at
 
     # ------------------------------------------------------------------------------- queries
 
@@ -213,10 +216,9 @@ class Site(LedgerAggregate):
         self._require_in_order(occurred_at)
 
     def _require_in_order(self, occurred_at: datetime) -> None:
-        last_effective = self.history[-1][1]
-        if occurred_at < last_effective:
+        if occurred_at < self.last_change_at:
             raise RuleViolationError(
-                f"effectiveAt {occurred_at.isoformat()} precedes the site's last status change "
-                f"({last_effective.isoformat()}); status changes are recorded in order",
+                f"effectiveAt {occurred_at.isoformat()} precedes the site's last recorded change "
+                f"({self.last_change_at.isoformat()}); changes are recorded in order",
                 site_id=self.key,
             )

@@ -4,7 +4,7 @@ Each row gives the event's position its ledger time (``recorded_at``) and links 
 hash chain. ``recorded_at`` is the event's own timestamp, but never earlier than the row before it,
 so time order and ledger order agree and "as of time T" means "up to one position".
 
-Chain link (see docs/ledger-chain.md):
+Chain link (see docs/adr/0004-ledger-index-and-hash-chain.md):
     hash = SHA-256( prev_hash "\\n" position "\\n" originator_id "\\n" version "\\n" topic "\\n"
                     recorded_at "\\n" SHA-256(state) )      all hex lowercase, UTF-8
 with prev_hash of the first event = 64 zeros and recorded_at as ISO 8601 UTC with microseconds.

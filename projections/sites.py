@@ -16,22 +16,27 @@ from domain.site import Site
 from projections.ledger import Appended
 from projections.registry import Handlers
 from projections.sql import Sql
+from projections.versioned import VersionedTable
 
 TABLES = ("site_status_history", "site_versions")
 
-VERSION_COLUMNS = (
+SITES = VersionedTable(
+    "site_versions",
     "site_id",
-    "name",
-    "kind",
-    "jurisdiction",
-    "country",
-    "supervising_authority",
-    "licence_number",
-    "control_site_id",
-    "location",
-    "status",
-    "control_site_status",
-    "registered_at",
+    (
+        "site_id",
+        "name",
+        "kind",
+        "jurisdiction",
+        "country",
+        "supervising_authority",
+        "licence_number",
+        "control_site_id",
+        "location",
+        "status",
+        "control_site_status",
+        "registered_at",
+    ),
 )
 
 
@@ -78,7 +83,7 @@ def _on_registered(sql: Sql, appended: Appended) -> None:
     assert isinstance(event, Site.Registered)
     control_status = None
     if event.control_site_id:
-        control = _current(sql, event.control_site_id)
+        control = SITES.current(sql, event.control_site_id)
         control_status = control["status"] if control else None
     site_id = event.originator_id.split(":", 1)[1]
     row: dict[str, Any] = {
@@ -95,7 +100,7 @@ def _on_registered(sql: Sql, appended: Appended) -> None:
         "control_site_status": control_status,
         "registered_at": event.occurred_at,
     }
-    _insert_version(sql, row, appended.position)
+    SITES.insert(sql, row, appended.position)
     _record_history(sql, site_id, "REGISTERED", None, appended)
 
 
@@ -104,20 +109,20 @@ def _on_status_changed(sql: Sql, appended: Appended) -> None:
     assert isinstance(event, Site.StatusChanged)
     site_id = event.originator_id.split(":", 1)[1]
     status = event.STATUS.value
-    _new_version(sql, site_id, appended.position, status=status)
+    SITES.change(sql, site_id, appended.position, status=status)
     _record_history(sql, site_id, status, event.reason, appended)
     spokes = sql.all(
         "SELECT site_id FROM site_versions WHERE control_site_id = ? AND valid_to IS NULL",
         (site_id,),
     )
     for spoke in spokes:
-        _new_version(sql, spoke["site_id"], appended.position, control_site_status=status)
+        SITES.change(sql, spoke["site_id"], appended.position, control_site_status=status)
 
 
 def _on_relocated(sql: Sql, appended: Appended) -> None:
     event = appended.event
     assert isinstance(event, Site.Relocated)
-    _new_version(
+    SITES.change(
         sql,
         event.originator_id.split(":", 1)[1],
         appended.position,
@@ -132,29 +137,6 @@ HANDLERS: Handlers = {
     Site.StatusChanged: _on_status_changed,
     Site.Relocated: _on_relocated,
 }
-
-
-def _current(sql: Sql, site_id: str) -> dict[str, Any] | None:
-    return sql.one("SELECT * FROM site_versions WHERE site_id = ? AND valid_to IS NULL", (site_id,))
-
-
-def _insert_version(sql: Sql, row: dict[str, Any], position: int) -> None:
-    columns = (*VERSION_COLUMNS, "valid_from")
-    sql.execute(
-        f"INSERT INTO site_versions ({', '.join(columns)}) "
-        f"VALUES ({', '.join('?' * len(columns))})",
-        (*(row[c] for c in VERSION_COLUMNS), position),
-    )
-
-
-def _new_version(sql: Sql, site_id: str, position: int, **changes: Any) -> None:
-    current = _current(sql, site_id)
-    assert current is not None, f"site {site_id} has no current version"
-    sql.execute(
-        "UPDATE site_versions SET valid_to = ? WHERE site_id = ? AND valid_to IS NULL",
-        (position, site_id),
-    )
-    _insert_version(sql, {**current, **changes}, position)
 
 
 def _record_history(
@@ -179,8 +161,6 @@ def _record_history(
 
 # ------------------------------------------------------------------------------------ reading
 
-AS_OF = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
-
 
 def find_sites(
     sql: Sql,
@@ -194,8 +174,8 @@ def find_sites(
     decentralised_only: bool = False,
 ) -> list[SiteView]:
     """Sites as they stood at ``position``, with their history up to it, ordered by id."""
-    where = [AS_OF]
-    params: list[Any] = [position, position]
+    where: list[str] = []
+    params: list[Any] = []
     filters = {
         "control_site_id": control_site_id,
         "status": status,
@@ -213,11 +193,7 @@ def find_sites(
         params.extend(site_ids)
     if decentralised_only:
         where.append("control_site_id IS NOT NULL")
-    rows = sql.all(
-        f"SELECT {', '.join(VERSION_COLUMNS)} FROM site_versions "
-        f"WHERE {' AND '.join(where)} ORDER BY site_id",
-        params,
-    )
+    rows = SITES.select(sql, position, where, params)
     histories = _histories(sql, [r["site_id"] for r in rows], position)
     return [SiteView(**r, history=histories.get(r["site_id"], [])) for r in rows]
 

@@ -8,11 +8,12 @@ order and the previous chain link is stable; SQLite serialises writers by itself
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
 
 from eventsourcing.persistence import (
+    IntegrityError,
     InterfaceError,
     Notification,
     OperationalError,
@@ -48,8 +49,19 @@ def append(
     stored_events: Sequence[StoredEvent],
     positions: Sequence[int],
     domain_events: Sequence[Any],
+    read_versions: Mapping[str, int] | None = None,
 ) -> None:
-    """Write the ledger index and the inline projections for freshly inserted events."""
+    """Check the command's read set, then write the ledger index and the inline projections."""
+    for originator_id, version in (read_versions or {}).items():
+        latest = sql.scalar(
+            "SELECT MAX(originator_version) FROM stored_events WHERE originator_id = ?",
+            (originator_id,),
+        )
+        if latest != version:
+            raise IntegrityError(
+                f"{originator_id} changed (now version {latest}, read at {version}) while the "
+                "command was deciding"
+            )
     index = LedgerIndex(sql)
     for stored, position, event in zip(stored_events, positions, domain_events, strict=True):
         assert isinstance(event, LedgerEvent), f"{type(event)} is not a LedgerEvent"
@@ -67,7 +79,13 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                     INSERT_EVENT, (str(s.originator_id), s.originator_version, s.topic, s.state)
                 )
                 positions.append(int(sql.cursor.lastrowid))  # type: ignore[attr-defined]
-            append(sql, stored_events, positions, kwargs["ledger_events"])
+            append(
+                sql,
+                stored_events,
+                positions,
+                kwargs["ledger_events"],
+                kwargs.get("read_versions"),
+            )
         return positions
 
     def select_notifications(
@@ -133,7 +151,13 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 )
                 assert row is not None
                 positions.append(int(row["notification_id"]))
-            append(sql, stored_events, positions, kwargs["ledger_events"])
+            append(
+                sql,
+                stored_events,
+                positions,
+                kwargs["ledger_events"],
+                kwargs.get("read_versions"),
+            )
         return positions
 
     @contextmanager

@@ -1,0 +1,69 @@
+"""Versioned projection rows: the one mechanism behind every view that answers ``asOf``.
+
+A view table keeps one row per version of a record, valid from the ledger position that produced
+it (``valid_from``) until the position that replaced it (``valid_to``, NULL while current). Every
+read first resolves a position P, then keeps the rows with ``valid_from <= P < valid_to``: the
+same query answers "now" (P = head) and "as of" any past moment, and a rebuild replays the same
+versions at the same positions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from projections.sql import Sql
+
+AS_OF = "valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)"
+
+
+class VersionedTable:
+    def __init__(self, table: str, key: str, columns: tuple[str, ...]) -> None:
+        self.table = table
+        self.key = key
+        self.columns = columns
+
+    def current(self, sql: Sql, key: str) -> dict[str, Any] | None:
+        return sql.one(
+            f"SELECT {', '.join(self.columns)} FROM {self.table} "
+            f"WHERE {self.key} = ? AND valid_to IS NULL",
+            (key,),
+        )
+
+    def insert(self, sql: Sql, row: dict[str, Any], position: int) -> None:
+        columns = (*self.columns, "valid_from")
+        sql.execute(
+            f"INSERT INTO {self.table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' * len(columns))})",
+            (*(row[c] for c in self.columns), position),
+        )
+
+    def change(self, sql: Sql, key: str, position: int, **changes: Any) -> None:
+        """Close the current version of ``key`` at ``position`` and open one with ``changes``."""
+        current = self.current(sql, key)
+        assert current is not None, f"{self.table}: {key} has no current version"
+        sql.execute(
+            f"UPDATE {self.table} SET valid_to = ? WHERE {self.key} = ? AND valid_to IS NULL",
+            (position, key),
+        )
+        self.insert(sql, {**current, **changes}, position)
+
+    def select(
+        self,
+        sql: Sql,
+        position: int,
+        where: list[str] | None = None,
+        params: list[Any] | None = None,
+        order: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows as they stood at ``position``, filtered by extra ``where`` clauses."""
+        clauses = [AS_OF, *(where or [])]
+        statement = (
+            f"SELECT {', '.join(self.columns)} FROM {self.table} WHERE {' AND '.join(clauses)} "
+            f"ORDER BY {order or self.key}"
+        )
+        values: list[Any] = [position, position, *(params or [])]
+        if limit is not None:
+            statement += " LIMIT ?"
+            values.append(limit)
+        return sql.all(statement, values)
