@@ -33,12 +33,11 @@ class OperationLog(SchemaExtension):
 
     def on_operation(self) -> Iterator[None]:
         yield
-        context = self.execution_context.context
-        if isinstance(context, Context):
-            context.log.operation = self.execution_context.operation_name or (
-                self.execution_context.operation_type.value
-                if self.execution_context.operation_type
-                else None
+        execution = self.execution_context
+        if isinstance(execution.context, Context) and execution.graphql_document is not None:
+            # operation_type needs a parsed document; a request that did not parse has none.
+            execution.context.log.operation = (
+                execution.operation_name or execution.operation_type.value
             )
 
 

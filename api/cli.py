@@ -74,7 +74,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "at a new database)"
             )
             return 1
-        count = demo.seed(service.app, lambda d, t, m: _say(f"demo: [{d}/{t}] {m}"))
+        def progress(done: int, total: int, label: str) -> None:
+            if done % 25 == 0 or done == total or done < 10:
+                _say(f"demo: [{done}/{total}] {label}")
+
+        count = demo.seed(service.app, progress)
         _say(f"demo: seeded {count} commands; head position {service.app.head_position()}")
         return 0
     finally:

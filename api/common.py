@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
 
 import strawberry
 
+from api.errors import from_domain
+from domain.shared import BadInputError
 from domain.shared import CommandResult as CommandResultData
 
 
@@ -42,3 +45,34 @@ AsOf = Annotated[
         description="answer as a replay of the ledger up to this moment would (default: now)"
     ),
 ]
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    end_cursor: str | None
+
+
+MAX_PAGE = 500
+
+
+def page_size(first: int | None) -> int:
+    size = 50 if first is None else first
+    if not 1 <= size <= MAX_PAGE:
+        raise from_domain(BadInputError(f"first must be between 1 and {MAX_PAGE}", field="first"))
+    return size
+
+
+def encode_cursor(key: str) -> str:
+    return base64.urlsafe_b64encode(key.encode()).decode()
+
+
+def decode_cursor(cursor: str | None) -> str | None:
+    if cursor is None:
+        return None
+    try:
+        return base64.urlsafe_b64decode(cursor.encode()).decode()
+    except (ValueError, UnicodeDecodeError):
+        raise from_domain(
+            BadInputError("after is not a cursor this service issued", field="after")
+        ) from None

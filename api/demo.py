@@ -1,5 +1,7 @@
 """Demo data: a realistic hub-and-spoke network, seeded through the ledger's own commands.
 
+The network comes first (this module), then the patients' flows over it (``demo_chain``).
+
 A Taiwanese control site supervised by TFDA runs decentralised sites in Taiwan, Germany, the
 Netherlands and the United Kingdom, each supervised by its own authority, with the history a real
 network accumulates: activations, a suspension after a failed filter test and its reinstatement,
@@ -12,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from api import demo_chain
 from domain.application import TraceabilityLedger
 from domain.shared import Principal
 
@@ -246,8 +249,9 @@ Progress = Callable[[int, int, str], None]
 
 
 def seed(app: TraceabilityLedger, progress: Progress = lambda _d, _t, _m: None) -> int:
-    """Seed the demo network into an empty ledger; answer the number of commands run."""
-    total = len(SITES) + len(HISTORY)
+    """Seed the demo network and its donor-to-patient flows; answer the commands run."""
+    chain = list(demo_chain.chain_steps(app))
+    total = len(SITES) + len(HISTORY) + len(chain)
     done = 0
     for site in SITES:
         control = None if site["kind"] == "CONTROL_SITE" else CONTROL
@@ -266,4 +270,8 @@ def seed(app: TraceabilityLedger, progress: Progress = lambda _d, _t, _m: None) 
             getattr(app, f"{verb}_site")(ADMIN, site_id, reason, at)
         done += 1
         progress(done, total, f"{verb} {site_id}")
+    for label, step in chain:
+        step()
+        done += 1
+        progress(done, total, label)
     return done

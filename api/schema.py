@@ -11,10 +11,11 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.chain.mutations import ChainMutations
+from api.chain.queries import ChainQueries
 from api.sites.mutations import SiteMutations
 from api.sites.queries import SiteQueries
 
-Query = merge_types("Query", (SiteQueries,))
+Query = merge_types("Query", (SiteQueries, ChainQueries))
 Mutation = merge_types("Mutation", (SiteMutations, ChainMutations))
 
 log = logging.getLogger("regentrace.api")

@@ -18,9 +18,9 @@ Handlers = dict[type, Handler]
 
 @cache
 def _modules() -> tuple[tuple[Handlers, tuple[str, ...]], ...]:
-    from projections import sites
+    from projections import chain, sites
 
-    return ((sites.HANDLERS, sites.TABLES),)
+    return ((sites.HANDLERS, sites.TABLES), (chain.HANDLERS, chain.TABLES))
 
 
 def projection_tables() -> tuple[str, ...]:
