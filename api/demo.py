@@ -248,9 +248,11 @@ HISTORY: list[tuple[str, str, str, str]] = [
 Progress = Callable[[int, int, str], None]
 
 
-def seed(app: TraceabilityLedger, progress: Progress = lambda _d, _t, _m: None) -> int:
-    """Seed the demo network and its donor-to-patient flows; answer the commands run."""
-    chain = list(demo_chain.chain_steps(app))
+def seed(
+    app: TraceabilityLedger, progress: Progress = lambda _d, _t, _m: None, *, flows: bool = True
+) -> int:
+    """Seed the demo network and (unless ``flows`` is off) its patients' flows; answer the count."""
+    chain = list(demo_chain.chain_steps(app)) if flows else []
     total = len(SITES) + len(HISTORY) + len(chain)
     done = 0
     for site in SITES:

@@ -29,12 +29,12 @@ def with_code(error: GraphQLError) -> GraphQLError:
     extensions = dict(error.extensions or {})
     if "code" in extensions:
         return error
-    if error.path is None:
-        # No path: the request failed before any field ran (syntax, validation, a variable of
-        # the wrong type). That is the caller's input, not our fault.
+    original = error.original_error
+    if error.path is None and (original is None or isinstance(original, GraphQLError)):
+        # No path and no foreign exception: the request failed before any field ran (syntax,
+        # validation, a variable of the wrong type). That is the caller's input, not our fault.
         extensions["code"] = "BAD_INPUT"
         return _copy(error, error.message, extensions)
-    original = error.original_error
     reference = uuid.uuid4().hex[:12]
     log.error("internal error %s", reference, exc_info=original or error)
     extensions |= {"code": "INTERNAL", "reference": reference}

@@ -23,7 +23,7 @@ T = TypeVar("T")
 
 
 async def command(
-    info: Info, method: Callable[..., CommandResult], *args: Any, **kwargs: Any
+    info: Info, method: Callable[..., CommandResult], /, *args: Any, **kwargs: Any
 ) -> CommandResult:
     """Run a command of the ledger as the request's principal."""
     context = info.context

@@ -100,9 +100,10 @@ class LedgerApplication(Application[str]):
         try:
             recordings = self.save(*aggregates, read_versions=reads)
         except IntegrityError as error:
+            ids = ", ".join(sorted(a.id for a in aggregates))
             raise ConflictError(
-                "another command changed the same record at the same time; reload and try again",
-                cause=str(error),
+                f"another command changed {ids} (or a record this command relied on) at the "
+                "same time; nothing was stored, send the command again",
             ) from error
         last = recordings[-1]
         return CommandResult(

@@ -208,8 +208,8 @@ class Site(LedgerAggregate):
         self._require_not_terminated()
         if self.status is not expected:
             raise RuleViolationError(
-                f"site {self.key!r} is {self.status.value}; only a {expected.value} site "
-                f"can be {verb}",
+                f"site {self.key!r} is {self.status.value}; only a site that is "
+                f"{expected.value} can be {verb}",
                 site_id=self.key,
                 status=self.status.value,
             )

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,7 @@ class Server:
         return self.stderr_path.read_text(errors="replace")
 
 
+@contextmanager
 def start(database_url: str, tmp_path: Path, **settings: str) -> Iterator[Server]:
     """Start ``regentrace serve``, wait (bounded) until /readyz answers, stop it afterwards."""
     if not REGENTRACE.exists():
@@ -96,7 +98,8 @@ def wait_until_ready(server: Server) -> None:
 @pytest.fixture
 def server(settings: Settings, tmp_path: Path) -> Iterator[Server]:
     """The server on each database of the ``settings`` fixture (already migrated)."""
-    yield from start(settings.database_url, tmp_path)
+    with start(settings.database_url, tmp_path) as server:
+        yield server
 
 
 def post(client: httpx.Client, query: str, variables: dict[str, Any]) -> dict[str, Any]:
@@ -166,7 +169,7 @@ def test_the_server_logs_one_json_line_per_request(server: Server):
 def test_serve_in_development_migrates_a_new_sqlite_database_first(tmp_path: Path):
     database_url = f"sqlite:///{tmp_path / 'new.sqlite3'}"
 
-    for server in start(database_url, tmp_path):
+    with start(database_url, tmp_path) as server:
         ready = httpx.get(f"{server.base_url}/readyz", timeout=10)
         assert ready.json() == {"status": "ready", "headPosition": 0}
         assert "migrate: " in server.stderr()
@@ -174,10 +177,8 @@ def test_serve_in_development_migrates_a_new_sqlite_database_first(tmp_path: Pat
 
 def test_the_server_shuts_down_gracefully_when_terminated(tmp_path: Path):
     database_url = f"sqlite:///{tmp_path / 'stop.sqlite3'}"
-    servers = start(database_url, tmp_path)
-    server = next(servers)
-
-    servers.close()  # sends SIGTERM and waits
+    with start(database_url, tmp_path) as server:
+        pass  # leaving sends SIGTERM and waits
 
     # uvicorn re-raises the signal once it has shut down, so the status may report SIGTERM
     assert server.process.returncode in (0, -signal.SIGTERM), server.stderr()
