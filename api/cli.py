@@ -74,6 +74,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "at a new database)"
             )
             return 1
+
         def progress(done: int, total: int, label: str) -> None:
             if done % 25 == 0 or done == total or done < 10:
                 _say(f"demo: [{done}/{total}] {label}")
