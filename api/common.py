@@ -71,7 +71,10 @@ def decode_cursor(cursor: str | None) -> str | None:
     if cursor is None:
         return None
     try:
-        return base64.urlsafe_b64decode(cursor.encode()).decode()
+        key = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
+        if not key:
+            raise ValueError("empty cursor")
+        return key
     except (ValueError, UnicodeDecodeError):
         raise from_domain(
             BadInputError("after is not a cursor this service issued", field="after")

@@ -3,7 +3,8 @@
 Each patient's cells are collected at a hospital, made into one batch at a decentralised site
 (T-cell selection, activation, lentiviral transduction, expansion, harvest and formulation,
 cryopreservation), tested, certified by the control site's QP, shipped back and administered.
-Several batches share one lentiviral vector lot. Along the way: a deviation closed before release,
+Several batches share one lentiviral vector lot, which is later found contaminated and recalled.
+Along the way: a deviation closed before release,
 a batch rejected for a sterility failure and destroyed, a temperature excursion in transit, a
 donor who withdraws consent mid-manufacture, an allogeneic donor whose eligibility is revoked on
 look-back, and adverse reactions reported (one of them still overdue).
@@ -236,6 +237,7 @@ def chain_steps(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
     for plan in plans():
         yield from _autologous(app, plan)
     yield from _allogeneic(app)
+    yield from _recalls(app)
 
 
 def _call(method: Callable[..., object], *args: Any, **kwargs: Any) -> Step:
@@ -549,5 +551,57 @@ def _allogeneic(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
             PHYSICIAN,
             donor,
             "Look-back: HBV NAT positive on retained donor sample (LB-2026-004)",
+        ),
+    )
+
+
+def _recalls(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
+    """The three kinds of recall: a contaminated vector lot, a donor found ineligible on
+    look-back, and a site over the weeks of a suspected environmental problem."""
+    yield (
+        "LV-CD19-25A01 found contaminated",
+        _call(
+            app.reject_material_lot,
+            QP,
+            "LV-CD19-25A01",
+            "Supplier notice SN-2026-07: replication-competent lentivirus detected in a retained "
+            "sample",
+        ),
+    )
+    yield (
+        "recall of LV-CD19-25A01",
+        _call(
+            app.initiate_recall,
+            QP,
+            "RCL-2026-001",
+            "MATERIAL_LOT",
+            "LV-CD19-25A01",
+            "Vector lot LV-CD19-25A01 contaminated (supplier notice SN-2026-07); trace and notify "
+            "every treating centre for long-term follow-up of exposed patients",
+        ),
+    )
+    yield (
+        "recall of DNR-ALLO-0001",
+        _call(
+            app.initiate_recall,
+            QP,
+            "RCL-2026-002",
+            "DONOR",
+            "DNR-ALLO-0001",
+            "Donor eligibility revoked on look-back (HBV NAT positive, LB-2026-004)",
+        ),
+    )
+    yield (
+        "recall of DE-MU-BERLIN over December 2025",
+        _call(
+            app.initiate_recall,
+            QP,
+            "RCL-2026-003",
+            "SITE",
+            "DE-MU-BERLIN",
+            "Environmental monitoring trend at the Berlin unit (EM-2026-002): everything made or "
+            "handled there in December 2025",
+            datetime(2025, 12, 1, tzinfo=UTC),
+            datetime(2025, 12, 31, 23, 59, tzinfo=UTC),
         ),
     )

@@ -20,7 +20,11 @@ log = logging.getLogger("regentrace.api")
 
 def from_domain(error: DomainError) -> GraphQLError:
     extensions: dict[str, Any] = {"code": error.code}
-    extensions.update({k: v for k, v in error.details.items() if isinstance(v, (str, int))})
+    for key, value in error.details.items():
+        if isinstance(value, (str, int)) or (
+            isinstance(value, list) and all(isinstance(v, str) for v in value)
+        ):
+            extensions[key] = value
     return GraphQLError(error.message, extensions=extensions, original_error=error)
 
 

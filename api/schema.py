@@ -14,9 +14,11 @@ from api.chain.mutations import ChainMutations
 from api.chain.queries import ChainQueries
 from api.sites.mutations import SiteMutations
 from api.sites.queries import SiteQueries
+from api.views.mutations import ViewMutations
+from api.views.queries import ViewQueries
 
-Query = merge_types("Query", (SiteQueries, ChainQueries))
-Mutation = merge_types("Mutation", (SiteMutations, ChainMutations))
+Query = merge_types("Query", (SiteQueries, ChainQueries, ViewQueries))
+Mutation = merge_types("Mutation", (SiteMutations, ChainMutations, ViewMutations))
 
 log = logging.getLogger("regentrace.api")
 

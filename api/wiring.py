@@ -9,7 +9,10 @@ from typing import cast
 from api.privacy import AesGcmSealer
 from api.settings import Database, Settings
 from domain.application import TraceabilityLedger
+from domain.recall import Trace, TraceOrigin
 from migrations import runner
+from projections import lineage
+from projections.ledger import LedgerIndex
 from projections.sql import Sql
 from projections.store import LedgerRecorder
 
@@ -62,6 +65,7 @@ class Regentrace:
         self.settings = settings
         self.app = TraceabilityLedger(env=ledger_env(settings))
         self.app.sealer = AesGcmSealer(settings.personal_data_key_list)
+        self.app.tracer = LedgerTracer(self)
 
     @property
     def recorder(self) -> LedgerRecorder:
@@ -72,3 +76,14 @@ class Regentrace:
 
     def close(self) -> None:
         self.app.close()
+
+
+class LedgerTracer:
+    """Traces lineage over the projections at the ledger head, for commands that need one."""
+
+    def __init__(self, service: Regentrace) -> None:
+        self.service = service
+
+    def trace(self, origin: TraceOrigin, direction: str) -> Trace:
+        with self.service.read() as sql:
+            return lineage.trace(sql, LedgerIndex(sql).position_at(None), origin, direction)

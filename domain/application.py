@@ -2,13 +2,14 @@
 
 One application means one global order of events: the order regulators replay and the hash chain
 covers. Each aggregate's commands live in a mixin (sites, then donors and donations, then
-materials and batches, then distribution and adverse events, each building on the one before).
+materials and batches, then distribution and adverse events, then recalls, each building on the
+one before).
 """
 
 from __future__ import annotations
 
-from domain.distribution_commands import DistributionCommands
+from domain.recall_commands import RecallCommands
 
 
-class TraceabilityLedger(DistributionCommands):
+class TraceabilityLedger(RecallCommands):
     """Every aggregate of regentrace, in one ledger."""

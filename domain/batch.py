@@ -73,7 +73,7 @@ class Batch(LedgerAggregate):
         laboratory_site_id: str
 
         def apply(self, batch: Batch) -> None:
-            batch.qc[self.test.upper()] = self.passed
+            batch.qc.setdefault(self.test.upper(), []).append((self.tested_at, self.passed))
             batch.sites.add(self.laboratory_site_id)
 
     class DeviationOpened(LedgerAggregate.Event):
@@ -139,6 +139,14 @@ class Batch(LedgerAggregate):
                 Receipt(self.shipment_id, self.site_id, self.received_at, self.condition_acceptable)
             )
 
+    class Recalled(LedgerAggregate.Event):
+        """A recall reached this batch: it may not be released, dispatched or administered."""
+
+        recall_id: str
+
+        def apply(self, batch: Batch) -> None:
+            batch.recalls.append(self.recall_id)
+
     class Administered(LedgerAggregate.Event):
         site_id: str
         patient_code: str
@@ -165,13 +173,14 @@ class Batch(LedgerAggregate):
         self.started_at = started_at
         self.status = BatchStatus.IN_PROCESS
         self.sites: set[str] = {site_id}
-        self.qc: dict[str, bool] = {}
+        self.qc: dict[str, list[tuple[datetime, bool]]] = {}
         self.deviations: dict[str, bool] = {}
         self.released_at: datetime | None = None
         self.location = site_id
         self.in_transit: str | None = None
         self.last_moved_at = started_at
         self.receipts: list[Receipt] = []
+        self.recalls: list[str] = []
 
     # ------------------------------------------------------------------------------- queries
 
@@ -179,11 +188,17 @@ class Batch(LedgerAggregate):
     def open_deviations(self) -> list[str]:
         return sorted(d for d, is_open in self.deviations.items() if is_open)
 
-    def release_blockers(self, required_tests: frozenset[str]) -> list[str]:
-        """What stands in the way of release, as far as the batch itself knows."""
+    def qc_outcome(self, test: str, at: datetime) -> bool | None:
+        """The latest result of ``test`` obtained by ``at`` (None when there is none yet)."""
+        results = [r for r in self.qc.get(test, []) if r[0] <= at]
+        return max(results, key=lambda r: r[0])[1] if results else None
+
+    def release_blockers(self, required_tests: frozenset[str], at: datetime) -> list[str]:
+        """What stands in the way of a release at ``at``, as far as the batch itself knows."""
         reasons = []
-        missing = sorted(t for t in required_tests if t not in self.qc)
-        failed = sorted(t for t in required_tests if self.qc.get(t) is False)
+        outcomes = {t: self.qc_outcome(t, at) for t in required_tests}
+        missing = sorted(t for t, passed in outcomes.items() if passed is None)
+        failed = sorted(t for t, passed in outcomes.items() if passed is False)
         if missing:
             reasons.append(f"required QC results missing: {', '.join(missing)}")
         if failed:
@@ -199,6 +214,20 @@ class Batch(LedgerAggregate):
         return next((r for r in reversed(self.receipts) if r.site_id == site_id), None)
 
     # ------------------------------------------------------------------------------ commands
+
+    def require_not_recalled(self, act: str) -> None:
+        if self.recalls:
+            raise RuleViolationError(
+                f"batch {self.key!r} is under recall {', '.join(self.recalls)}; {act} is refused",
+                batch_id=self.key,
+            )
+
+    def mark_recalled(self, recall_id: str, **context: Any) -> None:
+        """Mark the batch recalled, unless it no longer exists to recall (rejected or
+        destroyed: the recall's trace still lists it)."""
+        gone = self.status in (BatchStatus.REJECTED, BatchStatus.DESTROYED)
+        if recall_id not in self.recalls and not gone:
+            self.trigger_event(self.Recalled, recall_id=recall_id, **context)
 
     def require_status(self, allowed: frozenset[BatchStatus] | set[BatchStatus], act: str) -> None:
         if self.status not in allowed:
@@ -250,6 +279,7 @@ class Batch(LedgerAggregate):
 
     def release(self, signature_meaning: str, released_at: datetime, **actor: Any) -> None:
         self.require_status({BatchStatus.IN_PROCESS}, "release")
+        self.require_not_recalled("release")
         self.trigger_event(
             self.Released,
             signature_meaning=signature_meaning,
@@ -280,6 +310,7 @@ class Batch(LedgerAggregate):
         self, shipment_id: str, from_site_id: str, to_site_id: str, at: datetime, **actor: Any
     ) -> None:
         self.require_status({BatchStatus.RELEASED, BatchStatus.DISTRIBUTED}, "dispatch")
+        self.require_not_recalled("dispatch")
         if self.in_transit is not None:
             raise RuleViolationError(
                 f"batch {self.key!r} is already in transit in shipment {self.in_transit!r}",
@@ -322,6 +353,7 @@ class Batch(LedgerAggregate):
         self, site_id: str, patient_code: str, at: datetime, identity_verified: bool, **actor: Any
     ) -> None:
         self.require_status({BatchStatus.DISTRIBUTED}, "administration")
+        self.require_not_recalled("administration")
         receipt = self.received_at_site(site_id)
         if receipt is None:
             raise RuleViolationError(

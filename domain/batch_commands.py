@@ -142,7 +142,7 @@ class BatchCommands(DonorCommands):
         self._require_manufacturing_site(
             self.load(Site, batch.control_site_id), site_id, started_at
         )
-        self.operating_site(site_id, completed_at)
+        self.operating_site(site_id, started_at, until=completed_at)
         for lot_id in lots:
             self.load(MaterialLot, lot_id).require_usable(started_at)
         batch.record_step(
@@ -213,7 +213,8 @@ class BatchCommands(DonorCommands):
         batch = self.load(Batch, batch_id)
         require_order(batch.started_at, released_at, "the batch's startedAt", "releasedAt")
         batch.require_status({batch.status.IN_PROCESS}, "release")
-        reasons = batch.release_blockers(reference.product(batch.product).required_qc_tests)
+        required = reference.product(batch.product).required_qc_tests
+        reasons = batch.release_blockers(required, released_at)
         reasons += self._site_blockers(batch, released_at)
         reasons += self._donor_blockers(batch, released_at)
         if reasons:

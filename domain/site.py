@@ -141,10 +141,15 @@ class Site(LedgerAggregate):
             current = status
         return current
 
-    def require_active(self, at: datetime | None = None) -> None:
+    def require_active(self, at: datetime | None = None, until: datetime | None = None) -> None:
+        """ACTIVE at ``at`` (now when None) and, given ``until``, without a break up to then."""
         status = self.status if at is None else self.status_at(at)
         if status is not SiteStatus.ACTIVE:
             raise SiteNotActiveError(self.key, status.value if status else "NOT_REGISTERED", at)
+        if at is not None and until is not None:
+            for change, effective in self.history:
+                if at < effective <= until and change is not SiteStatus.ACTIVE:
+                    raise SiteNotActiveError(self.key, change.value, effective)
 
     # ------------------------------------------------------------------------------ commands
 

@@ -119,19 +119,19 @@ class SiteCommands(LedgerApplication):
         site.relocate(location, new_country, authority, reason, at, **self.actor(principal))
         return self.commit(site)
 
-    def operating_site(self, site_id: str, at: datetime) -> Site:
-        """The site, provided it (and its control site, if any) was ACTIVE at ``at``."""
+    def operating_site(self, site_id: str, at: datetime, until: datetime | None = None) -> Site:
+        """The site, provided it (and its control site, if any) was ACTIVE at ``at`` and, given
+        ``until``, throughout the time up to it."""
         site = self.load(Site, site_id)
-        site.require_active(at)
+        site.require_active(at, until)
         if site.control_site_id is not None:
             control = self.load(Site, site.control_site_id)
-            if control.status_at(at) is not SiteStatus.ACTIVE:
+            try:
+                control.require_active(at, until)
+            except SiteNotActiveError as error:
                 raise SiteNotActiveError(
-                    site_id,
-                    f"under control site {control.key!r}, which was "
-                    f"{(control.status_at(at) or SiteStatus.REGISTERED).value}",
-                    at,
-                )
+                    site_id, f"under control site {control.key!r}, which was not ACTIVE", at
+                ) from error
         return site
 
     # ---------------------------------------------------------------------------- internals

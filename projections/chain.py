@@ -76,6 +76,10 @@ BATCHES = VersionedTable(
         "qualified_person",
         "signature_meaning",
         "affected_by",
+        "disposition_kind",
+        "disposition_site",
+        "disposition_at",
+        "recalled_by",
     ),
 )
 
@@ -231,6 +235,10 @@ def _batch_started(sql: Sql, a: Appended) -> None:
             "qualified_person": None,
             "signature_meaning": None,
             "affected_by": affected,
+            "disposition_kind": None,
+            "disposition_site": None,
+            "disposition_at": None,
+            "recalled_by": "",
         },
         a.position,
     )
@@ -261,11 +269,31 @@ def _batch_released(sql: Sql, a: Appended) -> None:
 def _batch_status(status: str) -> Any:
     def handle(sql: Sql, a: Appended) -> None:
         changes: dict[str, Any] = {"status": status}
-        if isinstance(a.event, Batch.Administered):
-            changes["location"] = a.event.site_id
+        e = a.event
+        if isinstance(e, Batch.Administered):
+            changes |= {
+                "location": e.site_id,
+                "disposition_kind": "ADMINISTERED",
+                "disposition_site": e.site_id,
+                "disposition_at": e.administered_at,
+            }
+        if isinstance(e, Batch.Destroyed):
+            changes |= {
+                "disposition_kind": "DESTROYED",
+                "disposition_site": e.site_id,
+                "disposition_at": e.occurred_at,
+            }
         BATCHES.change(sql, _key(a), a.position, **changes)
 
     return handle
+
+
+def _batch_recalled(sql: Sql, a: Appended) -> None:
+    e = a.event
+    assert isinstance(e, Batch.Recalled)
+    current = BATCHES.current(sql, _key(a))
+    assert current is not None
+    BATCHES.change(sql, _key(a), a.position, recalled_by=_with(current["recalled_by"], e.recall_id))
 
 
 HANDLERS: Handlers = {
@@ -286,6 +314,7 @@ HANDLERS: Handlers = {
     Batch.Destroyed: _batch_status("DESTROYED"),
     Batch.Dispatched: _batch_status("DISTRIBUTED"),
     Batch.Administered: _batch_status("ADMINISTERED"),
+    Batch.Recalled: _batch_recalled,
 }
 
 
@@ -308,10 +337,23 @@ class BatchView:
     qualified_person: str | None
     signature_meaning: str | None
     affected_by: str
+    disposition_kind: str | None
+    disposition_site: str | None
+    disposition_at: datetime | None
+    recalled_by: str
 
     @property
     def affected_reasons(self) -> list[str]:
         return [r for r in self.affected_by.split(",") if r]
+
+    @property
+    def recalls(self) -> list[str]:
+        return [r for r in self.recalled_by.split(",") if r]
+
+    @property
+    def shown_status(self) -> str:
+        """The status regulators see: RECALLED once any recall reached the batch."""
+        return "RECALLED" if self.recalls else self.status
 
 
 def find_batches(
@@ -325,13 +367,22 @@ def find_batches(
     affected: bool | None = None,
     after: str | None = None,
     limit: int | None = None,
+    where: list[str] | None = None,
+    params: list[Any] | None = None,
 ) -> list[BatchView]:
-    """Batches at ``position``, ordered by id, after the id ``after``, at most ``limit``."""
-    where: list[str] = []
-    params: list[Any] = []
+    """Batches at ``position``, ordered by id, after the id ``after``, at most ``limit``.
+
+    ``where``/``params`` add conditions of the caller's own (other views filter through them).
+    """
+    where = list(where or [])
+    params = list(params or [])
+    if status == "RECALLED":
+        where.append("recalled_by <> ''")
+    elif status is not None:
+        where.append("status = ? AND recalled_by = ''")
+        params.append(status)
     for column, value in (
         ("donor_code", donor_code),
-        ("status", status),
         ("control_site_id", control_site_id),
     ):
         if value is not None:

@@ -18,9 +18,14 @@ Handlers = dict[type, Handler]
 
 @cache
 def _modules() -> tuple[tuple[Handlers, tuple[str, ...]], ...]:
-    from projections import chain, sites
+    from projections import adverse_events, chain, lineage, sites, source_and_flow
 
-    return ((sites.HANDLERS, sites.TABLES), (chain.HANDLERS, chain.TABLES))
+    # Order matters where one view reads another's rows written for the same event
+    # (lineage reads a shipment's destination from source_and_flow).
+    return tuple(
+        (module.HANDLERS, module.TABLES)
+        for module in (sites, chain, source_and_flow, lineage, adverse_events)
+    )
 
 
 def projection_tables() -> tuple[str, ...]:

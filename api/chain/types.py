@@ -97,6 +97,7 @@ class Batch:
     location: strawberry.ID = strawberry.field(description="the last site that held the batch")
     started_at: datetime
     release: BatchRelease | None
+    recalls: list[strawberry.ID] = strawberry.field(description="recalls that reached it")
     affected_by: list[str] = strawberry.field(
         description="what reached this batch after it was made: CONSENT_WITHDRAWN, "
         "ELIGIBILITY_REVOKED; further release is blocked"
@@ -118,7 +119,7 @@ class Batch:
         return cls(
             id=strawberry.ID(view.batch_id),
             product=view.product,
-            status=BatchStatus(view.status),
+            status=BatchStatus(view.shown_status),
             donation_id=strawberry.ID(view.donation_id),
             donor_code=strawberry.ID(view.donor_code),
             patient_code=strawberry.ID(view.patient_code),
@@ -128,6 +129,7 @@ class Batch:
             started_at=view.started_at,
             release=release,
             affected_by=view.affected_reasons,
+            recalls=[strawberry.ID(r) for r in view.recalls],
         )
 
 

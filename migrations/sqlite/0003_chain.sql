@@ -64,6 +64,10 @@ CREATE TABLE batch_versions (
     qualified_person  text,
     signature_meaning text,
     affected_by       text NOT NULL,
+    disposition_kind  text,
+    disposition_site  text,
+    disposition_at    TEXT,
+    recalled_by       text NOT NULL,
     PRIMARY KEY (batch_id, valid_from)
 );
 CREATE INDEX batch_versions_current ON batch_versions (batch_id) WHERE valid_to IS NULL;

@@ -1,0 +1,43 @@
+"""Initiating a recall."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+import strawberry
+
+from api.context import Info
+from api.resolve import command, ledger
+from api.views.queries import checked_origin
+from api.views.types import InitiateRecallInput, Recall, RecallTrace
+from domain.recall import Recall as RecallAggregate
+
+
+@strawberry.type
+class ViewMutations:
+    @strawberry.mutation(
+        description="Initiate a recall: trace FORWARD from the origin, keep that trace in the "
+        "recall's own event, and mark every batch it reached RECALLED."
+    )
+    async def initiate_recall(self, info: Info, input: InitiateRecallInput) -> Recall:
+        origin = await checked_origin(info, input.origin)
+        await command(
+            info,
+            ledger(info).initiate_recall,
+            input.recall_id,
+            origin.kind,
+            origin.id,
+            input.reason,
+            origin.window_from,
+            origin.window_to,
+        )
+        recall: object = await anyio.to_thread.run_sync(
+            lambda: ledger(info).repository.get(RecallAggregate.ledger_id(input.recall_id))
+        )
+        assert isinstance(recall, RecallAggregate)
+        return Recall(
+            id=strawberry.ID(recall.key),
+            reason=recall.reason,
+            trace=RecallTrace.from_record(recall.origin.kind, recall.origin.id, recall.trace),
+            initiated_at=recall.created_on,
+            initiated_by=recall.initiated_by,
+        )

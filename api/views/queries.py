@@ -1,0 +1,152 @@
+"""Queries regulators and recall investigators ask, each answerable as of any past moment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import anyio.to_thread
+import strawberry
+
+from api.common import AsOf, PageInfo, decode_cursor, encode_cursor, page_size
+from api.context import Info
+from api.errors import from_domain
+from api.resolve import ledger, read
+from api.sites.types import Site
+from api.views.types import (
+    AdverseEvent,
+    AdverseEventFilter,
+    DmMasterFile,
+    RecallTrace,
+    SourceAndFlowConnection,
+    SourceAndFlowFilter,
+    SourceAndFlowRecord,
+    TraceDirection,
+    TraceOrigin,
+)
+from domain.recall import TraceOrigin as DomainTraceOrigin
+from domain.shared import DomainError
+from projections.adverse_events import find_adverse_events
+from projections.lineage import trace
+from projections.sites import find_sites
+from projections.source_and_flow import find_records
+
+
+async def checked_origin(info: Info, origin: TraceOrigin) -> DomainTraceOrigin:
+    window = origin.window
+    try:
+        return await anyio.to_thread.run_sync(
+            lambda: ledger(info).trace_origin(
+                origin.kind.value,
+                origin.id,
+                window.from_ if window else None,
+                window.to if window else None,
+            )
+        )
+    except DomainError as error:
+        raise from_domain(error) from error
+
+
+@strawberry.type
+class ViewQueries:
+    @strawberry.field(description="Taiwan source-and-flow record (來源及流向) of one batch.")
+    async def source_and_flow(
+        self, info: Info, batch_id: strawberry.ID, as_of: AsOf = None
+    ) -> SourceAndFlowRecord | None:
+        found = await read(info, as_of, lambda sql, p: find_records(sql, p, batch_ids=[batch_id]))
+        return SourceAndFlowRecord.of(found[0]) if found else None
+
+    @strawberry.field(description="Source-and-flow records ordered by batch id, a page at a time.")
+    async def source_and_flow_records(
+        self,
+        info: Info,
+        filter: SourceAndFlowFilter | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+        as_of: AsOf = None,
+    ) -> SourceAndFlowConnection:
+        size, start, f = page_size(first), decode_cursor(after), filter or SourceAndFlowFilter()
+        found = await read(
+            info,
+            as_of,
+            lambda sql, p: find_records(
+                sql,
+                p,
+                donor_code=f.donor_code,
+                site_id=f.site_id,
+                product=f.product,
+                released_from=f.released_from,
+                released_to=f.released_to,
+                after=start,
+                limit=size + 1,
+            ),
+        )
+        nodes = [SourceAndFlowRecord.of(r) for r in found[:size]]
+        return SourceAndFlowConnection(
+            nodes=nodes,
+            page_info=PageInfo(
+                has_next_page=len(found) > size,
+                end_cursor=encode_cursor(nodes[-1].batch_id) if nodes else None,
+            ),
+        )
+
+    @strawberry.field(description="Adverse reactions with deadlines and what is overdue.")
+    async def adverse_events(
+        self, info: Info, filter: AdverseEventFilter | None = None, as_of: AsOf = None
+    ) -> list[AdverseEvent]:
+        f = filter or AdverseEventFilter()
+        moment = as_of or datetime.now(UTC)
+
+        def query(sql, p):  # type: ignore[no-untyped-def]
+            views = find_adverse_events(
+                sql, p, moment, batch_id=f.batch_id, site_id=f.site_id, overdue=f.overdue
+            )
+            sites = find_sites(sql, p, site_ids=sorted({v.reported_by_site_id for v in views}))
+            return views, {s.site_id: s for s in sites}
+
+        views, sites = await read(info, as_of, query)
+        return [AdverseEvent.of(v, sites) for v in views]
+
+    @strawberry.field(
+        description="UK decentralised-manufacturing master file: the control site's sites with "
+        "their status history, and the adverse-reaction reports sent to it."
+    )
+    async def dm_master_file(
+        self, info: Info, control_site_id: strawberry.ID, as_of: AsOf = None
+    ) -> DmMasterFile | None:
+        moment = as_of or datetime.now(UTC)
+
+        def query(sql, p):  # type: ignore[no-untyped-def]
+            control = find_sites(sql, p, site_ids=[control_site_id])
+            if not control or control[0].kind != "CONTROL_SITE":
+                return None
+            spokes = find_sites(sql, p, control_site_id=control_site_id)
+            reports = find_adverse_events(sql, p, moment, control_site_id=control_site_id)
+            reporters = find_sites(
+                sql, p, site_ids=sorted({r.reported_by_site_id for r in reports})
+            )
+            return control[0], spokes, reports, {s.site_id: s for s in reporters}
+
+        found = await read(info, as_of, query)
+        if found is None:
+            return None
+        control, spokes, reports, reporters = found
+        return DmMasterFile(
+            control_site=Site.of(control),
+            sites=[Site.of(s) for s in spokes],
+            adverse_reaction_reports=[AdverseEvent.of(r, reporters) for r in reports],
+        )
+
+    @strawberry.field(
+        description="Lineage from any node: FORWARD (what it reached), BACKWARD (what it came "
+        "from) or BOTH. A SITE origin with a window: what was made or handled there then."
+    )
+    async def recall_trace(
+        self,
+        info: Info,
+        origin: TraceOrigin,
+        direction: TraceDirection = TraceDirection.FORWARD,
+        as_of: AsOf = None,
+    ) -> RecallTrace:
+        checked = await checked_origin(info, origin)
+        found = await read(info, as_of, lambda sql, p: trace(sql, p, checked, direction.value))
+        return RecallTrace.of(found)

@@ -1,0 +1,378 @@
+"""GraphQL types of the regulatory views: source-and-flow, adverse reactions, DM master file,
+recall traces. Field names follow the partner contract; additions are marked in descriptions."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from enum import Enum
+
+import strawberry
+
+from api.chain.inputs import EligibilityOutcome
+from api.chain.types import BatchStatus, EligibilityDetermination
+from api.common import PageInfo
+from api.sites.types import Site
+from domain import reference
+from domain.donation import DonationType
+from domain.recall import Trace
+from projections.adverse_events import AdverseEventView
+from projections.sites import SiteView
+from projections.source_and_flow import SourceAndFlowView
+
+
+@strawberry.type
+class SourceRecord:
+    donor_code: strawberry.ID
+    donation_id: strawberry.ID
+    donation_type: DonationType
+    consent_reference: str
+    consented_at: datetime
+    eligibility: EligibilityDetermination | None
+    acquisition_site: Site
+    acquired_at: datetime
+    isbt128_din: str | None = strawberry.field(description="the ISBT 128 DIN, when the id is one")
+
+
+@strawberry.type
+class ManufactureRecord:
+    step: str
+    site: Site
+    started_at: datetime
+    completed_at: datetime
+    material_lots: list[strawberry.ID]
+    operator: str
+    equipment: str | None
+
+
+@strawberry.type
+class ReleaseRecord:
+    decision: str = strawberry.field(description="RELEASED or REJECTED")
+    qualified_person: str
+    decided_at: datetime
+    signature_meaning: str | None = strawberry.field(description="what the QP's signature means")
+    reason: str | None
+
+
+@strawberry.type
+class FlowRecord:
+    shipment_id: strawberry.ID
+    from_site: Site
+    to_site: Site
+    dispatched_at: datetime
+    received_at: datetime | None
+    courier: str
+    condition_acceptable: bool | None
+    temperature_excursions: int
+
+
+@strawberry.enum
+class FinalDispositionKind(Enum):
+    ADMINISTERED = "ADMINISTERED"
+    DESTROYED = "DESTROYED"
+    RETURNED = "RETURNED"
+
+
+@strawberry.type
+class FinalDisposition:
+    kind: FinalDispositionKind
+    site: Site
+    at: datetime
+    patient_code: strawberry.ID | None
+
+
+@strawberry.type
+class SourceAndFlowRecord:
+    batch_id: strawberry.ID
+    product: str
+    status: BatchStatus
+    source: SourceRecord
+    manufacture: list[ManufactureRecord]
+    release: ReleaseRecord | None
+    flow: list[FlowRecord]
+    final_disposition: FinalDisposition | None
+    manufacturer_site: Site = strawberry.field(
+        description="the active-ingredient manufacturer: the site where manufacture started"
+    )
+    manufactured_at: datetime = strawberry.field(
+        description="completion of the last manufacturing step (its start if none yet)"
+    )
+    expires_at: datetime = strawberry.field(
+        description="manufacturedAt plus the product's configured shelf life"
+    )
+    quantity: int = strawberry.field(
+        description="units made: 1, as each batch is one patient's dose"
+    )
+
+    @classmethod
+    def of(cls, r: SourceAndFlowView) -> SourceAndFlowRecord:
+        site = _sites(r.sites)
+        b = r.batch
+        donor = r.donor
+        eligibility = None
+        if donor["eligibility_outcome"] is not None:
+            eligibility = EligibilityDetermination(
+                outcome=EligibilityOutcome(donor["eligibility_outcome"]),
+                determined_at=donor["eligibility_determined_at"],
+                determined_by=donor["eligibility_determined_by"],
+                criteria_version=donor["eligibility_criteria_version"],
+                revoked=bool(donor["eligibility_revoked"]),
+            )
+        manufactured_at = max((s.completed_at for s in r.manufacture), default=b.started_at)
+        disposition = None
+        if b.disposition_kind is not None and b.disposition_site and b.disposition_at:
+            disposition = FinalDisposition(
+                kind=FinalDispositionKind(b.disposition_kind),
+                site=site(b.disposition_site),
+                at=b.disposition_at,
+                patient_code=(
+                    strawberry.ID(b.patient_code) if b.disposition_kind == "ADMINISTERED" else None
+                ),
+            )
+        return cls(
+            batch_id=strawberry.ID(b.batch_id),
+            product=b.product,
+            status=BatchStatus(b.shown_status),
+            source=SourceRecord(
+                donor_code=strawberry.ID(b.donor_code),
+                donation_id=strawberry.ID(b.donation_id),
+                donation_type=DonationType(r.donation["donation_type"]),
+                consent_reference=donor["consent_reference"] or "",
+                consented_at=donor["consented_at"],
+                eligibility=eligibility,
+                acquisition_site=site(r.donation["site_id"]),
+                acquired_at=r.donation["acquired_at"],
+                isbt128_din=r.donation["isbt128_din"],
+            ),
+            manufacture=[
+                ManufactureRecord(
+                    step=s.step,
+                    site=site(s.site_id),
+                    started_at=s.started_at,
+                    completed_at=s.completed_at,
+                    material_lots=[strawberry.ID(lot) for lot in s.material_lots],
+                    operator=s.operator,
+                    equipment=s.equipment,
+                )
+                for s in r.manufacture
+            ],
+            release=(
+                ReleaseRecord(
+                    decision=r.decision.decision,
+                    qualified_person=r.decision.decided_by,
+                    decided_at=r.decision.decided_at,
+                    signature_meaning=r.decision.meaning,
+                    reason=r.decision.reason,
+                )
+                if r.decision
+                else None
+            ),
+            flow=[
+                FlowRecord(
+                    shipment_id=strawberry.ID(f.shipment_id),
+                    from_site=site(f.from_site_id),
+                    to_site=site(f.to_site_id),
+                    dispatched_at=f.dispatched_at,
+                    received_at=f.received_at,
+                    courier=f.courier,
+                    condition_acceptable=f.condition_acceptable,
+                    temperature_excursions=f.excursions,
+                )
+                for f in r.flow
+            ],
+            final_disposition=disposition,
+            manufacturer_site=site(b.site_id),
+            manufactured_at=manufactured_at,
+            expires_at=manufactured_at
+            + timedelta(days=reference.product(b.product).shelf_life_days),
+            quantity=1,
+        )
+
+
+def _sites(views: dict[str, SiteView]):  # type: ignore[no-untyped-def]
+    cache: dict[str, Site] = {}
+
+    def site(site_id: str) -> Site:
+        if site_id not in cache:
+            cache[site_id] = Site.of(views[site_id])
+        return cache[site_id]
+
+    return site
+
+
+@strawberry.type
+class SourceAndFlowConnection:
+    nodes: list[SourceAndFlowRecord]
+    page_info: PageInfo
+
+
+@strawberry.input
+class SourceAndFlowFilter:
+    donor_code: strawberry.ID | None = None
+    site_id: strawberry.ID | None = None
+    product: str | None = None
+    released_from: datetime | None = None
+    released_to: datetime | None = None
+
+
+@strawberry.type
+class AdverseEvent:
+    id: strawberry.ID
+    batch_id: strawberry.ID
+    patient_code: strawberry.ID
+    reported_by_site: Site
+    serious: bool
+    aware_at: datetime
+    reporting_deadline: datetime
+    submitted_to_authority_at: datetime | None
+    overdue: bool = strawberry.field(
+        description="not submitted and past its deadline, now or at `asOf`"
+    )
+    submitted_late: bool = strawberry.field(description="submitted, but after the deadline")
+    description: str
+    onset_at: datetime
+    jurisdiction: str
+    authority: str | None
+    control_site_id: strawberry.ID
+
+    @classmethod
+    def of(cls, v: AdverseEventView, sites: dict[str, SiteView]) -> AdverseEvent:
+        return cls(
+            id=strawberry.ID(v.adverse_event_id),
+            batch_id=strawberry.ID(v.batch_id),
+            patient_code=strawberry.ID(v.patient_code),
+            reported_by_site=Site.of(sites[v.reported_by_site_id]),
+            serious=v.serious,
+            aware_at=v.aware_at,
+            reporting_deadline=v.reporting_deadline_at,
+            submitted_to_authority_at=v.submitted_at,
+            overdue=v.overdue,
+            submitted_late=v.submitted_late,
+            description=v.description,
+            onset_at=v.onset_at,
+            jurisdiction=v.jurisdiction,
+            authority=v.authority,
+            control_site_id=strawberry.ID(v.control_site_id),
+        )
+
+
+@strawberry.input
+class AdverseEventFilter:
+    batch_id: strawberry.ID | None = None
+    site_id: strawberry.ID | None = None
+    overdue: bool | None = None
+
+
+@strawberry.type
+class DmMasterFile:
+    control_site: Site
+    sites: list[Site]
+    adverse_reaction_reports: list[AdverseEvent]
+
+
+@strawberry.enum
+class TraceDirection(Enum):
+    FORWARD = "FORWARD"
+    BACKWARD = "BACKWARD"
+    BOTH = "BOTH"
+
+
+@strawberry.enum
+class TraceNodeKind(Enum):
+    DONOR = "DONOR"
+    DONATION = "DONATION"
+    MATERIAL_LOT = "MATERIAL_LOT"
+    BATCH = "BATCH"
+    SHIPMENT = "SHIPMENT"
+    SITE = "SITE"
+    PATIENT = "PATIENT"
+    ADVERSE_EVENT = "ADVERSE_EVENT"
+
+
+@strawberry.input
+class TimeWindow:
+    from_: datetime = strawberry.field(name="from")
+    to: datetime
+
+
+@strawberry.input(
+    description="A SITE origin with a window means: what was made or handled at that site "
+    "during the window."
+)
+class TraceOrigin:
+    kind: TraceNodeKind
+    id: strawberry.ID
+    window: TimeWindow | None = None
+
+
+@strawberry.type
+class TraceNode:
+    kind: TraceNodeKind
+    id: strawberry.ID
+
+
+@strawberry.type
+class TraceEdge:
+    from_id: strawberry.ID
+    to_id: strawberry.ID
+    relation: str
+    at: datetime
+    from_kind: TraceNodeKind
+    to_kind: TraceNodeKind
+
+
+@strawberry.type
+class RecallTrace:
+    origin: TraceNode
+    direction: TraceDirection
+    nodes: list[TraceNode]
+    edges: list[TraceEdge]
+    affected_batches: list[strawberry.ID]
+    affected_patients: list[strawberry.ID]
+    affected_sites: list[strawberry.ID]
+    position: int = strawberry.field(description="ledger position the answer reflects")
+
+    @classmethod
+    def of(cls, t: Trace) -> RecallTrace:
+        return cls.from_record(t.origin.kind, t.origin.id, t.as_record())
+
+    @classmethod
+    def from_record(cls, kind: str, origin_id: str, r: dict[str, object]) -> RecallTrace:
+        """From the plain form a recall keeps in its event (see domain.recall.Trace)."""
+        nodes: list[list[str]] = r["nodes"]  # type: ignore[assignment]
+        edges: list[list[str]] = r["edges"]  # type: ignore[assignment]
+        return cls(
+            origin=TraceNode(kind=TraceNodeKind(kind), id=strawberry.ID(origin_id)),
+            direction=TraceDirection(r["direction"]),
+            nodes=[TraceNode(kind=TraceNodeKind(k), id=strawberry.ID(i)) for k, i in nodes],
+            edges=[
+                TraceEdge(
+                    from_kind=TraceNodeKind(fk),
+                    from_id=strawberry.ID(fi),
+                    to_kind=TraceNodeKind(tk),
+                    to_id=strawberry.ID(ti),
+                    relation=relation,
+                    at=datetime.fromisoformat(at),
+                )
+                for fk, fi, tk, ti, relation, at in edges
+            ],
+            affected_batches=[strawberry.ID(i) for i in r["affected_batches"]],  # type: ignore[attr-defined]
+            affected_patients=[strawberry.ID(i) for i in r["affected_patients"]],  # type: ignore[attr-defined]
+            affected_sites=[strawberry.ID(i) for i in r["affected_sites"]],  # type: ignore[attr-defined]
+            position=int(r["position"]),  # type: ignore[call-overload]
+        )
+
+
+@strawberry.type
+class Recall:
+    id: strawberry.ID
+    reason: str
+    trace: RecallTrace
+    initiated_at: datetime
+    initiated_by: str
+
+
+@strawberry.input
+class InitiateRecallInput:
+    recall_id: strawberry.ID
+    origin: TraceOrigin
+    reason: str

@@ -1,0 +1,107 @@
+"""Initiating a recall: trace forward from the origin, record the scope, mark every batch."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from domain.adverse_event import AdverseEvent
+from domain.batch import Batch
+from domain.distribution_commands import DistributionCommands
+from domain.donation import Donation
+from domain.donor import Donor
+from domain.isbt128 import normalise_donation_id
+from domain.material_lot import MaterialLot
+from domain.recall import NODE_KINDS, Recall, TraceOrigin, Tracer
+from domain.shared import (
+    BadInputError,
+    CommandResult,
+    ConflictError,
+    LedgerAggregate,
+    NotFoundError,
+    Principal,
+    require_identifier,
+    require_offset,
+    require_order,
+    require_text,
+    utcnow,
+)
+from domain.shipment import Shipment
+from domain.site import Site
+
+AGGREGATE_OF_KIND: dict[str, type[LedgerAggregate]] = {
+    "DONOR": Donor,
+    "DONATION": Donation,
+    "MATERIAL_LOT": MaterialLot,
+    "BATCH": Batch,
+    "SHIPMENT": Shipment,
+    "SITE": Site,
+    "ADVERSE_EVENT": AdverseEvent,
+}
+
+
+class RecallCommands(DistributionCommands):
+    tracer: Tracer | None = None
+
+    def initiate_recall(
+        self,
+        principal: Principal,
+        recall_id: str,
+        origin_kind: str,
+        origin_id: str,
+        reason: str,
+        window_from: datetime | None = None,
+        window_to: datetime | None = None,
+    ) -> CommandResult:
+        recall_id = require_identifier(recall_id, "recallId")
+        reason = require_text(reason, "reason")
+        origin = self.trace_origin(origin_kind, origin_id, window_from, window_to)
+        if self.exists(Recall, recall_id):
+            raise ConflictError(f"recall {recall_id!r} is already initiated", id=recall_id)
+        if self.tracer is None:
+            raise BadInputError("recalls need the lineage tracer, which is not configured")
+        trace = self.tracer.trace(origin, "FORWARD")
+        record = trace.as_record()
+        batches = [self.load(Batch, b) for b in record["affected_batches"]]
+        actor = self.actor(principal)
+        now = utcnow()
+        recall = Recall._create(
+            Recall.Initiated,
+            id=Recall.ledger_id(recall_id),
+            reason=reason,
+            origin_kind=origin.kind,
+            origin_id=origin.id,
+            window_from=origin.window_from,
+            window_to=origin.window_to,
+            trace=record,
+            occurred_at=now,
+            **actor,
+        )
+        for batch in batches:
+            batch.mark_recalled(recall_id, occurred_at=now, **actor)
+        return self.commit(recall, *batches)
+
+    def trace_origin(
+        self,
+        kind: str,
+        origin_id: str,
+        window_from: datetime | None = None,
+        window_to: datetime | None = None,
+    ) -> TraceOrigin:
+        """A checked trace origin: a known kind, an existing record, a sensible window."""
+        if kind not in NODE_KINDS:
+            raise BadInputError(f"origin kind must be one of {', '.join(NODE_KINDS)}", field="kind")
+        origin_id = require_text(origin_id, "id")
+        if (window_from is None) != (window_to is None):
+            raise BadInputError("a window needs both from and to", field="window")
+        if window_from is not None and window_to is not None:
+            if kind != "SITE":
+                raise BadInputError("a time window applies to a SITE origin only", field="window")
+            require_offset(window_from, "window.from")
+            require_offset(window_to, "window.to")
+            require_order(window_from, window_to, "window.from", "window.to")
+        if kind == "DONATION":
+            origin_id = normalise_donation_id(origin_id)[0]
+        aggregate = AGGREGATE_OF_KIND.get(kind)
+        if aggregate is not None and not self.exists(aggregate, origin_id):
+            raise NotFoundError(f"{kind.lower().replace('_', ' ')} {origin_id!r} not found")
+        return TraceOrigin(kind, origin_id, window_from, window_to)

@@ -1,0 +1,337 @@
+"""Taiwan source-and-flow records (來源及流向資料): per batch, where it came from and where it went.
+
+Source (donor code, donation, consent, eligibility, acquisition site and time), manufacture (site,
+step, times, material lots), the QP's decision, every movement, and the final disposition. The
+rows behind it are written inline; a record is assembled for any position from rows valid then.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from domain.batch import Batch
+from domain.shipment import Shipment
+from projections.chain import DONATIONS, DONORS, BatchView, find_batches
+from projections.ledger import Appended
+from projections.registry import Handlers
+from projections.sites import SiteView, find_sites
+from projections.sql import Sql
+from projections.versioned import VersionedTable
+
+TABLES = ("batch_steps", "batch_decisions", "batch_sites", "shipment_batches", "shipment_versions")
+
+SHIPMENTS = VersionedTable(
+    "shipment_versions",
+    "shipment_id",
+    (
+        "shipment_id",
+        "from_site_id",
+        "to_site_id",
+        "courier",
+        "dispatched_at",
+        "received_at",
+        "condition_acceptable",
+        "excursions",
+    ),
+)
+
+
+def _key(a: Appended) -> str:
+    return a.event.originator_id.split(":", 1)[1]
+
+
+def _involve(sql: Sql, batch_id: str, site_id: str, position: int, role: str) -> None:
+    sql.execute(
+        "INSERT INTO batch_sites (batch_id, site_id, position, role) VALUES (?,?,?,?)",
+        (batch_id, site_id, position, role),
+    )
+
+
+def _started(sql: Sql, a: Appended) -> None:
+    e = a.event
+    assert isinstance(e, Batch.Started)
+    donation = DONATIONS.current(sql, e.donation_id)
+    if donation is not None:
+        _involve(sql, _key(a), donation["site_id"], a.position, "COLLECTION")
+    _involve(sql, _key(a), e.control_site_id, a.position, "CONTROL")
+    _involve(sql, _key(a), e.site_id, a.position, "MANUFACTURE")
+
+
+def _step(sql: Sql, a: Appended) -> None:
+    e = a.event
+    assert isinstance(e, Batch.StepRecorded)
+    sql.execute(
+        "INSERT INTO batch_steps (batch_id, position, step, site_id, started_at, completed_at,"
+        " operator, equipment, material_lots) VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            _key(a),
+            a.position,
+            e.step,
+            e.site_id,
+            e.started_at,
+            e.completed_at,
+            e.operator,
+            e.equipment,
+            json.dumps(list(e.material_lots)),
+        ),
+    )
+    _involve(sql, _key(a), e.site_id, a.position, "MANUFACTURE")
+
+
+def _tested(sql: Sql, a: Appended) -> None:
+    e = a.event
+    assert isinstance(e, Batch.QcResultRecorded)
+    _involve(sql, _key(a), e.laboratory_site_id, a.position, "TESTING")
+
+
+def _decision(sql: Sql, a: Appended) -> None:
+    e = a.event
+    row: tuple[str, str, datetime, str | None, str | None]
+    if isinstance(e, Batch.Released):
+        row = ("RELEASED", e.qualified_person, e.released_at, e.signature_meaning, None)
+    else:
+        assert isinstance(e, Batch.Rejected)
+        row = ("REJECTED", e.actor, e.occurred_at, None, e.reason)
+    sql.execute(
+        "INSERT INTO batch_decisions (batch_id, position, decision, decided_by, decided_at,"
+        " meaning, reason) VALUES (?,?,?,?,?,?,?)",
+        (_key(a), a.position, *row),
+    )
+
+
+def _administered(sql: Sql, a: Appended) -> None:
+    e = a.event
+    assert isinstance(e, Batch.Administered)
+    _involve(sql, _key(a), e.site_id, a.position, "ADMINISTRATION")
+
+
+def _dispatched(sql: Sql, a: Appended) -> None:
+    e = a.event
+    assert isinstance(e, Shipment.Dispatched)
+    SHIPMENTS.insert(
+        sql,
+        {
+            "shipment_id": _key(a),
+            "from_site_id": e.from_site_id,
+            "to_site_id": e.to_site_id,
+            "courier": e.courier,
+            "dispatched_at": e.dispatched_at,
+            "received_at": None,
+            "condition_acceptable": None,
+            "excursions": 0,
+        },
+        a.position,
+    )
+    for batch_id in e.batch_ids:
+        sql.execute(
+            "INSERT INTO shipment_batches (shipment_id, batch_id, position) VALUES (?,?,?)",
+            (_key(a), batch_id, a.position),
+        )
+        _involve(sql, batch_id, e.from_site_id, a.position, "DISPATCH")
+        _involve(sql, batch_id, e.to_site_id, a.position, "DESTINATION")
+
+
+def _excursion(sql: Sql, a: Appended) -> None:
+    current = SHIPMENTS.current(sql, _key(a))
+    assert current is not None
+    SHIPMENTS.change(sql, _key(a), a.position, excursions=current["excursions"] + 1)
+
+
+def _received(sql: Sql, a: Appended) -> None:
+    e = a.event
+    assert isinstance(e, Shipment.Received)
+    SHIPMENTS.change(
+        sql,
+        _key(a),
+        a.position,
+        received_at=e.received_at,
+        condition_acceptable=e.condition_acceptable,
+    )
+
+
+HANDLERS: Handlers = {
+    Batch.Started: _started,
+    Batch.StepRecorded: _step,
+    Batch.QcResultRecorded: _tested,
+    Batch.Released: _decision,
+    Batch.Rejected: _decision,
+    Batch.Administered: _administered,
+    Shipment.Dispatched: _dispatched,
+    Shipment.TemperatureExcursionRecorded: _excursion,
+    Shipment.Received: _received,
+}
+
+
+# ------------------------------------------------------------------------------------ reading
+
+
+@dataclass(frozen=True)
+class StepView:
+    step: str
+    site_id: str
+    started_at: datetime
+    completed_at: datetime
+    operator: str
+    equipment: str | None
+    material_lots: list[str]
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    decision: str
+    decided_by: str
+    decided_at: datetime
+    meaning: str | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class FlowView:
+    shipment_id: str
+    from_site_id: str
+    to_site_id: str
+    courier: str
+    dispatched_at: datetime
+    received_at: datetime | None
+    condition_acceptable: bool | None
+    excursions: int
+
+
+@dataclass
+class SourceAndFlowView:
+    batch: BatchView
+    donation: dict[str, Any]
+    donor: dict[str, Any]
+    manufacture: list[StepView] = field(default_factory=list)
+    decision: DecisionView | None = None
+    flow: list[FlowView] = field(default_factory=list)
+    sites: dict[str, SiteView] = field(default_factory=dict)
+
+
+def find_records(
+    sql: Sql,
+    position: int,
+    *,
+    batch_ids: list[str] | None = None,
+    donor_code: str | None = None,
+    site_id: str | None = None,
+    product: str | None = None,
+    released_from: datetime | None = None,
+    released_to: datetime | None = None,
+    after: str | None = None,
+    limit: int | None = None,
+) -> list[SourceAndFlowView]:
+    """Source-and-flow records at ``position``, ordered by batch id, one page at a time."""
+    where: list[str] = []
+    params: list[Any] = []
+    if product is not None:
+        where.append("product = ?")
+        params.append(product)
+    if released_from is not None:
+        where.append("released_at >= ?")
+        params.append(released_from)
+    if released_to is not None:
+        where.append("released_at <= ?")
+        params.append(released_to)
+    if site_id is not None:
+        where.append(
+            "EXISTS (SELECT 1 FROM batch_sites s WHERE s.batch_id = batch_versions.batch_id"
+            " AND s.site_id = ? AND s.position <= ?)"
+        )
+        params += [site_id, position]
+    batches = find_batches(
+        sql,
+        position,
+        batch_ids=batch_ids,
+        donor_code=donor_code,
+        after=after,
+        limit=limit,
+        where=where,
+        params=params,
+    )
+    return _assemble(sql, position, batches)
+
+
+def _assemble(sql: Sql, position: int, batches: list[BatchView]) -> list[SourceAndFlowView]:
+    if not batches:
+        return []
+    ids = [b.batch_id for b in batches]
+    donations = _by_key(DONATIONS, sql, position, "donation_id", [b.donation_id for b in batches])
+    donors = _by_key(DONORS, sql, position, "donor_code", [b.donor_code for b in batches])
+    records = {
+        b.batch_id: SourceAndFlowView(b, donations[b.donation_id], donors[b.donor_code])
+        for b in batches
+    }
+    marks = ", ".join("?" * len(ids))
+    for row in sql.all(
+        "SELECT batch_id, step, site_id, started_at, completed_at, operator, equipment,"
+        f" material_lots FROM batch_steps WHERE position <= ? AND batch_id IN ({marks})"
+        " ORDER BY position",
+        (position, *ids),
+    ):
+        row["material_lots"] = json.loads(row["material_lots"])
+        records[row.pop("batch_id")].manufacture.append(StepView(**row))
+    for row in sql.all(
+        "SELECT batch_id, decision, decided_by, decided_at, meaning, reason FROM batch_decisions"
+        f" WHERE position <= ? AND batch_id IN ({marks}) ORDER BY position",
+        (position, *ids),
+    ):
+        batch_id = row.pop("batch_id")
+        records[batch_id].decision = DecisionView(**row)
+    _add_flows(sql, position, ids, records)
+    site_ids = sorted(
+        {
+            *(d["site_id"] for d in donations.values()),
+            *(s for r in records.values() for s in _sites_named(r)),
+        }
+    )
+    sites = {s.site_id: s for s in find_sites(sql, position, site_ids=site_ids)}
+    for record in records.values():
+        record.sites = sites
+    return [records[i] for i in ids]
+
+
+def _add_flows(
+    sql: Sql, position: int, ids: list[str], records: dict[str, SourceAndFlowView]
+) -> None:
+    links = sql.all(
+        "SELECT shipment_id, batch_id FROM shipment_batches"
+        f" WHERE position <= ? AND batch_id IN ({', '.join('?' * len(ids))})",
+        (position, *ids),
+    )
+    shipment_ids = sorted({link["shipment_id"] for link in links})
+    shipments = _by_key(SHIPMENTS, sql, position, "shipment_id", shipment_ids)
+    for link in links:
+        row = shipments[link["shipment_id"]]
+        acceptable = row["condition_acceptable"]
+        records[link["batch_id"]].flow.append(
+            FlowView(
+                **{**row, "condition_acceptable": None if acceptable is None else bool(acceptable)}
+            )
+        )
+    for record in records.values():
+        record.flow.sort(key=lambda f: (f.dispatched_at, f.shipment_id))
+
+
+def _sites_named(record: SourceAndFlowView) -> set[str]:
+    named = {record.batch.site_id, record.batch.control_site_id}
+    named |= {s.site_id for s in record.manufacture}
+    named |= {f.from_site_id for f in record.flow} | {f.to_site_id for f in record.flow}
+    if record.batch.disposition_site:
+        named.add(record.batch.disposition_site)
+    return named
+
+
+def _by_key(
+    table: VersionedTable, sql: Sql, position: int, key: str, values: list[str]
+) -> dict[str, dict[str, Any]]:
+    unique = sorted(set(values))
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(unique), 500):
+        chunk = unique[start : start + 500]
+        rows = table.select(sql, position, [f"{key} IN ({', '.join('?' * len(chunk))})"], chunk)
+        found.update({r[key]: r for r in rows})
+    return found
