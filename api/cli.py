@@ -10,6 +10,7 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from api.settings import Settings
 
@@ -86,6 +87,48 @@ def cmd_demo(args: argparse.Namespace) -> int:
         service.close()
 
 
+def _moment(text: str | None, end_of_day: bool = False) -> datetime | None:
+    """A date (a UTC day) or a date and time with its offset."""
+    if text is None:
+        return None
+    try:
+        if len(text) == 10:
+            day = datetime.fromisoformat(text).replace(tzinfo=UTC)
+            return day + timedelta(days=1, microseconds=-1) if end_of_day else day
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"regentrace: {text!r} is not a date (2026-03-01) or a time") from None
+    if moment.tzinfo is None:
+        raise SystemExit(f"regentrace: {text!r} has no UTC offset; e.g. {text}+08:00")
+    return moment
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from api import export
+    from api.wiring import Regentrace
+
+    service = Regentrace(_settings())
+    found = export.records(
+        service,
+        released_from=_moment(args.released_from),
+        released_to=_moment(args.released_to, end_of_day=True),
+        site_id=args.site,
+        as_of=_moment(args.as_of),
+    )
+    writer = export.write_csv if args.format == "csv" else export.write_json
+    out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        count = writer(found, out, lambda n: _say(f"export: {n:,} batches written"))
+    finally:
+        if args.out:
+            out.close()
+        service.close()
+    _say(
+        f"export: done, {count:,} source-and-flow records" + (f" in {args.out}" if args.out else "")
+    )
+    return 0
+
+
 def cmd_schema(_: argparse.Namespace) -> int:
     from api.schema import sdl
 
@@ -158,6 +201,25 @@ def build_parser() -> argparse.ArgumentParser:
         "--if-empty", action="store_true", help="do nothing (and succeed) if the ledger has events"
     )
     demo.set_defaults(run=cmd_demo)
+
+    export = commands.add_parser("export", help="export records for inspectors")
+    export.description = "Export regulatory records for inspectors."
+    exports = export.add_subparsers(dest="record", required=True, metavar="RECORD")
+    flows = exports.add_parser(
+        "source-and-flow",
+        help="Taiwan source-and-flow records (來源及流向資料), one row per batch and recipient",
+    )
+    flows.description = (
+        "Export source-and-flow records with the fields of the 2025 Taiwanese rules, headers in "
+        "Traditional Chinese and English. Dates are UTC days (2026-03-01) or times with offset."
+    )
+    flows.add_argument("--format", choices=("csv", "json"), default="csv", help="csv (default)")
+    flows.add_argument("--from", dest="released_from", help="batches released on or after")
+    flows.add_argument("--to", dest="released_to", help="batches released on or before")
+    flows.add_argument("--site", help="batches a site was involved in (any role)")
+    flows.add_argument("--as-of", dest="as_of", help="as the ledger stood at that moment")
+    flows.add_argument("--out", help="file to write (default: standard output)")
+    flows.set_defaults(run=cmd_export)
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.description = "Print the GraphQL schema in SDL, e.g. to check it against the contract."

@@ -36,6 +36,7 @@ SITES: list[dict[str, Any]] = [
         "supervising_authority": "TFDA (Taiwan Food and Drug Administration)",
         "licence_number": "TFDA-RMP-2025-0017",
         "location": "No. 7, Zhongshan S. Rd., Zhongzheng Dist., Taipei",
+        "contact": "qa-duty@tw-ctrl-tpe.example / +886 2 2312 0001",
         "registered_at": _t("2025-03-03T09:00:00+08:00"),
     },
     {
@@ -47,6 +48,7 @@ SITES: list[dict[str, Any]] = [
         "supervising_authority": "TFDA (Taiwan Food and Drug Administration)",
         "licence_number": "TFDA-DM-2025-0102",
         "location": "Hsinchu Science Park, Building 3, Hsinchu",
+        "contact": "mu1-supervisor@tw-mu-hsinchu.example / +886 3 577 0002",
         "registered_at": _t("2025-04-01T10:00:00+08:00"),
     },
     {
@@ -58,6 +60,7 @@ SITES: list[dict[str, Any]] = [
         "supervising_authority": "TFDA (Taiwan Food and Drug Administration)",
         "licence_number": "TFDA-DM-2025-0103",
         "location": "National Taiwan University Hospital, Taipei",
+        "contact": "poc-cart@ntuh.example / +886 2 2312 0003",
         "registered_at": _t("2025-04-02T10:00:00+08:00"),
     },
     {
@@ -68,6 +71,7 @@ SITES: list[dict[str, Any]] = [
         "country": "TW",
         "supervising_authority": "TFDA (Taiwan Food and Drug Administration)",
         "location": "Kaohsiung Veterans General Hospital, Kaohsiung",
+        "contact": "poc@vghks.example / +886 7 342 0004",
         "registered_at": _t("2025-04-03T10:00:00+08:00"),
     },
     {
@@ -79,6 +83,7 @@ SITES: list[dict[str, Any]] = [
         "supervising_authority": "TFDA (Taiwan Food and Drug Administration)",
         "licence_number": "TFDA-LAB-0441",
         "location": "Neihu Technology Park, Taipei",
+        "contact": "qc-lab@tw-lab.example / +886 2 2790 0005",
         "registered_at": _t("2025-03-20T10:00:00+08:00"),
     },
     {
@@ -90,6 +95,7 @@ SITES: list[dict[str, Any]] = [
         "supervising_authority": "Ministry of Health and Welfare",
         "licence_number": "MOHW-RM-0009",
         "location": "No. 7, Zhongshan S. Rd., Taipei",
+        "contact": "cell-therapy-pharmacy@ntuh.example / +886 2 2312 0006",
         "registered_at": _t("2025-03-25T10:00:00+08:00"),
     },
     {
@@ -103,6 +109,7 @@ SITES: list[dict[str, Any]] = [
         ),
         "licence_number": "DE-BE-HE-2025-114",
         "location": "Augustenburger Platz 1, Berlin",
+        "contact": "mu-berlin@charite.example / +49 30 450 0007",
         "registered_at": _t("2025-05-05T09:00:00+02:00"),
     },
     {
@@ -113,6 +120,7 @@ SITES: list[dict[str, Any]] = [
         "country": "DE",
         "supervising_authority": "Regierung von Oberbayern / Paul-Ehrlich-Institut",
         "location": "Marchioninistraße 15, München",
+        "contact": "poc@lmu-klinikum.example / +49 89 4400 0008",
         "registered_at": _t("2025-05-06T09:00:00+02:00"),
     },
     {
@@ -124,6 +132,7 @@ SITES: list[dict[str, Any]] = [
         "supervising_authority": "Inspectie Gezondheidszorg en Jeugd (IGJ)",
         "licence_number": "NL-IGJ-FV-2025-031",
         "location": "Albinusdreef 2, Leiden",
+        "contact": "mu-leiden@lumc.example / +31 71 526 0009",
         "registered_at": _t("2025-06-02T09:00:00+02:00"),
     },
     {
@@ -134,6 +143,7 @@ SITES: list[dict[str, Any]] = [
         "country": "NL",
         "supervising_authority": "Inspectie Gezondheidszorg en Jeugd (IGJ)",
         "location": "Erasmus MC, Rotterdam (bay 4)",
+        "contact": "mobile-unit@nl-cell.example / +31 6 1000 0010",
         "registered_at": _t("2025-06-10T09:00:00+02:00"),
     },
     {
@@ -145,6 +155,7 @@ SITES: list[dict[str, Any]] = [
         "supervising_authority": "MHRA",
         "licence_number": "MIA(IMP) 12345/0007-DM",
         "location": "Denmark Hill, London SE5",
+        "contact": "mu-london@kch.example / +44 20 3299 0011",
         "registered_at": _t("2025-07-01T09:00:00+01:00"),
     },
     {
@@ -155,6 +166,7 @@ SITES: list[dict[str, Any]] = [
         "country": "GB",
         "supervising_authority": "MHRA",
         "location": "Patients' homes, West Yorkshire",
+        "contact": "home-service@leeds.example / +44 113 243 0012",
         "registered_at": _t("2025-07-15T09:00:00+01:00"),
     },
 ]

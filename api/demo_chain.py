@@ -40,6 +40,7 @@ EXTRA_SITES: list[dict[str, Any]] = [
         "country": "DE",
         "supervising_authority": "Landesamt für Gesundheit und Soziales Berlin",
         "location": "Charitéplatz 1, Berlin",
+        "contact": "zelltherapie-apotheke@charite.example / +49 30 450 0013",
     },
     {
         "site_id": "NL-MI-LUMC",
@@ -49,6 +50,7 @@ EXTRA_SITES: list[dict[str, Any]] = [
         "country": "NL",
         "supervising_authority": "Inspectie Gezondheidszorg en Jeugd (IGJ)",
         "location": "Albinusdreef 2, Leiden",
+        "contact": "celtherapie@lumc.example / +31 71 526 0014",
     },
     {
         "site_id": "GB-MI-KCH",
@@ -58,6 +60,7 @@ EXTRA_SITES: list[dict[str, Any]] = [
         "country": "GB",
         "supervising_authority": "MHRA",
         "location": "Denmark Hill, London SE5",
+        "contact": "cart-pharmacy@kch.example / +44 20 3299 0015",
     },
     {
         "site_id": "DE-LAB-QC",
@@ -67,6 +70,7 @@ EXTRA_SITES: list[dict[str, Any]] = [
         "country": "DE",
         "supervising_authority": "Landesamt für Gesundheit und Soziales Berlin",
         "location": "Adlershof, Berlin",
+        "contact": "qc@berlin-gmp-lab.example / +49 30 6392 0016",
     },
 ]
 
@@ -231,7 +235,11 @@ def chain_steps(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
         yield (
             f"release lot {lot['lot_id']}",
             _call(
-                app.release_material_lot, QP, lot["lot_id"], "CoA reviewed; identity test passed"
+                app.release_material_lot,
+                QP,
+                lot["lot_id"],
+                "CoA reviewed; identity test passed",
+                received + timedelta(days=2),
             ),
         )
     for plan in plans():

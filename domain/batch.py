@@ -62,6 +62,7 @@ class Batch(LedgerAggregate):
         def apply(self, batch: Batch) -> None:
             batch.sites.add(self.site_id)
             batch.location = self.site_id
+            batch.made_by = max(batch.made_by, self.completed_at)
 
     class QcResultRecorded(LedgerAggregate.Event):
         test: str
@@ -155,6 +156,7 @@ class Batch(LedgerAggregate):
 
         def apply(self, batch: Batch) -> None:
             batch.status = BatchStatus.ADMINISTERED
+            batch.administered_at = self.administered_at
 
     def __init__(
         self,
@@ -181,6 +183,8 @@ class Batch(LedgerAggregate):
         self.last_moved_at = started_at
         self.receipts: list[Receipt] = []
         self.recalls: list[str] = []
+        self.made_by = started_at
+        self.administered_at: datetime | None = None
 
     # ------------------------------------------------------------------------------- queries
 
@@ -280,6 +284,12 @@ class Batch(LedgerAggregate):
     def release(self, signature_meaning: str, released_at: datetime, **actor: Any) -> None:
         self.require_status({BatchStatus.IN_PROCESS}, "release")
         self.require_not_recalled("release")
+        if released_at < self.made_by:
+            raise RuleViolationError(
+                f"releasedAt {released_at.isoformat()} precedes the completion of the last "
+                f"manufacturing step of batch {self.key!r} ({self.made_by.isoformat()})",
+                batch_id=self.key,
+            )
         self.trigger_event(
             self.Released,
             signature_meaning=signature_meaning,

@@ -63,17 +63,27 @@ class BatchCommands(DonorCommands):
         return self.commit(lot)
 
     def release_material_lot(
-        self, principal: Principal, lot_id: str, reason: str | None = None
+        self,
+        principal: Principal,
+        lot_id: str,
+        reason: str | None = None,
+        decided_at: datetime | None = None,
     ) -> CommandResult:
+        at = require_time(decided_at or utcnow(), "decidedAt")
         lot = self.load(MaterialLot, lot_id)
-        lot.release(_optional(reason), utcnow(), **self.actor(principal))
+        lot.release(_optional(reason), at, **self.actor(principal))
         return self.commit(lot)
 
     def reject_material_lot(
-        self, principal: Principal, lot_id: str, reason: str | None = None
+        self,
+        principal: Principal,
+        lot_id: str,
+        reason: str | None = None,
+        decided_at: datetime | None = None,
     ) -> CommandResult:
+        at = require_time(decided_at or utcnow(), "decidedAt")
         lot = self.load(MaterialLot, lot_id)
-        lot.reject(_optional(reason), utcnow(), **self.actor(principal))
+        lot.reject(_optional(reason), at, **self.actor(principal))
         return self.commit(lot)
 
     # ------------------------------------------------------------------------------ batches

@@ -145,6 +145,8 @@ class DistributionCommands(BatchCommands):
                 "adverse reaction is reported against the batch the patient received",
                 batch_id=batch.key,
             )
+        if batch.administered_at is not None:
+            require_order(batch.administered_at, onset_at, "the administration", "onsetAt")
         site = self.load(Site, reported_by_site_id)
         report = AdverseEvent._create(
             AdverseEvent.Reported,

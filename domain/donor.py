@@ -93,8 +93,10 @@ class Donor(LedgerAggregate):
         reason: str
 
         def apply(self, donor: Donor) -> None:
-            last = donor.determinations[-1]
-            donor.determinations[-1] = Eligibility(
+            index = donor.latest_determination()
+            assert index is not None
+            last = donor.determinations[index]
+            donor.determinations[index] = Eligibility(
                 last.outcome, last.determined_at, last.determined_by, last.criteria_version, True
             )
 
@@ -111,7 +113,18 @@ class Donor(LedgerAggregate):
 
     @property
     def eligibility(self) -> Eligibility | None:
-        return self.determinations[-1] if self.determinations else None
+        """The determination in force: the latest by when it was made, not by when entered."""
+        index = self.latest_determination()
+        return None if index is None else self.determinations[index]
+
+    def latest_determination(self, at: datetime | None = None) -> int | None:
+        """Index of the latest determination made by ``at`` (ties: the one entered last)."""
+        made = [
+            (d.determined_at, i)
+            for i, d in enumerate(self.determinations)
+            if at is None or d.determined_at <= at
+        ]
+        return max(made)[1] if made else None
 
     def consent_stands_at(self, at: datetime) -> bool:
         return any(c.stands_at(at) for c in self.consents)
@@ -122,8 +135,11 @@ class Donor(LedgerAggregate):
 
     def eligible_at(self, at: datetime) -> bool:
         """ELIGIBLE by a determination made by ``at`` that is the latest by then, not revoked."""
-        made = [d for d in self.determinations if d.determined_at <= at]
-        return bool(made) and made[-1].outcome == "ELIGIBLE" and not made[-1].revoked
+        index = self.latest_determination(at)
+        if index is None:
+            return False
+        latest = self.determinations[index]
+        return latest.outcome == "ELIGIBLE" and not latest.revoked
 
     @property
     def eligibility_revoked(self) -> bool:

@@ -34,6 +34,7 @@ class MaterialLot(LedgerAggregate):
 
         def apply(self, lot: MaterialLot) -> None:
             lot.status = LotStatus.RELEASED
+            lot.released_at = self.occurred_at
 
     class Rejected(LedgerAggregate.Event):
         reason: str | None
@@ -55,12 +56,19 @@ class MaterialLot(LedgerAggregate):
         self.received_at = received_at
         self.expires_at = expires_at
         self.status = LotStatus.QUARANTINED
+        self.released_at: datetime | None = None
 
     def require_usable(self, at: datetime) -> None:
         if self.status is not LotStatus.RELEASED:
             raise RuleViolationError(
                 f"material lot {self.key!r} is {self.status.value}; "
                 "only a RELEASED lot may be used",
+                lot_id=self.key,
+            )
+        if self.released_at is not None and at < self.released_at:
+            raise RuleViolationError(
+                f"material lot {self.key!r} was still in quarantine at {at.isoformat()} "
+                f"(released {self.released_at.isoformat()})",
                 lot_id=self.key,
             )
         if self.expires_at is not None and at >= self.expires_at:
@@ -71,6 +79,11 @@ class MaterialLot(LedgerAggregate):
             )
 
     def release(self, reason: str | None, occurred_at: datetime, **actor: Any) -> None:
+        if occurred_at < self.received_at:
+            raise RuleViolationError(
+                f"decidedAt {occurred_at.isoformat()} precedes the receipt of lot {self.key!r}",
+                lot_id=self.key,
+            )
         if self.status is not LotStatus.QUARANTINED:
             raise RuleViolationError(
                 f"material lot {self.key!r} is {self.status.value}; only a QUARANTINED lot "

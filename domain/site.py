@@ -66,6 +66,7 @@ class Site(LedgerAggregate):
         licence_number: str | None
         control_site_id: str | None
         location: str | None
+        contact: str | None = None
 
     class StatusChanged(LedgerAggregate.Event):
         """A change under the activation/suspension/termination procedure; always with a reason."""
@@ -113,6 +114,7 @@ class Site(LedgerAggregate):
         control_site_id: str | None,
         location: str | None,
         occurred_at: datetime,
+        contact: str | None = None,
     ) -> None:
         self.name = name
         self.kind = SiteKind(kind)
@@ -122,6 +124,7 @@ class Site(LedgerAggregate):
         self.licence_number = licence_number
         self.control_site_id = control_site_id
         self.location = location
+        self.contact = contact
         self.status = SiteStatus.REGISTERED
         self.history: list[tuple[SiteStatus, datetime]] = [(SiteStatus.REGISTERED, occurred_at)]
         self.last_change_at = occurred_at

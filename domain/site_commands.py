@@ -36,6 +36,7 @@ class SiteCommands(LedgerApplication):
         control_site_id: str | None = None,
         location: str | None = None,
         registered_at: datetime | None = None,
+        contact: str | None = None,
     ) -> CommandResult:
         site_id = require_identifier(site_id, "id")
         site_kind = _site_kind(kind)
@@ -46,6 +47,7 @@ class SiteCommands(LedgerApplication):
             "supervising_authority": require_text(supervising_authority, "supervisingAuthority"),
             "licence_number": _optional_text(licence_number),
             "location": _optional_text(location),
+            "contact": _optional_text(contact),
         }
         control_site_id = self._check_control_site_link(site_kind, control_site_id)
         if self.exists(Site, site_id):

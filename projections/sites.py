@@ -33,6 +33,7 @@ SITES = VersionedTable(
         "licence_number",
         "control_site_id",
         "location",
+        "contact",
         "status",
         "control_site_status",
         "registered_at",
@@ -62,6 +63,7 @@ class SiteView:
     licence_number: str | None
     control_site_id: str | None
     location: str | None
+    contact: str | None
     status: str
     control_site_status: str | None
     registered_at: datetime
@@ -96,6 +98,7 @@ def _on_registered(sql: Sql, appended: Appended) -> None:
         "licence_number": event.licence_number,
         "control_site_id": event.control_site_id,
         "location": event.location,
+        "contact": event.contact,
         "status": "REGISTERED",
         "control_site_status": control_status,
         "registered_at": event.occurred_at,

@@ -95,6 +95,9 @@ class ReceiveMaterialLotInput:
 class MaterialLotDecisionInput:
     lot_id: strawberry.ID
     reason: str | None = None
+    decided_at: datetime | None = strawberry.field(
+        default=None, description="when the decision took effect (default: now)"
+    )
 
 
 @strawberry.input

@@ -27,6 +27,7 @@ class SiteMutations:
             control_site_id=input.control_site_id,
             location=input.location,
             registered_at=input.registered_at,
+            contact=input.contact,
         )
         return CommandResult.of(result)
 

@@ -52,6 +52,7 @@ class Site:
     history: list[SiteStatusChange]
     licence_number: str | None
     location: str | None
+    contact: str | None = strawberry.field(description="how to reach the site (GDP recipient)")
     registered_at: datetime
     control_site_status: SiteStatus | None = strawberry.field(
         description="status of the control site this site answers to (null for control sites)"
@@ -74,6 +75,7 @@ class Site:
             history=[SiteStatusChange.of(h) for h in view.history],
             licence_number=view.licence_number,
             location=view.location,
+            contact=view.contact,
             registered_at=view.registered_at,
             control_site_status=(
                 SiteStatus(view.control_site_status) if view.control_site_status else None
@@ -121,6 +123,9 @@ class RegisterSiteInput:
     )
     registered_at: datetime | None = strawberry.field(
         default=None, description="when the site was registered (default: now)"
+    )
+    contact: str | None = strawberry.field(
+        default=None, description="phone or e-mail for deliveries and recalls"
     )
 
 

@@ -12,6 +12,7 @@ CREATE TABLE site_versions (
     licence_number        text,
     control_site_id       text,
     location              text,
+    contact               text,
     status                text    NOT NULL,
     control_site_status   text,
     registered_at         TEXT NOT NULL,

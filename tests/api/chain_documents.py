@@ -266,7 +266,11 @@ async def released_lot(gql: GraphQL, t: Timeline, lot: str = VECTOR_LOT) -> list
                 "expiresAt": t(400),
             },
         ),
-        await run(gql, "releaseMaterialLot", {"lotId": lot, "reason": "CoA reviewed"}),
+        await run(
+            gql,
+            "releaseMaterialLot",
+            {"lotId": lot, "reason": "CoA reviewed", "decidedAt": t(-36)},
+        ),
     ]
 
 

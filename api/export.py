@@ -1,0 +1,200 @@
+"""Source-and-flow export for inspectors (再生醫療製劑供應來源及流向資料).
+
+The fields are the ones the 28 Oct 2025 rules name: per batch, the quantity made, manufacture
+date and shelf life, the tissue/cell tracking code, the active-ingredient manufacturer, and every
+recipient (name, address, contact, quantity, delivery date); for the medical institution, the
+supplier, the receipt and the patient the batch was used on. CSV has one row per batch and
+recipient, with headers in Traditional Chinese and English; JSON has the same fields, nested, with
+the bilingual labels alongside.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+from typing import IO, Any
+
+from api.wiring import Regentrace
+from domain import reference
+from projections.ledger import LedgerIndex
+from projections.sites import SiteView
+from projections.source_and_flow import SourceAndFlowView, find_records
+
+# (key, 中文, English)
+FIELDS: list[tuple[str, str, str]] = [
+    ("batch_id", "批號", "Batch number"),
+    ("product", "製劑", "Product"),
+    ("status", "狀態", "Status"),
+    ("quantity_made", "製造數量", "Quantity made"),
+    ("manufactured_on", "製造日期", "Manufacture date"),
+    ("expires_on", "有效期限", "Expiry date"),
+    ("shelf_life_days", "保存期限（天）", "Shelf life (days)"),
+    ("tracking_code", "組織細胞追蹤編碼", "Tissue/cell tracking code"),
+    ("donation_type", "捐贈類型", "Donation type"),
+    ("donor_code", "提供者代碼", "Donor code"),
+    ("consent_reference", "同意書編號", "Consent reference"),
+    ("eligibility", "合適性判定", "Eligibility determination"),
+    ("acquisition_site", "取得機構", "Acquisition site"),
+    ("acquired_at", "取得時間", "Acquired at"),
+    ("manufacturer", "主成分製造者", "Active-ingredient manufacturer"),
+    ("manufacturer_address", "製造者地址", "Manufacturer address"),
+    ("material_lots", "使用物料批號", "Material lots used"),
+    ("release_decision", "放行決定", "Release decision"),
+    ("qualified_person", "放行人員", "Qualified person"),
+    ("signature_meaning", "簽章意義", "Signature meaning"),
+    ("released_at", "放行時間", "Decided at"),
+    ("shipment_id", "運送編號", "Shipment"),
+    ("supplier", "供應者", "Supplier (dispatching site)"),
+    ("recipient", "收受者名稱", "Recipient name"),
+    ("recipient_address", "收受者地址", "Recipient address"),
+    ("recipient_contact", "收受者聯絡方式", "Recipient contact"),
+    ("quantity_delivered", "交付數量", "Quantity delivered"),
+    ("dispatched_at", "出貨時間", "Dispatched at"),
+    ("delivered_at", "交付日期", "Delivery date"),
+    ("condition_on_receipt", "收貨狀況", "Condition on receipt"),
+    ("temperature_excursions", "溫度偏離次數", "Temperature excursions"),
+    ("final_disposition", "最終處置", "Final disposition"),
+    ("disposition_site", "處置機構", "Disposition site"),
+    ("patient_code", "使用病人代碼", "Patient code"),
+    ("disposition_at", "處置時間", "Disposition at"),
+]
+HEADERS = [f"{zh} / {en}" for _, zh, en in FIELDS]
+PAGE = 500
+
+
+def _iso(value: datetime | None) -> str:
+    return value.isoformat() if value else ""
+
+
+def _batch_fields(r: SourceAndFlowView) -> dict[str, Any]:
+    b, site = r.batch, r.sites.get
+    product = reference.product(b.product)
+    made = max((s.completed_at for s in r.manufacture), default=b.started_at)
+    manufacturer = site(b.site_id)
+    eligibility = r.donor["eligibility_outcome"] or ""
+    if eligibility and r.donor["eligibility_revoked"]:
+        eligibility += " (REVOKED)"
+    disposed_at = b.disposition_site
+    return {
+        "batch_id": b.batch_id,
+        "product": f"{b.product} — {product.name}",
+        "status": b.shown_status,
+        "quantity_made": 1,
+        "manufactured_on": made.date().isoformat(),
+        "expires_on": (made + timedelta(days=product.shelf_life_days)).date().isoformat(),
+        "shelf_life_days": product.shelf_life_days,
+        "tracking_code": b.donation_id,
+        "donation_type": r.donation["donation_type"],
+        "donor_code": b.donor_code,
+        "consent_reference": r.donor["consent_reference"] or "",
+        "eligibility": eligibility,
+        "acquisition_site": _name(site(r.donation["site_id"])),
+        "acquired_at": _iso(r.donation["acquired_at"]),
+        "manufacturer": _name(manufacturer),
+        "manufacturer_address": manufacturer.location if manufacturer else "",
+        "material_lots": " ".join(
+            dict.fromkeys(lot for s in r.manufacture for lot in s.material_lots)
+        ),
+        "release_decision": r.decision.decision if r.decision else "",
+        "qualified_person": r.decision.decided_by if r.decision else "",
+        "signature_meaning": (r.decision.meaning or "") if r.decision else "",
+        "released_at": _iso(r.decision.decided_at) if r.decision else "",
+        "final_disposition": b.disposition_kind or "",
+        "disposition_site": _name(site(disposed_at)) if disposed_at else "",
+        "patient_code": b.patient_code if b.disposition_kind == "ADMINISTERED" else "",
+        "disposition_at": _iso(b.disposition_at),
+    }
+
+
+def _condition(acceptable: bool | None) -> str:
+    if acceptable is None:
+        return ""
+    return "ACCEPTABLE" if acceptable else "NOT ACCEPTABLE"
+
+
+def _name(site: SiteView | None) -> str:
+    return f"{site.name} ({site.site_id})" if site else ""
+
+
+def _flow_rows(r: SourceAndFlowView, base: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    if not r.flow:
+        yield base
+    for f in r.flow:
+        recipient = r.sites.get(f.to_site_id)
+        yield base | {
+            "shipment_id": f.shipment_id,
+            "supplier": _name(r.sites.get(f.from_site_id)),
+            "recipient": _name(recipient),
+            "recipient_address": (recipient.location or "") if recipient else "",
+            "recipient_contact": (recipient.contact or "") if recipient else "",
+            "quantity_delivered": 1,
+            "dispatched_at": _iso(f.dispatched_at),
+            "delivered_at": _iso(f.received_at),
+            "condition_on_receipt": _condition(f.condition_acceptable),
+            "temperature_excursions": f.excursions,
+        }
+
+
+def records(
+    service: Regentrace,
+    *,
+    released_from: datetime | None = None,
+    released_to: datetime | None = None,
+    site_id: str | None = None,
+    as_of: datetime | None = None,
+) -> Iterator[SourceAndFlowView]:
+    """Every matching record, a page at a time, all at one ledger position."""
+    with service.read() as sql:
+        position = LedgerIndex(sql).position_at(as_of)
+    after: str | None = None
+    while True:
+        with service.read() as sql:
+            page = find_records(
+                sql,
+                position,
+                site_id=site_id,
+                released_from=released_from,
+                released_to=released_to,
+                after=after,
+                limit=PAGE,
+            )
+        yield from page
+        if len(page) < PAGE:
+            return
+        after = page[-1].batch.batch_id
+
+
+Progress = Callable[[int], None]
+
+
+def write_csv(found: Iterator[SourceAndFlowView], out: IO[str], progress: Progress) -> int:
+    writer = csv.writer(out)
+    writer.writerow(HEADERS)
+    count = 0
+    for count, record in enumerate(found, start=1):
+        for row in _flow_rows(record, _batch_fields(record)):
+            writer.writerow([row.get(key, "") for key, _, _ in FIELDS])
+        if count % PAGE == 0:
+            progress(count)
+    progress(count)
+    return count
+
+
+def write_json(found: Iterator[SourceAndFlowView], out: IO[str], progress: Progress) -> int:
+    labels = {key: {"zh-Hant": zh, "en": en} for key, zh, en in FIELDS}
+    out.write('{"fields": ' + json.dumps(labels, ensure_ascii=False) + ', "records": [\n')
+    count = 0
+    for count, record in enumerate(found, start=1):
+        base = _batch_fields(record)
+        recipients = [
+            {k: v for k, v in row.items() if k not in base} for row in _flow_rows(record, base)
+        ]
+        document = base | {"recipients": recipients if record.flow else []}
+        out.write(("," if count > 1 else "") + json.dumps(document, ensure_ascii=False) + "\n")
+        if count % PAGE == 0:
+            progress(count)
+    out.write("]}\n")
+    progress(count)
+    return count

@@ -1,0 +1,182 @@
+"""Reference data kept as data (domain/reference.py and domain/data/*.json).
+
+The expectations are read from the JSON files themselves (so a quality unit's edit to a file shows
+up here), and the law's own wording is checked against them as well: Taiwan 7 days counted from the
+day after awareness, the EU and the UK 15 days, non-serious 90 days.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, time, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+import domain
+from domain import reference
+from domain.shared import BadInputError
+
+DATA = Path(domain.__file__).parent / "data"
+TAIPEI = timezone(timedelta(hours=8))
+BERLIN_SUMMER = timezone(timedelta(hours=2))
+
+
+def data_file(name: str) -> dict:
+    raw = json.loads((DATA / name).read_text(encoding="utf-8"))
+    return {k: v for k, v in raw.items() if not k.startswith("_")}
+
+
+PRODUCTS = data_file("products.json")
+DEADLINES = data_file("reporting_deadlines.json")
+
+
+def end_of_day(day: date, tz: timezone) -> datetime:
+    return datetime.combine(day, time.max, tzinfo=tz)
+
+
+# ------------------------------------------------------------------------------------ products
+
+
+def test_every_product_in_the_file_is_configured_and_nothing_else():
+    assert set(reference.products()) == set(PRODUCTS)
+    assert PRODUCTS, "the product file must configure at least one product"
+
+
+@pytest.mark.parametrize("code", sorted(PRODUCTS))
+def test_a_product_requires_exactly_the_qc_tests_its_file_lists(code):
+    spec = PRODUCTS[code]
+
+    product = reference.product(code)
+
+    assert product.code == code
+    assert product.name == spec["name"]
+    assert product.required_qc_tests == frozenset(t.upper() for t in spec["required_qc_tests"])
+    assert product.shelf_life_days == spec["shelf_life_days"]
+
+
+@pytest.mark.parametrize("code", sorted(PRODUCTS))
+def test_every_product_requires_at_least_sterility_endotoxin_and_mycoplasma(code):
+    assert {"STERILITY", "ENDOTOXIN", "MYCOPLASMA"} <= reference.product(code).required_qc_tests
+
+
+def test_the_car_t_products_require_the_car_specific_tests():
+    for code in ("CART-CD19-AUTO", "CART-BCMA-AUTO"):
+        assert {"CAR_EXPRESSION", "VECTOR_COPY_NUMBER", "VIABILITY", "IDENTITY"} <= (
+            reference.product(code).required_qc_tests
+        )
+    assert "POTENCY" in reference.product("MSC-ALLO").required_qc_tests
+
+
+@pytest.mark.parametrize("code", ["CART-CD20-AUTO", "cart-cd19-auto", "", "_comment"])
+def test_an_unknown_product_is_bad_input_naming_the_configured_ones(code):
+    with pytest.raises(BadInputError) as caught:
+        reference.product(code)
+
+    assert caught.value.code == "BAD_INPUT"
+    assert caught.value.details["field"] == "product"
+    for configured in PRODUCTS:
+        assert configured in caught.value.message
+
+
+# ------------------------------------------------------------------------ reporting deadlines
+
+
+@pytest.mark.parametrize(
+    "aware_at",
+    [
+        datetime(2026, 3, 2, 10, 30, tzinfo=TAIPEI),  # a Monday morning in Taipei
+        datetime(2026, 3, 2, 0, 0, tzinfo=TAIPEI),  # the first instant of the day
+        datetime(2026, 3, 2, 23, 59, 59, 999999, tzinfo=TAIPEI),  # the last instant
+        datetime(2026, 2, 26, 9, 0, tzinfo=TAIPEI),  # counting runs over the end of February
+        datetime(2025, 12, 30, 9, 0, tzinfo=TAIPEI),  # and over the end of the year
+    ],
+)
+def test_a_serious_reaction_in_taiwan_is_due_by_the_end_of_the_seventh_day_after_awareness(
+    aware_at,
+):
+    # Day 1 is the day after awareness; the report is due before day 8 begins.
+    seventh_day = aware_at.date() + timedelta(days=7)
+
+    deadline = reference.reporting_deadline("TW", True, aware_at)
+
+    assert deadline == end_of_day(seventh_day, TAIPEI)
+    assert deadline.utcoffset() == timedelta(hours=8)
+    assert deadline < datetime.combine(seventh_day + timedelta(days=1), time(), tzinfo=TAIPEI)
+
+
+def test_the_taiwan_count_follows_the_calendar_of_the_offset_awareness_was_given_in():
+    # 01:00 on 3 March in Taipei is still 2 March in UTC: the count runs on Taipei's calendar.
+    aware_at = datetime(2026, 3, 3, 1, 0, tzinfo=TAIPEI)
+
+    deadline = reference.reporting_deadline("TW", True, aware_at)
+
+    assert deadline == end_of_day(date(2026, 3, 10), TAIPEI)
+    assert deadline.utcoffset() == timedelta(hours=8)
+    # The same instant given in UTC is counted on the UTC calendar, a day earlier.
+    assert reference.reporting_deadline("TW", True, aware_at.astimezone(UTC)) == end_of_day(
+        date(2026, 3, 9), UTC
+    )
+
+
+@pytest.mark.parametrize("jurisdiction", ["EU", "UK"])
+@pytest.mark.parametrize(
+    "aware_at",
+    [datetime(2026, 3, 2, 10, 30, tzinfo=UTC), datetime(2026, 6, 30, 23, 0, tzinfo=BERLIN_SUMMER)],
+)
+def test_a_serious_reaction_in_the_eu_and_the_uk_is_due_15_days_after_awareness(
+    jurisdiction, aware_at
+):
+    deadline = reference.reporting_deadline(jurisdiction, True, aware_at)
+
+    assert deadline == aware_at + timedelta(days=15)
+    assert deadline.utcoffset() == aware_at.utcoffset()
+
+
+@pytest.mark.parametrize("jurisdiction", ["TW", "EU", "UK", "US"])
+def test_a_non_serious_reaction_is_due_90_days_after_awareness(jurisdiction):
+    aware_at = datetime(2026, 1, 20, 16, 45, tzinfo=TAIPEI)
+
+    assert reference.reporting_deadline(jurisdiction, False, aware_at) == aware_at + timedelta(
+        days=90
+    )
+
+
+def test_seriousness_shortens_the_deadline_everywhere():
+    aware_at = datetime(2026, 1, 20, 16, 45, tzinfo=UTC)
+    for jurisdiction in DEADLINES:
+        assert reference.reporting_deadline(
+            jurisdiction, True, aware_at
+        ) < reference.reporting_deadline(jurisdiction, False, aware_at)
+
+
+@pytest.mark.parametrize(
+    ("jurisdiction", "kind"),
+    [(j, k) for j, rules in sorted(DEADLINES.items()) for k in sorted(rules)],
+)
+def test_every_deadline_comes_from_the_data_file(jurisdiction, kind):
+    rule = DEADLINES[jurisdiction][kind]
+    aware_at = datetime(2026, 5, 14, 13, 5, tzinfo=TAIPEI)
+    if rule["clock_starts"] == "day_after_awareness":
+        expected = end_of_day(aware_at.date() + timedelta(days=rule["days"]), TAIPEI)
+    else:
+        assert rule["clock_starts"] == "awareness", f"unknown clock start in {rule}"
+        expected = aware_at + timedelta(days=rule["days"])
+
+    assert reference.reporting_deadline(jurisdiction, kind == "serious", aware_at) == expected
+
+
+def test_the_data_file_states_what_the_law_says():
+    assert DEADLINES["TW"]["serious"] == {"days": 7, "clock_starts": "day_after_awareness"}
+    for jurisdiction in ("EU", "UK"):
+        assert DEADLINES[jurisdiction]["serious"] == {"days": 15, "clock_starts": "awareness"}
+    for rules in DEADLINES.values():
+        assert rules["non_serious"] == {"days": 90, "clock_starts": "awareness"}
+
+
+@pytest.mark.parametrize("jurisdiction", ["JP", "", "tw", "_comment"])
+def test_a_jurisdiction_without_a_configured_deadline_is_bad_input(jurisdiction):
+    with pytest.raises(BadInputError) as caught:
+        reference.reporting_deadline(jurisdiction, True, datetime(2026, 1, 1, tzinfo=UTC))
+
+    assert caught.value.code == "BAD_INPUT"
