@@ -129,6 +129,87 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_ledger(args: argparse.Namespace) -> int:
+    from api import export
+    from api.wiring import Regentrace
+
+    service = Regentrace(_settings())
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
+    try:
+        count = export.write_ledger(
+            service, out, _moment(args.until), lambda n: _say(f"export: {n:,} events written")
+        )
+    finally:
+        if args.out:
+            out.close()
+        service.close()
+    _say(f"export: done, {count:,} events; verify with tools/verify_ledger_export.py")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    from api.wiring import Regentrace
+    from projections.audit import verify
+
+    service = Regentrace(_settings())
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        _say(f"verify: {done:,}/{total:,} events, {rate:,.0f} events/s")
+
+    result = verify(service.read, args.from_position, args.to_position, progress)
+    service.close()
+    elapsed = time.perf_counter() - started
+    if result.ok:
+        _say(
+            f"verify: OK, {result.checked_events:,} events in {elapsed:.2f}s; head position "
+            f"{result.head_position}, head hash {result.head_hash}"
+        )
+        return 0
+    _say(
+        f"verify: FAILED at position {result.first_mismatch_position}: {result.problem} "
+        f"({result.checked_events:,} events checked before it)"
+    )
+    return 1
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from api.wiring import Regentrace, migrate
+    from projections.ledger import LedgerIndex
+    from projections.replay import replay
+
+    out = Path(args.out)
+    if out.exists():
+        raise SystemExit(f"regentrace: {out} exists; the replay writes a new file")
+    settings = _settings()
+    source = Regentrace(settings)
+    with source.read() as sql:
+        until = LedgerIndex(sql).position_at(_moment(args.until, end_of_day=True))
+    target_settings = settings.model_copy(update={"database_url": f"sqlite:///{out}"})
+    migrate(target_settings.database)
+    target = Regentrace(target_settings)
+    started = time.perf_counter()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        _say(f"replay: {stage} {done:,}/{total:,} events, {rate:,.0f} events/s")
+
+    try:
+        count = replay(source.read, until, target.recorder, target.app.mapper, progress)
+    finally:
+        source.close()
+        target.close()
+    _say(
+        f"replay: done, {count:,} events up to position {until} in {out} "
+        f"({time.perf_counter() - started:.2f}s); open it with "
+        f"REGENTRACE_DATABASE_URL=sqlite:///{out} regentrace serve"
+    )
+    return 0
+
+
 def cmd_schema(_: argparse.Namespace) -> int:
     from api.schema import sdl
 
@@ -220,6 +301,33 @@ def build_parser() -> argparse.ArgumentParser:
     flows.add_argument("--as-of", dest="as_of", help="as the ledger stood at that moment")
     flows.add_argument("--out", help="file to write (default: standard output)")
     flows.set_defaults(run=cmd_export)
+
+    ledger = exports.add_parser("ledger", help="the ledger as JSON Lines, hash chain included")
+    ledger.description = (
+        "Export every event up to a moment with its ledger time and hash, for verification "
+        "without regentrace: tools/verify_ledger_export.py, docs/ledger-chain.md."
+    )
+    ledger.add_argument("--until", help="last moment to include (default: everything)")
+    ledger.add_argument("--out", help="file to write (default: standard output)")
+    ledger.set_defaults(run=cmd_export_ledger)
+
+    verify = commands.add_parser("verify", help="recompute the hash chain; exit 1 on tampering")
+    verify.description = (
+        "Recompute the SHA-256 chain over the stored events and check every aggregate's version "
+        "continuity; report the first position that fails. Exit status 0 when intact, 1 if not."
+    )
+    verify.add_argument("--from", dest="from_position", type=int, help="first position")
+    verify.add_argument("--to", dest="to_position", type=int, help="last position")
+    verify.set_defaults(run=cmd_verify)
+
+    replay = commands.add_parser("replay", help="the ledger up to a moment, in its own file")
+    replay.description = (
+        "Write a self-contained SQLite database holding the events up to a moment, their hash "
+        "chain and every projection as it stood then; serve or query it offline."
+    )
+    replay.add_argument("--until", help="the moment (default: now), e.g. 2026-06-30 or a time")
+    replay.add_argument("--out", required=True, help="new SQLite file to write")
+    replay.set_defaults(run=cmd_replay)
 
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.description = "Print the GraphQL schema in SDL, e.g. to check it against the contract."

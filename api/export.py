@@ -1,4 +1,6 @@
-"""Source-and-flow export for inspectors (再生醫療製劑供應來源及流向資料).
+"""Exports for inspectors: source-and-flow records, and the ledger itself.
+
+Source-and-flow (再生醫療製劑供應來源及流向資料):
 
 The fields are the ones the 28 Oct 2025 rules name: per batch, the quantity made, manufacture
 date and shelf life, the tissue/cell tracking code, the active-ingredient manufacturer, and every
@@ -10,6 +12,7 @@ the bilingual labels alongside.
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 from collections.abc import Callable, Iterator
@@ -18,9 +21,11 @@ from typing import IO, Any
 
 from api.wiring import Regentrace
 from domain import reference
-from projections.ledger import LedgerIndex
+from projections.audit import find_events
+from projections.ledger import GENESIS_HASH, LedgerIndex
 from projections.sites import SiteView
 from projections.source_and_flow import SourceAndFlowView, find_records
+from projections.sql import iso_utc
 
 # (key, 中文, English)
 FIELDS: list[tuple[str, str, str]] = [
@@ -198,3 +203,45 @@ def write_json(found: Iterator[SourceAndFlowView], out: IO[str], progress: Progr
     out.write("]}\n")
     progress(count)
     return count
+
+
+def write_ledger(
+    service: Regentrace, out: IO[str], until: datetime | None, progress: Progress
+) -> int:
+    """The ledger from its first event up to ``until`` (the head by default), as JSON Lines that
+    tools/verify_ledger_export.py checks without regentrace (docs/ledger-chain.md)."""
+    with service.read() as sql:
+        stop = LedgerIndex(sql).position_at(until)
+    header = {
+        "format": "regentrace-ledger-export/1",
+        "chain": "sha256, see docs/ledger-chain.md",
+        "anchor": GENESIS_HASH,
+        "until_position": stop,
+    }
+    out.write(json.dumps(header) + "\n")
+    count, after = 0, 0
+    while True:
+        with service.read() as sql:
+            rows = find_events(sql, to_position=stop, after=after, limit=PAGE * 4)
+        for row in rows:
+            state = bytes(row["state"])
+            line = {
+                "position": row["position"],
+                "originator_id": row["originator_id"],
+                "originator_version": row["originator_version"],
+                "aggregate_type": row["aggregate_type"],
+                "event_type": row["event_type"],
+                "topic": row["topic"],
+                "actor": row["actor"],
+                "actor_role": row["actor_role"],
+                "recorded_at": iso_utc(row["recorded_at"]),
+                "state_base64": base64.b64encode(state).decode(),
+                "payload": json.loads(state),
+                "hash": row["hash"],
+            }
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+        count += len(rows)
+        progress(count)
+        if len(rows) < PAGE * 4:
+            return count
+        after = int(rows[-1]["position"])

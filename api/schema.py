@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from api.audit.queries import AuditQueries
 from api.chain.mutations import ChainMutations
 from api.chain.queries import ChainQueries
 from api.sites.mutations import SiteMutations
@@ -17,7 +18,7 @@ from api.sites.queries import SiteQueries
 from api.views.mutations import ViewMutations
 from api.views.queries import ViewQueries
 
-Query = merge_types("Query", (SiteQueries, ChainQueries, ViewQueries))
+Query = merge_types("Query", (SiteQueries, ChainQueries, ViewQueries, AuditQueries))
 Mutation = merge_types("Mutation", (SiteMutations, ChainMutations, ViewMutations))
 
 log = logging.getLogger("regentrace.api")

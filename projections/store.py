@@ -2,8 +2,8 @@
 
 They replace the library's insert path (not its reads): events are inserted, their positions
 taken, then the ledger index and every inline projection are written before the commit. Under
-PostgreSQL the events table is locked (EXCLUSIVE, as the library does) so positions commit in
-order and the previous chain link is stable; SQLite serialises writers by itself.
+PostgreSQL every append holds one advisory lock until it commits, so positions commit in order
+and the previous chain link is stable; SQLite serialises writers by itself.
 """
 
 from __future__ import annotations
@@ -22,11 +22,15 @@ from eventsourcing.persistence import (
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
+from psycopg.sql import SQL
 
 from domain.shared import LedgerEvent
 from projections.ledger import LedgerIndex
 from projections.registry import project
 from projections.sql import Dialect, Sql
+
+# The key of the advisory lock that serialises appends under PostgreSQL (an arbitrary constant).
+LEDGER_WRITE_LOCK = 7_140_211_094
 
 INSERT_EVENT = (
     "INSERT INTO stored_events (originator_id, originator_version, topic, state) "
@@ -168,6 +172,11 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     @contextmanager
     def write(self) -> Iterator[Sql]:
         with self.datastore.transaction(commit=True) as cursor:
-            for statement in self.lock_table_statements:
-                cursor.execute(statement)
+            # Writers queue on one transaction-scoped advisory lock rather than the library's
+            # table lock: EXCLUSIVE on the events table would need UPDATE privilege, which the
+            # application's role must not have (the ledger is append-only).
+            cursor.execute(
+                SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout)
+            )
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_WRITE_LOCK,))
             yield Sql(cursor, Dialect.POSTGRES)

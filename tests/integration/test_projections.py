@@ -19,6 +19,7 @@ from projections.rebuild import rebuild
 from projections.registry import projection_tables
 from projections.sites import find_sites
 from tests.conftest import ADMIN, ledger_size
+from tests.tamper import tamper
 
 T0 = datetime(2025, 1, 6, 1, 0, tzinfo=UTC)
 
@@ -322,11 +323,11 @@ def test_recomputing_the_hash_chain_reproduces_every_stored_hash(service):
 
 def test_an_altered_event_breaks_the_hash_chain_at_its_position(service):
     seed_demo(service.app)
-    with service.recorder.write() as sql:
-        sql.execute(
-            "UPDATE stored_events SET state = ? WHERE notification_id = 7",
-            (b'{"reason":"edited after the fact"}',),
-        )
+    tamper(
+        service,
+        "UPDATE stored_events SET state = ? WHERE notification_id = 7",
+        (b'{"reason":"edited after the fact"}',),
+    )
     ledger, events = ledger_and_events(service)
 
     recomputed = recomputed_chain(ledger, events)

@@ -1,0 +1,72 @@
+"""The audit trail: every event in ledger order, and verification of the hash chain."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+import strawberry
+
+from api.audit.types import EventFilter, LedgerEvent, LedgerEventConnection, LedgerVerification
+from api.common import PageInfo, decode_cursor, encode_cursor, page_size
+from api.context import Info
+from api.resolve import read
+from projections.audit import find_events, verify
+
+
+@strawberry.type
+class AuditQueries:
+    @strawberry.field(description="The ledger's events in order, filtered, a page at a time.")
+    async def events(
+        self,
+        info: Info,
+        filter: EventFilter | None = None,
+        first: int | None = 100,
+        after: str | None = None,
+    ) -> LedgerEventConnection:
+        size = page_size(first)
+        start = decode_cursor(after)
+        f = filter or EventFilter()
+        rows = await read(
+            info,
+            None,
+            lambda sql, _: find_events(
+                sql,
+                aggregate_id=f.aggregate_id,
+                aggregate_type=f.aggregate_type,
+                event_type=f.type,
+                actor=f.actor,
+                recorded_from=f.recorded_from,
+                recorded_to=f.recorded_to,
+                from_position=f.from_position,
+                to_position=f.to_position,
+                after=int(start) if start and start.isdigit() else None,
+                limit=size + 1,
+            ),
+        )
+        nodes = [LedgerEvent.of(r) for r in rows[:size]]
+        return LedgerEventConnection(
+            nodes=nodes,
+            page_info=PageInfo(
+                has_next_page=len(rows) > size,
+                end_cursor=encode_cursor(str(nodes[-1].position)) if nodes else None,
+            ),
+        )
+
+    @strawberry.field(
+        description="Recompute the hash chain over a range of positions (the whole ledger by "
+        "default) and name the first position that fails."
+    )
+    async def verify_ledger(
+        self, info: Info, from_position: int | None = None, to_position: int | None = None
+    ) -> LedgerVerification:
+        service = info.context.service
+        result = await anyio.to_thread.run_sync(
+            lambda: verify(service.read, from_position, to_position)
+        )
+        return LedgerVerification(
+            ok=result.ok,
+            checked_events=result.checked_events,
+            head_position=result.head_position,
+            head_hash=result.head_hash.strip(),
+            first_mismatch_position=result.first_mismatch_position,
+            problem=result.problem,
+        )

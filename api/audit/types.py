@@ -1,0 +1,69 @@
+"""GraphQL types of the audit trail."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import orjson
+import strawberry
+from strawberry.scalars import JSON
+
+from api.common import PageInfo
+
+
+@strawberry.type(description="One event of the ledger, as stored, with its link in the chain")
+class LedgerEvent:
+    position: int
+    aggregate_id: strawberry.ID
+    aggregate_type: str
+    version: int
+    type: str
+    recorded_at: datetime
+    actor: str
+    payload: JSON
+    hash: str
+    actor_role: str
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> LedgerEvent:
+        return cls(
+            position=int(row["position"]),
+            aggregate_id=strawberry.ID(row["originator_id"]),
+            aggregate_type=row["aggregate_type"],
+            version=int(row["originator_version"]),
+            type=row["event_type"],
+            recorded_at=row["recorded_at"],
+            actor=row["actor"],
+            payload=orjson.loads(bytes(row["state"])),
+            hash=row["hash"].strip(),
+            actor_role=row["actor_role"],
+        )
+
+
+@strawberry.type
+class LedgerEventConnection:
+    nodes: list[LedgerEvent]
+    page_info: PageInfo
+
+
+@strawberry.input
+class EventFilter:
+    aggregate_id: strawberry.ID | None = None
+    aggregate_type: str | None = None
+    type: str | None = None
+    actor: str | None = None
+    recorded_from: datetime | None = None
+    recorded_to: datetime | None = None
+    from_position: int | None = None
+    to_position: int | None = None
+
+
+@strawberry.type
+class LedgerVerification:
+    ok: bool
+    checked_events: int
+    head_position: int
+    head_hash: str
+    first_mismatch_position: int | None
+    problem: str | None = strawberry.field(description="what failed at firstMismatchPosition")
