@@ -10,6 +10,7 @@ from graphql import GraphQLError
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
+from api.audit.mutations import AuditMutations
 from api.audit.queries import AuditQueries
 from api.chain.mutations import ChainMutations
 from api.chain.queries import ChainQueries
@@ -19,7 +20,7 @@ from api.views.mutations import ViewMutations
 from api.views.queries import ViewQueries
 
 Query = merge_types("Query", (SiteQueries, ChainQueries, ViewQueries, AuditQueries))
-Mutation = merge_types("Mutation", (SiteMutations, ChainMutations, ViewMutations))
+Mutation = merge_types("Mutation", (SiteMutations, ChainMutations, ViewMutations, AuditMutations))
 
 log = logging.getLogger("regentrace.api")
 

@@ -125,6 +125,31 @@ class LedgerAggregate(BaseAggregate[str]):
     class Event(LedgerEvent):
         pass
 
+    class Corrected(Event):
+        """A correction (21 CFR Part 11, EU GMP Annex 11): the event at ``corrected_position``
+        said ``old_value`` for ``field``; it should have said ``new_value``. The original stays
+        in the ledger untouched; views show the corrected value from this position on.
+        ``correction_of`` is the position of an earlier correction this one corrects."""
+
+        corrected_position: int
+        corrected_event_type: str
+        field: str
+        old_value: Any
+        new_value: Any
+        reason: str
+        correction_of: int | None
+
+        def apply(self, aggregate: LedgerAggregate) -> None:
+            aggregate.corrections[(self.corrected_position, self.field)] = self.new_value
+
+    @property
+    def corrections(self) -> dict[tuple[int, str], Any]:
+        """Corrected values by (position of the corrected event, field)."""
+        found: dict[tuple[int, str], Any] | None = self.__dict__.get("_corrections")
+        if found is None:
+            found = self.__dict__["_corrections"] = {}
+        return found
+
     @classmethod
     def ledger_id(cls, key: str) -> str:
         return f"{cls.TYPE}:{key}"

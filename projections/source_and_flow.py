@@ -39,6 +39,23 @@ SHIPMENTS = VersionedTable(
 )
 
 
+STEPS = VersionedTable(
+    "batch_steps",
+    "position",
+    (
+        "position",
+        "batch_id",
+        "step",
+        "site_id",
+        "started_at",
+        "completed_at",
+        "operator",
+        "equipment",
+        "material_lots",
+    ),
+)
+
+
 def _key(a: Appended) -> str:
     return a.event.originator_id.split(":", 1)[1]
 
@@ -63,20 +80,20 @@ def _started(sql: Sql, a: Appended) -> None:
 def _step(sql: Sql, a: Appended) -> None:
     e = a.event
     assert isinstance(e, Batch.StepRecorded)
-    sql.execute(
-        "INSERT INTO batch_steps (batch_id, position, step, site_id, started_at, completed_at,"
-        " operator, equipment, material_lots) VALUES (?,?,?,?,?,?,?,?,?)",
-        (
-            _key(a),
-            a.position,
-            e.step,
-            e.site_id,
-            e.started_at,
-            e.completed_at,
-            e.operator,
-            e.equipment,
-            json.dumps(list(e.material_lots)),
-        ),
+    STEPS.insert(
+        sql,
+        {
+            "position": a.position,
+            "batch_id": _key(a),
+            "step": e.step,
+            "site_id": e.site_id,
+            "started_at": e.started_at,
+            "completed_at": e.completed_at,
+            "operator": e.operator,
+            "equipment": e.equipment,
+            "material_lots": json.dumps(list(e.material_lots)),
+        },
+        a.position,
     )
     _involve(sql, _key(a), e.site_id, a.position, "MANUFACTURE")
 
@@ -266,14 +283,11 @@ def _assemble(sql: Sql, position: int, batches: list[BatchView]) -> list[SourceA
         for b in batches
     }
     marks = ", ".join("?" * len(ids))
-    for row in sql.all(
-        "SELECT batch_id, step, site_id, started_at, completed_at, operator, equipment,"
-        f" material_lots FROM batch_steps WHERE position <= ? AND batch_id IN ({marks})"
-        " ORDER BY position",
-        (position, *ids),
-    ):
+    for row in STEPS.select(sql, position, [f"batch_id IN ({marks})"], ids, order="position"):
         row["material_lots"] = json.loads(row["material_lots"])
-        records[row.pop("batch_id")].manufacture.append(StepView(**row))
+        del row["position"]
+        batch_id = row.pop("batch_id")
+        records[batch_id].manufacture.append(StepView(**row))
     for row in sql.all(
         "SELECT batch_id, decision, decided_by, decided_at, meaning, reason FROM batch_decisions"
         f" WHERE position <= ? AND batch_id IN ({marks}) ORDER BY position",

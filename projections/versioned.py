@@ -22,7 +22,7 @@ class VersionedTable:
         self.key = key
         self.columns = columns
 
-    def current(self, sql: Sql, key: str) -> dict[str, Any] | None:
+    def current(self, sql: Sql, key: object) -> dict[str, Any] | None:
         return sql.one(
             f"SELECT {', '.join(self.columns)} FROM {self.table} "
             f"WHERE {self.key} = ? AND valid_to IS NULL",
@@ -37,7 +37,7 @@ class VersionedTable:
             (*(row[c] for c in self.columns), position),
         )
 
-    def change(self, sql: Sql, key: str, position: int, **changes: Any) -> None:
+    def change(self, sql: Sql, key: object, position: int, **changes: Any) -> None:
         """Close the current version of ``key`` at ``position`` and open one with ``changes``."""
         current = self.current(sql, key)
         assert current is not None, f"{self.table}: {key} has no current version"

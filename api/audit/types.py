@@ -67,3 +67,11 @@ class LedgerVerification:
     head_hash: str
     first_mismatch_position: int | None
     problem: str | None = strawberry.field(description="what failed at firstMismatchPosition")
+
+
+@strawberry.input
+class CorrectEventInput:
+    position: int = strawberry.field(description="ledger position of the event being corrected")
+    field: str
+    new_value: JSON
+    reason: str

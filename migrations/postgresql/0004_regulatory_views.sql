@@ -1,10 +1,13 @@
 -- Regulatory views: manufacture steps, shipments, adverse reactions, and the recall lineage graph.
+-- batch_steps is versioned by the position of the step's own event (corrections change it).
 -- Append-only rows carry the ledger position that wrote them; versioned rows carry valid_from /
 -- valid_to (see projections/versioned.py). Either way a view answers as of any position.
 
 CREATE TABLE batch_steps (
-    batch_id      text NOT NULL,
     position      bigint NOT NULL,
+    valid_from    bigint NOT NULL,
+    valid_to      bigint,
+    batch_id      text NOT NULL,
     step          text NOT NULL,
     site_id       text NOT NULL,
     started_at    timestamptz NOT NULL,
@@ -12,8 +15,9 @@ CREATE TABLE batch_steps (
     operator      text NOT NULL,
     equipment     text,
     material_lots text NOT NULL,
-    PRIMARY KEY (batch_id, position)
+    PRIMARY KEY (position, valid_from)
 );
+CREATE INDEX batch_steps_batch ON batch_steps (batch_id, position);
 
 CREATE TABLE batch_decisions (
     batch_id   text NOT NULL,

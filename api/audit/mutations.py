@@ -1,0 +1,21 @@
+"""Corrections: a new event that names what it corrects; the original is never edited."""
+
+from __future__ import annotations
+
+import strawberry
+
+from api.audit.types import CorrectEventInput
+from api.common import CommandResult
+from api.context import Info
+from api.resolve import arguments, command, ledger
+
+
+@strawberry.type
+class AuditMutations:
+    @strawberry.mutation(
+        description="Correct a descriptive field of a recorded event (or an earlier correction, "
+        "field newValue). The history keeps both; views show the corrected value from then on."
+    )
+    async def correct_event(self, info: Info, input: CorrectEventInput) -> CommandResult:
+        result = await command(info, ledger(info).correct_event, **arguments(input))
+        return CommandResult.of(result)
