@@ -81,3 +81,16 @@ def ledger(info: Info) -> TraceabilityLedger:
 
 def principal(info: Info) -> Principal:
     return info.context.principal
+
+
+def command_mutation(name: str, input_type: type, description: str) -> Any:
+    """A mutation that passes its input to the ledger command ``name`` and answers where it
+    landed: one definition for every command whose input fields are the command's parameters."""
+    from api.common import CommandResult
+
+    async def resolve(info: Info, input: Any) -> CommandResult:
+        method = getattr(info.context.service.app, name)
+        return CommandResult.of(await command(info, method, **arguments(input)))
+
+    resolve.__annotations__ = {"info": Info, "input": input_type, "return": CommandResult}
+    return strawberry.mutation(resolver=resolve, description=description)

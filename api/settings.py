@@ -88,6 +88,9 @@ class Settings(BaseSettings):
         5, ge=1, description="seconds an append waits for the ledger lock before failing"
     )
     sqlite_lock_timeout: int = Field(10, ge=1, description="seconds SQLite waits for a writer")
+    aggregate_cache_size: int = Field(
+        10_000, ge=0, description="aggregates kept in memory (0: replay each one on every load)"
+    )
     graphiql: bool | None = Field(None, description="serve GraphiQL (default: in development)")
     log_format: Literal["auto", "json", "text"] = Field(
         "auto", description="request logs: JSON in production, readable in development"

@@ -26,6 +26,10 @@ def ledger_env(settings: Settings) -> dict[str, str]:
         "CREATE_TABLE": "n",  # migrations own every table
         "TRANSCODER_TOPIC": "projections.codec:OrjsonTranscoder",
         "MAPPER_TOPIC": "projections.codec:TypedMapper",
+        # Aggregates stay in memory between commands; each load still reads any newer events
+        # from the database first (fast-forward), so several processes can share the ledger.
+        "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
     }
     if db.dialect == "sqlite":
         env |= {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -69,10 +70,7 @@ class BatchCommands(DonorCommands):
         reason: str | None = None,
         decided_at: datetime | None = None,
     ) -> CommandResult:
-        at = require_time(decided_at or utcnow(), "decidedAt")
-        lot = self.load(MaterialLot, lot_id)
-        lot.release(_optional(reason), at, **self.actor(principal))
-        return self.commit(lot)
+        return self._decide_lot(principal, lot_id, reason, decided_at, MaterialLot.release)
 
     def reject_material_lot(
         self,
@@ -81,9 +79,19 @@ class BatchCommands(DonorCommands):
         reason: str | None = None,
         decided_at: datetime | None = None,
     ) -> CommandResult:
+        return self._decide_lot(principal, lot_id, reason, decided_at, MaterialLot.reject)
+
+    def _decide_lot(
+        self,
+        principal: Principal,
+        lot_id: str,
+        reason: str | None,
+        decided_at: datetime | None,
+        decide: Callable[..., None],
+    ) -> CommandResult:
         at = require_time(decided_at or utcnow(), "decidedAt")
         lot = self.load(MaterialLot, lot_id)
-        lot.reject(_optional(reason), at, **self.actor(principal))
+        decide(lot, _optional(reason), at, **self.actor(principal))
         return self.commit(lot)
 
     # ------------------------------------------------------------------------------ batches

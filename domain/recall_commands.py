@@ -21,7 +21,6 @@ from domain.shared import (
     Principal,
     require_identifier,
     require_offset,
-    require_order,
     require_text,
     utcnow,
 )
@@ -98,7 +97,8 @@ class RecallCommands(DistributionCommands):
                 raise BadInputError("a time window applies to a SITE origin only", field="window")
             require_offset(window_from, "window.from")
             require_offset(window_to, "window.to")
-            require_order(window_from, window_to, "window.from", "window.to")
+            if window_to < window_from:
+                raise BadInputError("window.to precedes window.from", field="window")
         if kind == "DONATION":
             origin_id = normalise_donation_id(origin_id)[0]
         aggregate = AGGREGATE_OF_KIND.get(kind)

@@ -28,16 +28,18 @@ class Product:
 class DeadlineRule:
     days: int
     clock_starts: str
+    utc_offset: str = "+00:00"
 
     def deadline(self, aware_at: datetime) -> datetime:
-        start = aware_at
         if self.clock_starts == "day_after_awareness":
-            # The count starts on the day after the day of awareness (in the reporter's own
-            # calendar, as given), so the deadline falls at the end of the last counted day.
-            day_after = aware_at.replace(hour=0, minute=0, second=0, microsecond=0)
-            start = day_after + timedelta(days=1)
+            # Days are counted in the jurisdiction's calendar (Taiwan: +08:00, no daylight
+            # saving) from the day after the day of awareness; the deadline falls at the end of
+            # the last counted day, whatever offset the awareness time was written in.
+            local = aware_at.astimezone(datetime.strptime(self.utc_offset, "%z").tzinfo)
+            day_of_awareness = local.replace(hour=0, minute=0, second=0, microsecond=0)
+            start = day_of_awareness + timedelta(days=1)
             return start + timedelta(days=self.days) - timedelta(microseconds=1)
-        return start + timedelta(days=self.days)
+        return aware_at + timedelta(days=self.days)
 
 
 def _load(name: str) -> dict[str, Any]:

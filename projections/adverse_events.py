@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from domain.adverse_event import AdverseEvent
 from projections.ledger import Appended
 from projections.registry import Handlers
 from projections.sql import Sql
-from projections.versioned import VersionedTable
+from projections.versioned import VersionedTable, equal
 
 TABLES = ("adverse_event_versions",)
 
@@ -116,16 +115,9 @@ def find_adverse_events(
 ) -> list[AdverseEventView]:
     """Reports as recorded by ``position``; overdue means unsubmitted past the deadline at
     ``moment``."""
-    where: list[str] = []
-    params: list[Any] = []
-    for column, value in (
-        ("batch_id", batch_id),
-        ("reported_by_site_id", site_id),
-        ("control_site_id", control_site_id),
-    ):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
+    where, params = equal(
+        batch_id=batch_id, reported_by_site_id=site_id, control_site_id=control_site_id
+    )
     views = [
         AdverseEventView(
             **{**row, "serious": bool(row["serious"])},

@@ -18,7 +18,7 @@ from domain.material_lot import MaterialLot
 from projections.ledger import Appended
 from projections.registry import Handlers
 from projections.sql import Sql
-from projections.versioned import VersionedTable
+from projections.versioned import VersionedTable, equal
 
 TABLES = ("batch_versions", "material_lot_versions", "donation_versions", "donor_versions")
 
@@ -126,6 +126,10 @@ def _consent_withdrawn(sql: Sql, a: Appended) -> None:
 def _eligibility_determined(sql: Sql, a: Appended) -> None:
     e = a.event
     assert isinstance(e, Donor.EligibilityDetermined)
+    current = DONORS.current(sql, _key(a))
+    in_force = current["eligibility_determined_at"] if current else None
+    if in_force is not None and e.determined_at < in_force:
+        return  # entered late: the determination in force is the latest by when it was made
     DONORS.change(
         sql,
         _key(a),
@@ -381,13 +385,9 @@ def find_batches(
     elif status is not None:
         where.append("status = ? AND recalled_by = ''")
         params.append(status)
-    for column, value in (
-        ("donor_code", donor_code),
-        ("control_site_id", control_site_id),
-    ):
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
+    clauses, values = equal(donor_code=donor_code, control_site_id=control_site_id)
+    where += clauses
+    params += values
     if batch_ids is not None:
         if not batch_ids:
             return []

@@ -47,17 +47,14 @@ def _edges_of(event: Any) -> Iterator[Edge]:
         site = event.laboratory_site_id
         yield ("SITE", site, "BATCH", key, f"tested: {event.test}", event.tested_at)
     elif isinstance(event, Batch.Administered):
-        yield (
-            "BATCH",
-            key,
-            "PATIENT",
-            event.patient_code,
-            "administered to",
-            event.administered_at,
-        )
+        at = event.administered_at
+        yield ("BATCH", key, "PATIENT", event.patient_code, "administered to", at)
+        yield ("SITE", event.site_id, "BATCH", key, "administered at", at)
     elif isinstance(event, Shipment.Dispatched):
         at = event.dispatched_at
         yield ("SITE", event.from_site_id, "SHIPMENT", key, "dispatched from", at)
+        # Named at dispatch, so a trace made while the shipment travels knows who to warn.
+        yield ("SHIPMENT", key, "SITE", event.to_site_id, "destined for", at)
         for batch_id in event.batch_ids:
             yield ("BATCH", batch_id, "SHIPMENT", key, "shipped in", at)
     elif isinstance(event, AdverseEvent.Reported):
@@ -74,7 +71,11 @@ def _receipt_edges(sql: Sql, event: Shipment.Received) -> Iterator[Edge]:
         "SELECT to_site_id FROM shipment_versions WHERE shipment_id = ? AND valid_to IS NULL",
         (key,),
     )
-    yield ("SHIPMENT", key, "SITE", destination, "received at", event.received_at)
+    at = event.received_at
+    yield ("SHIPMENT", key, "SITE", destination, "received at", at)
+    for row in sql.all("SELECT batch_id FROM shipment_batches WHERE shipment_id = ?", (key,)):
+        # The receiving site handled the batch: a SITE origin over a window finds it.
+        yield ("SITE", destination, "BATCH", row["batch_id"], "received", at)
 
 
 def _record(sql: Sql, appended: Appended) -> None:

@@ -16,7 +16,7 @@ from domain.site import Site
 from projections.ledger import Appended
 from projections.registry import Handlers
 from projections.sql import Sql
-from projections.versioned import VersionedTable
+from projections.versioned import VersionedTable, equal
 
 TABLES = ("site_status_history", "site_versions")
 
@@ -177,18 +177,9 @@ def find_sites(
     decentralised_only: bool = False,
 ) -> list[SiteView]:
     """Sites as they stood at ``position``, with their history up to it, ordered by id."""
-    where: list[str] = []
-    params: list[Any] = []
-    filters = {
-        "control_site_id": control_site_id,
-        "status": status,
-        "jurisdiction": jurisdiction,
-        "country": country,
-    }
-    for column, value in filters.items():
-        if value is not None:
-            where.append(f"{column} = ?")
-            params.append(value)
+    where, params = equal(
+        control_site_id=control_site_id, status=status, jurisdiction=jurisdiction, country=country
+    )
     if site_ids is not None:
         if not site_ids:
             return []

@@ -67,3 +67,9 @@ class VersionedTable:
             statement += " LIMIT ?"
             values.append(limit)
         return sql.all(statement, values)
+
+
+def equal(**filters: Any) -> tuple[list[str], list[Any]]:
+    """``column = ?`` clauses and their values for the filters that are set (not None)."""
+    given = {column: value for column, value in filters.items() if value is not None}
+    return [f"{column} = ?" for column in given], list(given.values())

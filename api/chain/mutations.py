@@ -11,135 +11,112 @@ from __future__ import annotations
 import strawberry
 
 from api.chain import inputs as i
-from api.common import CommandResult
-from api.context import Info
-from api.resolve import arguments, command, ledger
-
-
-async def _run(info: Info, name: str, input: object) -> CommandResult:
-    method = getattr(ledger(info), name)
-    return CommandResult.of(await command(info, method, **arguments(input)))
+from api.resolve import command_mutation
 
 
 @strawberry.type
 class ChainMutations:
-    @strawberry.mutation(description="Register a donor under a pseudonymous code.")
-    async def register_donor(self, info: Info, input: i.RegisterDonorInput) -> CommandResult:
-        return await _run(info, "register_donor", input)
-
-    @strawberry.mutation(
-        description="Record written consent (with legal representative and "
-        "notarisation for donors without full capacity)."
+    register_donor = command_mutation(
+        "register_donor", i.RegisterDonorInput, "Register a donor under a pseudonymous code."
     )
-    async def record_consent(self, info: Info, input: i.RecordConsentInput) -> CommandResult:
-        return await _run(info, "record_consent", input)
-
-    @strawberry.mutation(description="Record the withdrawal of a donor's standing consent.")
-    async def withdraw_consent(self, info: Info, input: i.WithdrawConsentInput) -> CommandResult:
-        return await _run(info, "withdraw_consent", input)
-
-    @strawberry.mutation(description="Record an eligibility determination by the physician.")
-    async def determine_eligibility(
-        self, info: Info, input: i.DetermineEligibilityInput
-    ) -> CommandResult:
-        return await _run(info, "determine_eligibility", input)
-
-    @strawberry.mutation(description="Revoke the donor's ELIGIBLE determination (look-back).")
-    async def revoke_eligibility(
-        self, info: Info, input: i.RevokeEligibilityInput
-    ) -> CommandResult:
-        return await _run(info, "revoke_eligibility", input)
-
-    @strawberry.mutation(description="Record an acquisition of tissue or cells from a donor.")
-    async def record_donation(self, info: Info, input: i.RecordDonationInput) -> CommandResult:
-        return await _run(info, "record_donation", input)
-
-    @strawberry.mutation(description="Receive a reagent or ancillary-material lot into quarantine.")
-    async def receive_material_lot(
-        self, info: Info, input: i.ReceiveMaterialLotInput
-    ) -> CommandResult:
-        return await _run(info, "receive_material_lot", input)
-
-    @strawberry.mutation(description="Release a quarantined material lot for use.")
-    async def release_material_lot(
-        self, info: Info, input: i.MaterialLotDecisionInput
-    ) -> CommandResult:
-        return await _run(info, "release_material_lot", input)
-
-    @strawberry.mutation(description="Reject a material lot; it can never be used.")
-    async def reject_material_lot(
-        self, info: Info, input: i.MaterialLotDecisionInput
-    ) -> CommandResult:
-        return await _run(info, "reject_material_lot", input)
-
-    @strawberry.mutation(description="Start a batch from a donation for one patient.")
-    async def start_batch(self, info: Info, input: i.StartBatchInput) -> CommandResult:
-        return await _run(info, "start_batch", input)
-
-    @strawberry.mutation(description="Record a manufacturing step and the material lots it used.")
-    async def record_batch_step(self, info: Info, input: i.RecordBatchStepInput) -> CommandResult:
-        return await _run(info, "record_batch_step", input)
-
-    @strawberry.mutation(description="Record a QC result from a testing laboratory.")
-    async def record_qc_result(self, info: Info, input: i.RecordQcResultInput) -> CommandResult:
-        return await _run(info, "record_qc_result", input)
-
-    @strawberry.mutation(description="Open a deviation on a batch; it blocks release until closed.")
-    async def open_deviation(self, info: Info, input: i.OpenDeviationInput) -> CommandResult:
-        return await _run(info, "open_deviation", input)
-
-    @strawberry.mutation(description="Close an open deviation with its resolution.")
-    async def close_deviation(self, info: Info, input: i.CloseDeviationInput) -> CommandResult:
-        return await _run(info, "close_deviation", input)
-
-    @strawberry.mutation(
-        description="QP certification: release a batch, signed with its meaning. "
-        "Refused with every reason that stands in the way."
+    record_consent = command_mutation(
+        "record_consent",
+        i.RecordConsentInput,
+        "Record written consent (with legal representative and notarisation for donors "
+        "without full capacity).",
     )
-    async def release_batch(self, info: Info, input: i.ReleaseBatchInput) -> CommandResult:
-        return await _run(info, "release_batch", input)
-
-    @strawberry.mutation(description="Reject a batch.")
-    async def reject_batch(self, info: Info, input: i.BatchDecisionInput) -> CommandResult:
-        return await _run(info, "reject_batch", input)
-
-    @strawberry.mutation(description="Record the destruction of a batch where it is.")
-    async def destroy_batch(self, info: Info, input: i.BatchDecisionInput) -> CommandResult:
-        return await _run(info, "destroy_batch", input)
-
-    @strawberry.mutation(description="Dispatch released batches from one site to another.")
-    async def dispatch_shipment(self, info: Info, input: i.DispatchShipmentInput) -> CommandResult:
-        return await _run(info, "dispatch_shipment", input)
-
-    @strawberry.mutation(description="Record a temperature excursion during a shipment.")
-    async def record_temperature_excursion(
-        self, info: Info, input: i.TemperatureExcursionInput
-    ) -> CommandResult:
-        return await _run(info, "record_temperature_excursion", input)
-
-    @strawberry.mutation(description="Receive a shipment, once, with the condition found.")
-    async def receive_shipment(self, info: Info, input: i.ReceiveShipmentInput) -> CommandResult:
-        return await _run(info, "receive_shipment", input)
-
-    @strawberry.mutation(description="Record administration after the chain-of-identity check.")
-    async def record_administration(
-        self, info: Info, input: i.RecordAdministrationInput
-    ) -> CommandResult:
-        return await _run(info, "record_administration", input)
-
-    @strawberry.mutation(
-        description="Report an adverse reaction to the control site; the "
-        "reporting deadline follows from the site's jurisdiction."
+    withdraw_consent = command_mutation(
+        "withdraw_consent",
+        i.WithdrawConsentInput,
+        "Record the withdrawal of a donor's standing consent.",
     )
-    async def report_adverse_event(
-        self, info: Info, input: i.ReportAdverseEventInput
-    ) -> CommandResult:
-        return await _run(info, "report_adverse_event", input)
-
-    @strawberry.mutation(
-        description="Record the submission of an adverse reaction to the authority."
+    determine_eligibility = command_mutation(
+        "determine_eligibility",
+        i.DetermineEligibilityInput,
+        "Record an eligibility determination by the physician.",
     )
-    async def submit_adverse_event_to_authority(
-        self, info: Info, input: i.SubmitAdverseEventInput
-    ) -> CommandResult:
-        return await _run(info, "submit_adverse_event_to_authority", input)
+    revoke_eligibility = command_mutation(
+        "revoke_eligibility",
+        i.RevokeEligibilityInput,
+        "Revoke the donor's ELIGIBLE determination (look-back).",
+    )
+    record_donation = command_mutation(
+        "record_donation",
+        i.RecordDonationInput,
+        "Record an acquisition of tissue or cells from a donor.",
+    )
+    receive_material_lot = command_mutation(
+        "receive_material_lot",
+        i.ReceiveMaterialLotInput,
+        "Receive a reagent or ancillary-material lot into quarantine.",
+    )
+    release_material_lot = command_mutation(
+        "release_material_lot",
+        i.MaterialLotDecisionInput,
+        "Release a quarantined material lot for use.",
+    )
+    reject_material_lot = command_mutation(
+        "reject_material_lot",
+        i.MaterialLotDecisionInput,
+        "Reject a material lot; it can never be used.",
+    )
+    start_batch = command_mutation(
+        "start_batch", i.StartBatchInput, "Start a batch from a donation for one patient."
+    )
+    record_batch_step = command_mutation(
+        "record_batch_step",
+        i.RecordBatchStepInput,
+        "Record a manufacturing step and the material lots it used.",
+    )
+    record_qc_result = command_mutation(
+        "record_qc_result", i.RecordQcResultInput, "Record a QC result from a testing laboratory."
+    )
+    open_deviation = command_mutation(
+        "open_deviation",
+        i.OpenDeviationInput,
+        "Open a deviation on a batch; it blocks release until closed.",
+    )
+    close_deviation = command_mutation(
+        "close_deviation", i.CloseDeviationInput, "Close an open deviation with its resolution."
+    )
+    release_batch = command_mutation(
+        "release_batch",
+        i.ReleaseBatchInput,
+        "QP certification: release a batch, signed with its meaning. Refused with every reason "
+        "that stands in the way.",
+    )
+    reject_batch = command_mutation("reject_batch", i.BatchDecisionInput, "Reject a batch.")
+    destroy_batch = command_mutation(
+        "destroy_batch", i.BatchDecisionInput, "Record the destruction of a batch where it is."
+    )
+    dispatch_shipment = command_mutation(
+        "dispatch_shipment",
+        i.DispatchShipmentInput,
+        "Dispatch released batches from one site to another.",
+    )
+    record_temperature_excursion = command_mutation(
+        "record_temperature_excursion",
+        i.TemperatureExcursionInput,
+        "Record a temperature excursion during a shipment.",
+    )
+    receive_shipment = command_mutation(
+        "receive_shipment",
+        i.ReceiveShipmentInput,
+        "Receive a shipment, once, with the condition found.",
+    )
+    record_administration = command_mutation(
+        "record_administration",
+        i.RecordAdministrationInput,
+        "Record administration after the chain-of-identity check.",
+    )
+    report_adverse_event = command_mutation(
+        "report_adverse_event",
+        i.ReportAdverseEventInput,
+        "Report an adverse reaction to the control site; the reporting deadline follows from "
+        "the site's jurisdiction.",
+    )
+    submit_adverse_event_to_authority = command_mutation(
+        "submit_adverse_event_to_authority",
+        i.SubmitAdverseEventInput,
+        "Record the submission of an adverse reaction to the authority.",
+    )

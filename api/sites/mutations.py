@@ -6,7 +6,7 @@ import strawberry
 
 from api.common import CommandResult
 from api.context import Info
-from api.resolve import command, ledger
+from api.resolve import command, command_mutation, ledger
 from api.sites.types import RegisterSiteInput, RelocateSiteInput, SiteStatusInput
 
 
@@ -31,41 +31,22 @@ class SiteMutations:
         )
         return CommandResult.of(result)
 
-    @strawberry.mutation(
-        description="Activate a registered site (its control site must be ACTIVE)."
+    activate_site = command_mutation(
+        "activate_site",
+        SiteStatusInput,
+        "Activate a registered site (its control site must be ACTIVE).",
     )
-    async def activate_site(self, info: Info, input: SiteStatusInput) -> CommandResult:
-        return await _status_change(info, ledger(info).activate_site, input)
-
-    @strawberry.mutation(description="Suspend an ACTIVE site; a reason is required.")
-    async def suspend_site(self, info: Info, input: SiteStatusInput) -> CommandResult:
-        return await _status_change(info, ledger(info).suspend_site, input)
-
-    @strawberry.mutation(description="Reinstate a SUSPENDED site.")
-    async def reinstate_site(self, info: Info, input: SiteStatusInput) -> CommandResult:
-        return await _status_change(info, ledger(info).reinstate_site, input)
-
-    @strawberry.mutation(description="Terminate a site for good.")
-    async def terminate_site(self, info: Info, input: SiteStatusInput) -> CommandResult:
-        return await _status_change(info, ledger(info).terminate_site, input)
-
-    @strawberry.mutation(
-        description="Move a modular or mobile unit that is not ACTIVE; reinstate it afterwards."
+    suspend_site = command_mutation(
+        "suspend_site", SiteStatusInput, "Suspend an ACTIVE site; a reason is required."
     )
-    async def relocate_site(self, info: Info, input: RelocateSiteInput) -> CommandResult:
-        result = await command(
-            info,
-            ledger(info).relocate_site,
-            input.site_id,
-            input.location,
-            input.reason,
-            country=input.country,
-            supervising_authority=input.supervising_authority,
-            effective_at=input.effective_at,
-        )
-        return CommandResult.of(result)
-
-
-async def _status_change(info: Info, method: object, input: SiteStatusInput) -> CommandResult:
-    result = await command(info, method, input.site_id, input.reason, input.effective_at)  # type: ignore[arg-type]
-    return CommandResult.of(result)
+    reinstate_site = command_mutation(
+        "reinstate_site", SiteStatusInput, "Reinstate a SUSPENDED site."
+    )
+    terminate_site = command_mutation(
+        "terminate_site", SiteStatusInput, "Terminate a site for good."
+    )
+    relocate_site = command_mutation(
+        "relocate_site",
+        RelocateSiteInput,
+        "Move a modular or mobile unit that is not ACTIVE; reinstate it afterwards.",
+    )
