@@ -1,5 +1,6 @@
 # regentrace: two commands do all set-up on a fresh machine.
 #   make run    install, migrate, seed the demo into an empty embedded ledger, serve GraphiQL
+#   make bench  measure (SCALE=small|medium|default|10x): bench/RESULTS.md, bench/results.json
 #   make test   install, then lint, type-check, check the partner contract and run every test
 #               on SQLite and PostgreSQL (starting the local PostgreSQL if it is down)
 
@@ -11,7 +12,7 @@ SHARED ?= ../shared
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint typecheck contract pytest postgres clean
+.PHONY: install run test lint typecheck contract pytest postgres clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "regentrace needs Python 3.11 or newer")'
@@ -54,3 +55,6 @@ pytest: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+
+bench: install postgres
+	$(BIN)/python -m bench.run --scale $(or $(SCALE),medium)

@@ -137,7 +137,10 @@ def cmd_export_ledger(args: argparse.Namespace) -> int:
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout  # noqa: SIM115
     try:
         count = export.write_ledger(
-            service, out, _moment(args.until), lambda n: _say(f"export: {n:,} events written")
+            service,
+            out,
+            _moment(args.until, end_of_day=True),
+            lambda n: _say(f"export: {n:,} events written"),
         )
     finally:
         if args.out:

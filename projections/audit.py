@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from projections.ledger import GENESIS_HASH, chain_hash
 from projections.sql import Sql
 
@@ -25,7 +27,8 @@ EVENTS = (
     " ORDER BY notification_id LIMIT ?"
 )
 LEDGER = (
-    "SELECT position, originator_id, originator_version, recorded_at, hash FROM ledger"
+    "SELECT position, originator_id, originator_version, recorded_at, hash, actor, actor_role,"
+    " aggregate_type, event_type FROM ledger"
     " WHERE position > ? AND position <= ? ORDER BY position LIMIT ?"
 )
 
@@ -101,6 +104,17 @@ def verify(
             False, checked, head_position, head_hash, mismatch.position, mismatch.problem
         )
     progress(checked, total)
+    if to_position is not None:
+        # The answer's head is the last position verified, so its hash can be compared with
+        # one published for that position.
+        with read() as sql:
+            last = sql.one(
+                "SELECT position, hash FROM ledger WHERE position <= ?"
+                " ORDER BY position DESC LIMIT 1",
+                (stop,),
+            )
+        if last is not None:
+            head_position, head_hash = int(last["position"]), last["hash"]
     return Verification(True, checked, head_position, head_hash)
 
 
@@ -141,6 +155,23 @@ def _check_pair(event: dict[str, Any], entry: dict[str, Any], prev_hash: str) ->
     )
     if expected != entry["hash"]:
         raise ChainMismatchError(position, "hash does not match the event and the chain before it")
+    # The ledger row's own columns are derived from the event: they must say what it says.
+    state = orjson.loads(bytes(event["state"]))
+    derived = (
+        state.get("actor"),
+        state.get("actor_role"),
+        event["originator_id"].split(":", 1)[0],
+        event["topic"].rsplit(":", 1)[-1],
+    )
+    if derived != (
+        entry["actor"],
+        entry["actor_role"],
+        entry["aggregate_type"],
+        entry["event_type"],
+    ):
+        raise ChainMismatchError(
+            position, "ledger row's actor, role or type differs from the stored event"
+        )
 
 
 def _check_version(

@@ -11,7 +11,8 @@ in ledger order. For every event this script recomputes
 
 (all hashes lowercase hex; the text UTF-8; recorded_at as written in the export, ISO 8601 in UTC
 with microseconds; state the event's stored bytes, base64 in the export), compares it with the
-hash the ledger stored, and checks that each aggregate's versions run 1, 2, 3... with no gap.
+hash the ledger stored, checks that the actor shown is the one inside the event, and that each
+aggregate's versions run 1, 2, 3... with no gap.
 prev_hash of the first line is the header's "anchor" (64 zeros for an export from the start).
 It prints the head hash (to compare with one published earlier) or the first position that fails,
 and exits 0 or 1. See docs/ledger-chain.md.
@@ -51,6 +52,12 @@ def verify(lines):
         position = event["position"]
         if link(prev_hash, event) != event["hash"]:
             return False, f"position {position}: hash does not match (altered or reordered)", count
+        content = json.loads(base64.b64decode(event["state_base64"]))
+        if (event.get("actor"), event.get("actor_role")) != (
+            content.get("actor"),
+            content.get("actor_role"),
+        ):
+            return False, f"position {position}: actor differs from the event's content", count
         aggregate, version = event["originator_id"], event["originator_version"]
         if version != versions.get(aggregate, 0) + 1:
             return False, f"position {position}: {aggregate} version gap before {version}", count

@@ -8,7 +8,9 @@ import strawberry
 from api.audit.types import EventFilter, LedgerEvent, LedgerEventConnection, LedgerVerification
 from api.common import PageInfo, decode_cursor, encode_cursor, page_size
 from api.context import Info
+from api.errors import from_domain
 from api.resolve import read
+from domain.shared import BadInputError, require_offset
 from projections.audit import find_events, verify
 
 
@@ -24,7 +26,16 @@ class AuditQueries:
     ) -> LedgerEventConnection:
         size = page_size(first)
         start = decode_cursor(after)
+        if start is not None and not start.isdigit():
+            raise from_domain(BadInputError("after is not a cursor of events", field="after"))
         f = filter or EventFilter()
+        try:
+            for name in ("recorded_from", "recorded_to"):
+                value = getattr(f, name)
+                if value is not None:
+                    require_offset(value, name)
+        except BadInputError as error:
+            raise from_domain(error) from error
         rows = await read(
             info,
             None,
@@ -38,7 +49,7 @@ class AuditQueries:
                 recorded_to=f.recorded_to,
                 from_position=f.from_position,
                 to_position=f.to_position,
-                after=int(start) if start and start.isdigit() else None,
+                after=int(start) if start is not None else None,
                 limit=size + 1,
             ),
         )

@@ -63,8 +63,10 @@ class EventFilter:
 class LedgerVerification:
     ok: bool
     checked_events: int
-    head_position: int
-    head_hash: str
+    head_position: int = strawberry.field(
+        description="the ledger's head; with toPosition, the last position verified"
+    )
+    head_hash: str = strawberry.field(description="the hash at headPosition")
     first_mismatch_position: int | None
     problem: str | None = strawberry.field(description="what failed at firstMismatchPosition")
 

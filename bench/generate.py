@@ -1,0 +1,146 @@
+"""Build a realistic ledger through the application's own commands (never by writing rows).
+
+A control site with N spokes, a QC laboratory and hospitals; autologous CAR-T batches spread over
+the spokes, each with donor, consent, eligibility, donation, six steps, seven QC results, QP
+release, shipment, receipt and administration (about 25 events a batch); material lots each used
+by up to ``lot_reuse`` batches; an adverse reaction every 50 batches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from api.demo_chain import QC_TESTS, SCREENING
+from domain.application import TraceabilityLedger
+from domain.shared import Principal
+
+ADMIN = Principal("bench-admin", "administrator")
+CONTROL = "BENCH-CTRL"
+LAB = "BENCH-LAB"
+START = datetime(2024, 1, 1, tzinfo=UTC)
+EVENTS_PER_BATCH = 25
+
+
+def network(app: TraceabilityLedger, spokes: int) -> list[tuple[str, str]]:
+    """Control site, laboratory, and (spoke, hospital) pairs, all active."""
+    at = START - timedelta(days=30)
+    app.register_site(
+        ADMIN,
+        site_id=CONTROL,
+        name="Bench control site",
+        kind="CONTROL_SITE",
+        jurisdiction="TW",
+        country="TW",
+        supervising_authority="TFDA",
+        registered_at=at,
+    )
+    app.activate_site(ADMIN, CONTROL, "qualified", at)
+    app.register_site(
+        ADMIN,
+        site_id=LAB,
+        name="Bench QC laboratory",
+        kind="TESTING_LABORATORY",
+        jurisdiction="TW",
+        country="TW",
+        supervising_authority="TFDA",
+        registered_at=at,
+    )
+    app.activate_site(ADMIN, LAB, "qualified", at)
+    pairs = []
+    for n in range(spokes):
+        spoke, hospital = f"BENCH-MU-{n:03d}", f"BENCH-MI-{n:03d}"
+        app.register_site(
+            ADMIN,
+            site_id=spoke,
+            name=f"Bench modular unit {n}",
+            kind="MODULAR_UNIT",
+            jurisdiction="TW",
+            country="TW",
+            supervising_authority="TFDA",
+            control_site_id=CONTROL,
+            registered_at=at,
+        )
+        app.activate_site(ADMIN, spoke, "qualified", at)
+        app.register_site(
+            ADMIN,
+            site_id=hospital,
+            name=f"Bench hospital {n}",
+            kind="MEDICAL_INSTITUTION",
+            jurisdiction="TW",
+            country="TW",
+            supervising_authority="MOHW",
+            registered_at=at,
+        )
+        app.activate_site(ADMIN, hospital, "qualified", at)
+        pairs.append((spoke, hospital))
+    return pairs
+
+
+def lot(app: TraceabilityLedger, lot_id: str, at: datetime) -> None:
+    app.receive_material_lot(
+        ADMIN,
+        lot_id,
+        "Lentiviral vector",
+        "Bench Vector Co",
+        CONTROL,
+        at,
+        at + timedelta(days=3650),
+    )
+    app.release_material_lot(ADMIN, lot_id, "CoA reviewed", at + timedelta(hours=1))
+
+
+def batch(app: TraceabilityLedger, n: int, spoke: str, hospital: str, lot_id: str) -> None:
+    t0 = START + timedelta(minutes=10 * n)
+
+    def at(hours: float) -> datetime:
+        return t0 + timedelta(hours=hours)
+
+    donor, patient, batch_id = f"D{n:07d}", f"P{n:07d}", f"B{n:07d}"
+    app.register_donor(ADMIN, donor)
+    app.record_consent(ADMIN, donor, f"ICF-{n}", at(0))
+    app.determine_eligibility(ADMIN, donor, "ELIGIBLE", "v1", SCREENING, at(1))
+    app.record_donation(ADMIN, f"DON{n:07d}", donor, "AUTOLOGOUS", hospital, "Leukapheresis", at(2))
+    app.start_batch(
+        ADMIN, batch_id, "CART-CD19-AUTO", f"DON{n:07d}", patient, CONTROL, spoke, at(3)
+    )
+    for k, step in enumerate(
+        ("selection", "activation", "transduction", "expansion", "harvest", "cryopreservation")
+    ):
+        lots = [lot_id] if step == "transduction" else []
+        app.record_batch_step(
+            ADMIN, batch_id, step, spoke, at(4 + k), at(4.5 + k), "operator", None, lots, None
+        )
+    for test, method, spec, result in QC_TESTS:
+        app.record_qc_result(ADMIN, batch_id, test, method, spec, result, True, at(11), LAB)
+    app.release_batch(ADMIN, batch_id, "QP certification", at(12))
+    app.dispatch_shipment(ADMIN, f"S{n:07d}", [batch_id], spoke, hospital, "Courier", at(13))
+    app.receive_shipment(ADMIN, f"S{n:07d}", at(14), True)
+    app.record_administration(ADMIN, batch_id, hospital, patient, at(15), True)
+    if n % 50 == 0:
+        app.report_adverse_event(
+            ADMIN, f"AE{n:07d}", batch_id, patient, hospital, True, "CRS grade 2", at(16), at(17)
+        )
+
+
+def build(
+    app: TraceabilityLedger,
+    events: int,
+    spokes: int = 20,
+    lot_reuse: int = 1000,
+    progress: Callable[[int, int], None] = lambda _d, _t: None,
+) -> dict[str, object]:
+    """About ``events`` events; answers what it built (lot ids, batch count)."""
+    pairs = network(app, spokes)
+    batches = max(events // EVENTS_PER_BATCH, 1)
+    lots: list[str] = []
+    for n in range(batches):
+        if n % lot_reuse == 0:
+            lots.append(f"LV-{len(lots):05d}")
+            lot(app, lots[-1], START - timedelta(days=1))
+        spoke, hospital = pairs[n % len(pairs)]
+        batch(app, n, spoke, hospital, lots[-1])
+        if n % 200 == 0:
+            progress(n, batches)
+    progress(batches, batches)
+    return {"batches": batches, "lots": lots, "spokes": spokes, "adverse_event": "AE0000000"}
