@@ -79,3 +79,11 @@ def decode_cursor(cursor: str | None) -> str | None:
         raise from_domain(
             BadInputError("after is not a cursor this service issued", field="after")
         ) from None
+
+
+def page_info(fetched: int, size: int, last_key: str | None) -> PageInfo:
+    """Pages are read one row beyond ``size``: more rows than that means there is a next page."""
+    return PageInfo(
+        has_next_page=fetched > size,
+        end_cursor=encode_cursor(last_key) if last_key is not None else None,
+    )

@@ -6,7 +6,7 @@ import anyio.to_thread
 import strawberry
 
 from api.audit.types import EventFilter, LedgerEvent, LedgerEventConnection, LedgerVerification
-from api.common import PageInfo, decode_cursor, encode_cursor, page_size
+from api.common import decode_cursor, page_info, page_size
 from api.context import Info
 from api.errors import from_domain
 from api.resolve import read
@@ -54,13 +54,8 @@ class AuditQueries:
             ),
         )
         nodes = [LedgerEvent.of(r) for r in rows[:size]]
-        return LedgerEventConnection(
-            nodes=nodes,
-            page_info=PageInfo(
-                has_next_page=len(rows) > size,
-                end_cursor=encode_cursor(str(nodes[-1].position)) if nodes else None,
-            ),
-        )
+        last = str(nodes[-1].position) if nodes else None
+        return LedgerEventConnection(nodes=nodes, page_info=page_info(len(rows), size, last))
 
     @strawberry.field(
         description="Recompute the hash chain over a range of positions (the whole ledger by "

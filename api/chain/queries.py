@@ -5,7 +5,7 @@ from __future__ import annotations
 import strawberry
 
 from api.chain.types import Batch, BatchConnection, BatchFilter, Donor
-from api.common import AsOf, PageInfo, decode_cursor, encode_cursor, page_size
+from api.common import AsOf, decode_cursor, page_info, page_size
 from api.context import Info
 from api.resolve import read
 from projections.chain import find_batches, find_donor
@@ -50,10 +50,5 @@ class ChainQueries:
             ),
         )
         nodes = [Batch.of(v) for v in found[:size]]
-        return BatchConnection(
-            nodes=nodes,
-            page_info=PageInfo(
-                has_next_page=len(found) > size,
-                end_cursor=encode_cursor(nodes[-1].id) if nodes else None,
-            ),
-        )
+        last = nodes[-1].id if nodes else None
+        return BatchConnection(nodes=nodes, page_info=page_info(len(found), size, last))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import anyio.to_thread
 import strawberry
 
-from api.common import AsOf, PageInfo, decode_cursor, encode_cursor, page_size
+from api.common import AsOf, decode_cursor, page_info, page_size
 from api.context import Info
 from api.errors import from_domain
 from api.resolve import ledger, read
@@ -81,13 +81,8 @@ class ViewQueries:
             ),
         )
         nodes = [SourceAndFlowRecord.of(r) for r in found[:size]]
-        return SourceAndFlowConnection(
-            nodes=nodes,
-            page_info=PageInfo(
-                has_next_page=len(found) > size,
-                end_cursor=encode_cursor(nodes[-1].batch_id) if nodes else None,
-            ),
-        )
+        last = nodes[-1].batch_id if nodes else None
+        return SourceAndFlowConnection(nodes=nodes, page_info=page_info(len(found), size, last))
 
     @strawberry.field(description="Adverse reactions with deadlines and what is overdue.")
     async def adverse_events(
