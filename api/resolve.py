@@ -15,7 +15,7 @@ import strawberry
 from api.context import Info
 from api.errors import from_domain
 from domain.application import TraceabilityLedger
-from domain.shared import BadInputError, CommandResult, DomainError, Principal, require_offset
+from domain.shared import BadInputError, CommandResult, DomainError, require_offset
 from projections.ledger import LedgerIndex
 from projections.sql import Sql
 
@@ -77,10 +77,6 @@ def _plain(value: Any) -> Any:
 
 def ledger(info: Info) -> TraceabilityLedger:
     return info.context.service.app
-
-
-def principal(info: Info) -> Principal:
-    return info.context.principal
 
 
 def command_mutation(name: str, input_type: type, description: str) -> Any:

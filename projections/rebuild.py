@@ -12,20 +12,13 @@ from typing import Any
 from eventsourcing.persistence import Mapper, StoredEvent
 
 from domain.shared import LedgerEvent
+from projections.audit import find_events
 from projections.ledger import Appended, LedgerIndex
 from projections.registry import project, projection_tables
 from projections.sql import Sql
 from projections.store import LedgerRecorder
 
 Progress = Callable[[int, int], None]
-
-SELECT_BATCH = (
-    "SELECT e.notification_id AS position, e.originator_id, e.originator_version, e.topic,"
-    " e.state, l.recorded_at FROM stored_events e"
-    " JOIN ledger l ON l.position = e.notification_id"
-    " WHERE e.notification_id > ? AND e.notification_id <= ?"
-    " ORDER BY e.notification_id LIMIT ?"
-)
 
 
 def read_ledger(
@@ -34,7 +27,7 @@ def read_ledger(
     """Every event up to position ``until``, in order, with its ledger time."""
     after = 0
     while True:
-        rows = sql.all(SELECT_BATCH, (after, until, batch_size))
+        rows = find_events(sql, to_position=until, after=after, limit=batch_size)
         for row in rows:
             stored = StoredEvent(
                 originator_id=row["originator_id"],
