@@ -1,6 +1,7 @@
 # regentrace: two commands do all set-up on a fresh machine.
 #   make run    install, migrate, seed the demo into an empty embedded ledger, serve GraphiQL
-#   make bench  measure (SCALE=small|medium|default|10x): bench/RESULTS.md, bench/results.json
+#   make bench  measure (SCALE=small|medium|default|10x, REUSE=1 keeps a built ledger):
+#               bench/RESULTS.md, bench/results.json
 #   make test   install, then lint, type-check, check the partner contract and run every test
 #               on SQLite and PostgreSQL (starting the local PostgreSQL if it is down)
 
@@ -26,7 +27,8 @@ install: $(STAMP)
 run: install
 	$(BIN)/regentrace migrate
 	$(BIN)/regentrace demo --if-empty
-	$(BIN)/regentrace serve --host $(HOST) --port $(PORT)
+	@echo "make run: development principal ON (no credentials needed); never expose this server"
+	REGENTRACE_DEV_PRINCIPAL_ENABLED=true $(BIN)/regentrace serve --host $(HOST) --port $(PORT)
 
 test: install lint typecheck contract postgres pytest
 
@@ -57,4 +59,4 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
 
 bench: install postgres
-	$(BIN)/python -m bench.run --scale $(or $(SCALE),medium)
+	$(BIN)/python -m bench.run --scale $(or $(SCALE),medium) $(if $(REUSE),--reuse)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -10,22 +11,29 @@ from typing import Any
 
 import anyio.to_thread
 import orjson
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
+from starlette.requests import HTTPConnection
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UnsetType
 
+from api.auth.authenticate import Authenticator, UnauthenticatedError
+from api.auth.identity import Identity
+from api.auth.middleware import install_authentication
+from api.auth.roles import NOBODY
 from api.context import Context, RequestLog
 from api.errors import with_code
 from api.schema import build_schema
 from api.settings import Settings
 from api.wiring import Regentrace
-from domain.shared import Principal
 from projections.ledger import LedgerIndex
 
 access_log = logging.getLogger("regentrace.access")
+NOBODY_IDENTITY = Identity("anonymous", NOBODY, via="none")
 
 
 class OperationLog(SchemaExtension):
@@ -43,7 +51,29 @@ class OperationLog(SchemaExtension):
 
 class LedgerGraphQLRouter(GraphQLRouter[Context, None]):
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        try:
+            return orjson.dumps(data)
+        except TypeError:
+            # An error message may quote the caller's own invalid text (a lone surrogate), which
+            # orjson refuses; the standard encoder escapes it instead.
+            return json.dumps(data, ensure_ascii=True, default=str).encode()
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A WebSocket client sends its credential in connection_init's payload, as
+        ``{"Authorization": "Bearer ..."}``; a bad one closes the socket (4403)."""
+        params = context.connection_params if isinstance(context.connection_params, dict) else {}
+        header = params.get("Authorization") or params.get("authorization")
+        assert context.request is not None  # strawberry sets it before calling this
+        authenticator: Authenticator = context.request.app.state.authenticator
+        try:
+            context.identity = await anyio.to_thread.run_sync(
+                authenticator.identify, header if isinstance(header, str) else None
+            )
+        except UnauthenticatedError as error:
+            access_log.info("websocket refused: %s", error)
+            rejection: dict[str, object] = {"code": "UNAUTHENTICATED", "message": str(error)}
+            raise ConnectionRejectionError(rejection) from error
+        return None
 
     async def process_result(
         self, request: Request, result: ExecutionResult
@@ -62,6 +92,13 @@ def create_app(settings: Settings | None = None, service: Regentrace | None = No
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.service = service or Regentrace(settings)
+        app.state.authenticator = Authenticator(settings, app.state.service)
+        if settings.dev_principal_enabled:
+            logging.getLogger("regentrace.auth").warning(
+                "the development principal is on: requests without credentials act as %s (%s)",
+                settings.dev_principal,
+                settings.dev_principal_role,
+            )
         try:
             yield
         finally:
@@ -74,13 +111,16 @@ def create_app(settings: Settings | None = None, service: Regentrace | None = No
         "regenerative medicines",
         lifespan=lifespan,
     )
-    # Until access control is configured, every request acts as the development principal.
-    principal = Principal(settings.dev_principal, settings.dev_principal_role)
 
-    async def get_context(request: Request) -> Context:
-        return Context(request.app.state.service, principal, request.state.log)
+    async def get_context(connection: HTTPConnection) -> Context:
+        if isinstance(connection, WebSocket):
+            # A WebSocket authenticates in its connection_init message (on_ws_connect below);
+            # until then it is nobody.
+            return Context(connection.app.state.service, NOBODY_IDENTITY, RequestLog())
+        state = connection.state
+        return Context(connection.app.state.service, state.identity, state.log)
 
-    schema = build_schema()
+    schema = build_schema(settings)
     schema.extensions = (*schema.extensions, OperationLog)
     router = LedgerGraphQLRouter(
         schema,
@@ -107,6 +147,8 @@ def create_app(settings: Settings | None = None, service: Regentrace | None = No
                 {"status": "unavailable", "reason": type(error).__name__}, status_code=503
             )
         return JSONResponse({"status": "ready", "headPosition": head})
+
+    install_authentication(app, settings)
 
     @app.middleware("http")
     async def log_requests(

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from api.settings import Settings
 
@@ -314,6 +315,10 @@ def build_parser() -> argparse.ArgumentParser:
     ledger.add_argument("--out", help="file to write (default: standard output)")
     ledger.set_defaults(run=cmd_export_ledger)
 
+    from api.epcis.cli import add_epcis_export
+
+    add_epcis_export(exports)
+
     verify = commands.add_parser("verify", help="recompute the hash chain; exit 1 on tampering")
     verify.description = (
         "Recompute the SHA-256 chain over the stored events and check every aggregate's version "
@@ -332,10 +337,17 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--out", required=True, help="new SQLite file to write")
     replay.set_defaults(run=cmd_replay)
 
+    _add_schema_and_keys(commands)
+    return parser
+
+
+def _add_schema_and_keys(commands: Any) -> None:
+    from api.auth.cli import add_apikey_commands
+
+    add_apikey_commands(commands)
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     schema.description = "Print the GraphQL schema in SDL, e.g. to check it against the contract."
     schema.set_defaults(run=cmd_schema)
-    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:

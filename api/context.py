@@ -8,6 +8,7 @@ from typing import Any
 from strawberry.fastapi import BaseContext
 from strawberry.types import Info as StrawberryInfo
 
+from api.auth.identity import Identity
 from api.wiring import Regentrace
 from domain.shared import Principal
 
@@ -23,11 +24,16 @@ class RequestLog:
 
 
 class Context(BaseContext):
-    def __init__(self, service: Regentrace, principal: Principal, log: RequestLog) -> None:
+    def __init__(self, service: Regentrace, identity: Identity, log: RequestLog) -> None:
         super().__init__()
         self.service = service
-        self.principal = principal
+        self.identity = identity
         self.log = log
+
+    @property
+    def principal(self) -> Principal:
+        """Who acts: the authenticated caller, recorded on every event it causes."""
+        return self.identity.principal
 
 
 Info = StrawberryInfo[Context, Any]

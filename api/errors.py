@@ -39,10 +39,17 @@ def with_code(error: GraphQLError) -> GraphQLError:
         # validation, a variable of the wrong type). That is the caller's input, not our fault.
         extensions["code"] = "BAD_INPUT"
         return _copy(error, error.message, extensions)
+    return _copy(error, *masked(original or error, extensions))
+
+
+def masked(
+    error: BaseException, extensions: dict[str, Any] | None = None
+) -> tuple[str, dict[str, Any]]:
+    """A fault of ours, logged in full under a reference; the caller sees only the reference."""
     reference = uuid.uuid4().hex[:12]
-    log.error("internal error %s", reference, exc_info=original or error)
-    extensions |= {"code": "INTERNAL", "reference": reference}
-    return _copy(error, f"internal error (reference {reference}); nothing was stored", extensions)
+    log.error("internal error %s", reference, exc_info=error)
+    extensions = {**(extensions or {}), "code": "INTERNAL", "reference": reference}
+    return f"internal error (reference {reference}); nothing was stored", extensions
 
 
 def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:

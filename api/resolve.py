@@ -49,6 +49,7 @@ async def read(info: Info, as_of: datetime | None, query: Callable[[Sql, int], T
 
     def run() -> T:
         with info.context.service.read() as sql:
+            sql.reach = info.context.identity.reach(sql)
             return query(sql, LedgerIndex(sql).position_at(as_of))
 
     return await anyio.to_thread.run_sync(run)

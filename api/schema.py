@@ -7,19 +7,29 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from strawberry.extensions import (
+    DisableIntrospection,
+    MaxAliasesLimiter,
+    MaxTokensLimiter,
+    QueryDepthLimiter,
+)
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from api.audit.mutations import AuditMutations
 from api.audit.queries import AuditQueries
+from api.auth.guard import Guard
 from api.chain.mutations import ChainMutations
 from api.chain.queries import ChainQueries
+from api.epcis.queries import EpcisQueries
+from api.feed.subscriptions import FeedSubscriptions
+from api.settings import Settings
 from api.sites.mutations import SiteMutations
 from api.sites.queries import SiteQueries
 from api.views.mutations import ViewMutations
 from api.views.queries import ViewQueries
 
-Query = merge_types("Query", (SiteQueries, ChainQueries, ViewQueries, AuditQueries))
+Query = merge_types("Query", (SiteQueries, ChainQueries, ViewQueries, AuditQueries, EpcisQueries))
 Mutation = merge_types("Mutation", (SiteMutations, ChainMutations, ViewMutations, AuditMutations))
 
 log = logging.getLogger("regentrace.api")
@@ -35,8 +45,26 @@ class Schema(strawberry.Schema):
         return None
 
 
-def build_schema() -> Schema:
-    return Schema(query=Query, mutation=Mutation)
+def build_schema(settings: Settings | None = None) -> Schema:
+    """The schema, with every root field guarded (api/auth/guard.py) and, given settings, the
+    request limits they set: depth, aliases, tokens, and introspection where it is off."""
+    for root in (Query, Mutation):
+        for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+            if not any(isinstance(e, Guard) for e in field.extensions):
+                field.extensions.append(Guard())
+    extensions: list[Any] = []
+    if settings is not None:
+        s = settings
+        extensions += [
+            lambda: QueryDepthLimiter(max_depth=s.max_query_depth),
+            lambda: MaxAliasesLimiter(max_alias_count=s.max_aliases),
+            lambda: MaxTokensLimiter(max_token_count=s.max_tokens),
+        ]
+        if not settings.introspection_enabled:
+            extensions.append(DisableIntrospection)
+    return Schema(
+        query=Query, mutation=Mutation, subscription=FeedSubscriptions, extensions=extensions
+    )
 
 
 def sdl() -> str:

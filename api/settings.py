@@ -95,10 +95,34 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "text"] = Field(
         "auto", description="request logs: JSON in production, readable in development"
     )
-    dev_principal: str = Field(
-        "dev-operator", description="who acts in development until authentication is set up"
+    dev_principal_enabled: bool = Field(
+        False,
+        description="DEVELOPMENT ONLY: requests without credentials act as the development "
+        "principal, who may do everything; production refuses it",
     )
-    dev_principal_role: str = Field("administrator", description="the development role")
+    dev_principal: str = Field("dev-operator", description="who the development principal is")
+    dev_principal_role: str = Field("development", description="the development principal's role")
+    oidc_issuer: str | None = Field(None, description="the OpenID Connect issuer (iss) accepted")
+    oidc_audience: str | None = Field(None, description="the audience (aud) tokens must name")
+    oidc_jwks_file: str | None = Field(None, description="a JWKS file holding the issuer's keys")
+    oidc_jwks_url: str | None = Field(None, description="the issuer's JWKS URL (cached 5 min)")
+    oidc_public_key_file: str | None = Field(None, description="one PEM public key instead")
+    oidc_algorithms: str = Field("RS256,ES256", description="accepted signature algorithms")
+    oidc_leeway_seconds: int = Field(30, ge=0, le=300, description="clock skew tolerated")
+    oidc_role_claim: str = Field("regentrace_role", description="claim holding the role")
+    oidc_sites_claim: str = Field("regentrace_sites", description="claim holding the site ids")
+    oidc_jurisdiction_claim: str = Field("regentrace_jurisdiction", description="regulators")
+    oidc_member_state_claim: str = Field("regentrace_member_state", description="EU regulators")
+    introspection: bool | None = Field(
+        None, description="allow schema introspection (default: in development)"
+    )
+    max_query_depth: int = Field(15, ge=2, le=100, description="deepest selection accepted")
+    max_aliases: int = Field(30, ge=1, le=1000, description="aliases accepted in one request")
+    max_tokens: int = Field(5000, ge=100, description="tokens accepted in one GraphQL document")
+    max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body accepted")
+    rate_limit_per_minute: int = Field(
+        1200, ge=0, description="requests a principal may make per minute (0: unlimited)"
+    )
     personal_data_keys: str = Field(
         DEVELOPMENT_KEY,
         description="comma-separated base64 AES-256 keys; the first seals, all open (rotation)",
@@ -110,6 +134,19 @@ class Settings(BaseSettings):
         keys = [k.strip() for k in self.personal_data_keys.split(",") if k.strip()]
         for key in keys:
             decode_key(key)
+        if self.is_production and self.dev_principal_enabled:
+            raise ValueError(
+                "REGENTRACE_DEV_PRINCIPAL_ENABLED lets anyone act without credentials; "
+                "production refuses it: issue API keys (`regentrace apikey create`) or "
+                "configure OpenID Connect (REGENTRACE_OIDC_*)"
+            )
+        if self.oidc_issuer and not (
+            self.oidc_jwks_file or self.oidc_jwks_url or self.oidc_public_key_file
+        ):
+            raise ValueError(
+                "REGENTRACE_OIDC_ISSUER needs the issuer's keys: REGENTRACE_OIDC_JWKS_FILE, "
+                "REGENTRACE_OIDC_JWKS_URL or REGENTRACE_OIDC_PUBLIC_KEY_FILE"
+            )
         if self.is_production and DEVELOPMENT_KEY in keys:
             raise ValueError(
                 "REGENTRACE_PERSONAL_DATA_KEYS holds the development key; production needs its "
@@ -128,6 +165,14 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
+
+    @property
+    def oidc_algorithm_list(self) -> list[str]:
+        return [a.strip() for a in self.oidc_algorithms.split(",") if a.strip()]
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return self.introspection if self.introspection is not None else not self.is_production
 
     @property
     def graphiql_enabled(self) -> bool:

@@ -20,6 +20,8 @@ CONTROL = "BENCH-CTRL"
 LAB = "BENCH-LAB"
 START = datetime(2024, 1, 1, tzinfo=UTC)
 EVENTS_PER_BATCH = 25
+OPEN_BATCHES = 9  # one client alone, then eight at once
+OPEN_FROM = 9_000_000  # donor and patient numbers no generated batch reaches
 
 
 def network(app: TraceabilityLedger, spokes: int) -> list[tuple[str, str]]:
@@ -91,7 +93,8 @@ def lot(app: TraceabilityLedger, lot_id: str, at: datetime) -> None:
 
 
 def batch(app: TraceabilityLedger, n: int, spoke: str, hospital: str, lot_id: str) -> None:
-    t0 = START + timedelta(minutes=10 * n)
+    # A minute apart: even the 10x scale (400,000 batches) ends in the past, as commands require.
+    t0 = START + timedelta(minutes=n)
 
     def at(hours: float) -> datetime:
         return t0 + timedelta(hours=hours)
@@ -130,7 +133,8 @@ def build(
     lot_reuse: int = 1000,
     progress: Callable[[int, int], None] = lambda _d, _t: None,
 ) -> dict[str, object]:
-    """About ``events`` events; answers what it built (lot ids, batch count)."""
+    """About ``events`` events; answers what it built (lot ids, batch count, open batches)."""
+    single_writer(app)
     pairs = network(app, spokes)
     batches = max(events // EVENTS_PER_BATCH, 1)
     lots: list[str] = []
@@ -143,4 +147,37 @@ def build(
         if n % 200 == 0:
             progress(n, batches)
     progress(batches, batches)
-    return {"batches": batches, "lots": lots, "spokes": spokes, "adverse_event": "AE0000000"}
+    return {
+        "batches": batches,
+        "lots": lots,
+        "spokes": spokes,
+        "adverse_event": "AE0000000",
+        "open_batches": open_batches(app, OPEN_BATCHES, *pairs[0]),
+        "spoke": pairs[0][0],
+    }
+
+
+def single_writer(app: TraceabilityLedger) -> None:
+    """Trust the aggregate cache: the generator is the ledger's only writer and every command it
+    sends is accepted, so no load needs to look for newer events in the database (fast-forward)
+    or copy the cached aggregate to protect it from a command that fails half-way."""
+    app.repository.fastforward = False
+    app.repository.deepcopy_from_cache = False
+
+
+def open_batches(app: TraceabilityLedger, count: int, spoke: str, hospital: str) -> list[str]:
+    """Batches started and left in process, one per benchmark client, so each can record
+    manufacturing steps on its own batch without conflicting with the others."""
+    ids = []
+    for k in range(count):
+        n = OPEN_FROM + k
+        donor, donation, batch_id = f"D{n:07d}", f"DON{n:07d}", f"BENCH-OPEN-{k:02d}"
+        app.register_donor(ADMIN, donor)
+        app.record_consent(ADMIN, donor, f"ICF-{n}", START)
+        app.determine_eligibility(ADMIN, donor, "ELIGIBLE", "v1", SCREENING, START)
+        app.record_donation(ADMIN, donation, donor, "AUTOLOGOUS", hospital, "Leukapheresis", START)
+        app.start_batch(
+            ADMIN, batch_id, "CART-CD19-AUTO", donation, f"P{n:07d}", CONTROL, spoke, START
+        )
+        ids.append(batch_id)
+    return ids

@@ -1,22 +1,25 @@
-"""Measure regentrace on this machine: appends, verification, rebuild, replay, traces, reads.
+"""Measure regentrace on this machine, side by side with what it is built on.
 
-    python -m bench.run [--scale small|medium|default|10x] [--database sqlite,postgresql]
+    python -m bench.run [--scale small|medium|default|10x] [--database sqlite,postgresql] [--reuse]
 
-Builds a ledger through the application (bench/generate.py) in a database of its own (a file under
-var/bench, or the PostgreSQL database ``regentrace_bench``, created and dropped here), then times
-each operation and writes bench/results.json and bench/RESULTS.md. Progress goes to stderr.
+Builds a ledger through the application (bench/generate.py) in a database of its own per scale (a
+file under var/bench, or the PostgreSQL database ``regentrace_bench_<scale>``; ``--reuse`` keeps
+one built earlier), then measures: raw INSERT + COMMIT and the event-sourcing library alone
+(bench/baselines.py); commands and reads over HTTP to a ``regentrace serve`` process (bench/
+server.py, bench/reads.py), recall traces next to recursive SQL; verify, rebuild and replay; peak
+memory. Writes bench/results.json (figures per scale) and bench/RESULTS.md (bench/report.py).
+Progress goes to stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
-import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,14 +29,14 @@ from psycopg import sql as pgsql
 
 from api.settings import Settings
 from api.wiring import Regentrace, migrate
-from bench import generate
+from bench import baselines, generate, reads, report, server
+from bench.timing import timed
 from domain.recall import TraceOrigin
 from projections.audit import verify
 from projections.ledger import LedgerIndex
 from projections.lineage import trace
 from projections.rebuild import rebuild
 from projections.replay import replay
-from projections.source_and_flow import find_records
 
 HERE = Path(__file__).parent
 WORK = HERE.parent / "var" / "bench"
@@ -46,36 +49,91 @@ def say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-def fresh_database(dialect: str) -> str:
+def database_url(dialect: str, scale: str) -> str:
     if dialect == "sqlite":
-        WORK.mkdir(parents=True, exist_ok=True)
-        path = WORK / "ledger.sqlite3"
+        return f"sqlite:///{WORK / f'ledger-{scale}.sqlite3'}"
+    return f"{PG_SERVER}/{PG_DATABASE}_{scale.replace('10x', 'ten_x')}"
+
+
+def fresh_database(dialect: str, scale: str) -> str:
+    url = database_url(dialect, scale)
+    WORK.mkdir(parents=True, exist_ok=True)
+    if dialect == "sqlite":
         for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-        return f"sqlite:///{path}"
+            Path(f"{url.removeprefix('sqlite:///')}{suffix}").unlink(missing_ok=True)
+        return url
     with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
-        name = pgsql.Identifier(PG_DATABASE)
+        name = pgsql.Identifier(url.rsplit("/", 1)[1])
         conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         conn.execute(pgsql.SQL("CREATE DATABASE {}").format(name))
-    return f"{PG_SERVER}/{PG_DATABASE}"
+    return url
 
 
-def percentiles(samples: list[float]) -> dict[str, float]:
-    ordered = sorted(samples)
-    return {
-        "p50_ms": round(statistics.median(ordered) * 1000, 3),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 3),
-        "runs": len(ordered),
+def durable_commits(url: str, durable: bool) -> None:
+    """PostgreSQL: while the generator builds the ledger, a commit need not wait for its WAL to
+    reach the disk (the same commands, the same rows; a crash would only lose the build). Every
+    measure runs after this is undone, on the server's default, durable commits."""
+    if url.startswith("sqlite"):
+        return
+    name = pgsql.Identifier(url.rsplit("/", 1)[1])
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        if durable:
+            conn.execute(pgsql.SQL("ALTER DATABASE {} RESET synchronous_commit").format(name))
+        else:
+            conn.execute(pgsql.SQL("ALTER DATABASE {} SET synchronous_commit = off").format(name))
+
+
+def analyze(url: str) -> None:
+    """Planner statistics as autovacuum keeps them on a ledger in service; right after a bulk
+    build they may still describe the empty tables the migrations made."""
+    if url.startswith("sqlite"):
+        return
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE")
+
+
+def built_file(dialect: str, scale: str) -> Path:
+    """What the generator built (lot ids, open batches...), kept next to the ledger for --reuse."""
+    return WORK / f"built-{dialect}-{scale}.json"
+
+
+def ledger(dialect: str, scale: str, reuse: bool, result: dict[str, Any]) -> tuple[str, Any]:
+    """The ledger to measure: the one built earlier at this scale if asked and there, else a
+    new one built through the application's commands."""
+    if reuse and built_file(dialect, scale).exists():
+        say(f"{dialect}: reusing the ledger built earlier at scale {scale}")
+        kept = json.loads(built_file(dialect, scale).read_text())
+        result["generate"] = kept["generate"]
+        url = database_url(dialect, scale)
+        migrate(Settings(database_url=url, _env_file=None).database)  # any added since the build
+        return url, kept["built"]
+    url = fresh_database(dialect, scale)
+    settings = Settings(database_url=url, _env_file=None)
+    migrate(settings.database)
+    durable_commits(url, False)
+    service = Regentrace(settings)
+    started = time.perf_counter()
+    built = generate.build(
+        service.app,
+        SCALES[scale],
+        progress=lambda d, t: say(f"{dialect}: generating, batch {d:,}/{t:,}"),
+    )
+    elapsed = time.perf_counter() - started
+    head = service.app.head_position()
+    service.close()
+    durable_commits(url, True)
+    result["generate"] = {
+        "events": head,
+        "seconds": round(elapsed, 1),
+        "events_per_s": round(head / elapsed),
+        "note": "commands through the application, one process, no HTTP, cache trusted"
+        + ("" if dialect == "sqlite" else ", synchronous_commit off"),
     }
-
-
-def timed(runs: int, call: Callable[[], object]) -> dict[str, float]:
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        call()
-        samples.append(time.perf_counter() - started)
-    return percentiles(samples)
+    say(f"{dialect}: {head:,} events in {elapsed:.1f}s")
+    built_file(dialect, scale).write_text(
+        json.dumps({"generate": result["generate"], "built": built})
+    )
+    return url, built
 
 
 PEAK = (
@@ -95,27 +153,23 @@ def child_peak_rss_mb(command: list[str], env: dict[str, str]) -> tuple[float, f
     return elapsed, round(int(done.stdout.strip()) / 1024, 1)
 
 
-def measure(dialect: str, events: int) -> dict[str, Any]:
-    url = fresh_database(dialect)
-    settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
-    migrate(settings.database)
+def measure(dialect: str, args: argparse.Namespace) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "database": dialect,
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        # Others' work on the same cores shows in every figure, in the tails most.
+        "load_average_before": round(os.getloadavg()[0], 2),
+    }
+    url, built = ledger(dialect, args.scale, args.reuse, result)
+    analyze(url)
+    measure_baselines(dialect, url, args.commands, result)
+    measure_server(dialect, url, built, args, result)
+
+    settings = Settings(database_url=url, _env_file=None)
     service = Regentrace(settings)
     app = service.app
-    result: dict[str, Any] = {"database": dialect}
-
-    started = time.perf_counter()
-    built = generate.build(
-        app, events, progress=lambda d, t: say(f"{dialect}: generating, batch {d:,}/{t:,}")
-    )
-    elapsed = time.perf_counter() - started
     head = app.head_position()
     result["events"] = head
-    result["generate"] = {
-        "seconds": round(elapsed, 1),
-        "events_per_s": round(head / elapsed),
-        "note": "commands through the application in one process (no HTTP)",
-    }
-    say(f"{dialect}: {head:,} events in {elapsed:.1f}s")
 
     started = time.perf_counter()
     checked = verify(service.read, progress=lambda d, t: say(f"{dialect}: verify {d:,}/{t:,}"))
@@ -139,21 +193,11 @@ def measure(dialect: str, events: int) -> dict[str, Any]:
     target.close()
     result["replay"] = {"seconds": round(elapsed, 2), "events_per_s": round(head / elapsed)}
 
-    lot_id = built["lots"][0]  # type: ignore[index]
-    with service.read() as sql:
-        position = LedgerIndex(sql).position_at(None)
-        forward = trace(sql, position, TraceOrigin("MATERIAL_LOT", lot_id), "FORWARD")
-    result["recall_trace_forward_lot"] = {
-        "batches_reached": len(forward.ids_of("BATCH")),
-        **timed(30, lambda: _trace(service, "MATERIAL_LOT", lot_id, "FORWARD")),
-    }
-    result["recall_trace_backward_adverse_event"] = timed(
-        100, lambda: _trace(service, "ADVERSE_EVENT", "AE0000000", "BACKWARD")
+    # In-process, without HTTP or GraphQL: how much of the recall trace is the trace itself.
+    lot_id = built["lots"][0]
+    result["trace_forward_lot_in_process"] = timed(
+        args.runs, lambda: _trace(service, "MATERIAL_LOT", lot_id, "FORWARD")
     )
-    result["source_and_flow_one_batch"] = timed(
-        100, lambda: _records(service, batch_ids=["B0000007"])
-    )
-    result["source_and_flow_page_of_50"] = timed(30, lambda: _records(service, limit=50))
     service.close()
 
     env = {"REGENTRACE_DATABASE_URL": url, "PATH": str(Path(sys.executable).parent)}
@@ -162,6 +206,7 @@ def measure(dialect: str, events: int) -> dict[str, Any]:
     result["rebuild_process"] = {"seconds": round(seconds, 2), "peak_rss_mb": peak}
     seconds, peak = child_peak_rss_mb([cli, "verify"], env)
     result["verify_process"] = {"seconds": round(seconds, 2), "peak_rss_mb": peak}
+    result["load_average_after"] = round(os.getloadavg()[0], 2)
     return result
 
 
@@ -170,73 +215,56 @@ def _trace(service: Regentrace, kind: str, origin: str, direction: str) -> None:
         trace(sql, LedgerIndex(sql).position_at(None), TraceOrigin(kind, origin), direction)
 
 
-def _records(service: Regentrace, **kwargs: Any) -> None:
-    with service.read() as sql:
-        find_records(sql, LedgerIndex(sql).position_at(None), **kwargs)
+def measure_baselines(dialect: str, url: str, count: int, result: dict[str, Any]) -> None:
+    payload = _event_size(url)
+    say(f"{dialect}: raw INSERT + COMMIT, {count} rows of {payload} bytes")
+    target, env = baselines.scratch(dialect, WORK, PG_SERVER)
+    result["raw_insert"] = {"payload_bytes": payload} | baselines.raw_inserts(
+        dialect, target, count, b"x" * payload
+    )
+    say(f"{dialect}: the library alone, {count} commands")
+    target, env = baselines.scratch(dialect, WORK, PG_SERVER)
+    result["library_alone"] = baselines.library_alone(env, count, "x" * payload)
 
 
-def markdown(report: dict[str, Any]) -> str:
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Measured {report['when']} on {report['machine']} "
-        f"(scale `{report['scale']}`, about {report['target_events']:,} events).",
-        "Reproduce: `.venv/bin/python -m bench.run --scale " + report["scale"] + "`.",
-        "",
-        "| measure | " + " | ".join(r["database"] for r in report["results"]) + " |",
-        "| --- | " + " | ".join("---" for _ in report["results"]) + " |",
-    ]
-    rows = [
-        ("events in the ledger", lambda r: f"{r['events']:,}"),
-        ("generate (commands, no HTTP), events/s", lambda r: f"{r['generate']['events_per_s']:,}"),
-        ("verify, events/s (goal ≥ 100,000)", lambda r: f"{r['verify']['events_per_s']:,}"),
-        ("rebuild, events/s (goal ≥ 20,000)", lambda r: f"{r['rebuild']['events_per_s']:,}"),
-        (
-            "replay to SQLite, events/s (goal ≥ 20,000)",
-            lambda r: f"{r['replay']['events_per_s']:,}",
-        ),
-        ("rebuild process peak RSS, MB", lambda r: f"{r['rebuild_process']['peak_rss_mb']}"),
-        ("verify process peak RSS, MB", lambda r: f"{r['verify_process']['peak_rss_mb']}"),
-        (
-            "recall trace FORWARD from a lot, p50 / p99 ms",
-            lambda r: (
-                f"{r['recall_trace_forward_lot']['p50_ms']} / "
-                f"{r['recall_trace_forward_lot']['p99_ms']} "
-                f"({r['recall_trace_forward_lot']['batches_reached']} batches)"
-            ),
-        ),
-        (
-            "recall trace BACKWARD from an adverse event, p50 / p99 ms",
-            lambda r: (
-                f"{r['recall_trace_backward_adverse_event']['p50_ms']} / "
-                f"{r['recall_trace_backward_adverse_event']['p99_ms']}"
-            ),
-        ),
-        (
-            "source-and-flow of one batch, p50 / p99 ms",
-            lambda r: (
-                f"{r['source_and_flow_one_batch']['p50_ms']} / "
-                f"{r['source_and_flow_one_batch']['p99_ms']}"
-            ),
-        ),
-        (
-            "a page of 50 source-and-flow records, p50 / p99 ms",
-            lambda r: (
-                f"{r['source_and_flow_page_of_50']['p50_ms']} / "
-                f"{r['source_and_flow_page_of_50']['p99_ms']}"
-            ),
-        ),
-    ]
-    for label, cell in rows:
-        lines.append(f"| {label} | " + " | ".join(cell(r) for r in report["results"]) + " |")
-    lines += [
-        "",
-        "Traces and reads are timed in-process on the projection tables (no HTTP). Figures from "
-        "one run on a 2-core machine that was also running the test suite at the time, so they "
-        "understate what an idle machine does; see results.json for every number.",
-        "",
-    ]
-    return "\n".join(lines)
+def _event_size(url: str) -> int:
+    """The average stored size of the events the product benchmark appends (a batch step)."""
+    settings = Settings(database_url=url, _env_file=None)
+    service = Regentrace(settings)
+    try:
+        with service.read() as sql:
+            size = sql.scalar(
+                "SELECT AVG(LENGTH(state)) AS size FROM stored_events WHERE topic LIKE ?",
+                ("%StepRecorded",),
+            )
+        return int(size or 350)
+    finally:
+        service.close()
+
+
+def measure_server(
+    dialect: str, url: str, built: dict[str, Any], args: argparse.Namespace, out: dict[str, Any]
+) -> None:
+    runs, batches, spoke = args.runs, built["open_batches"], built["spoke"]
+    with server.Server(url, WORK / f"server-{dialect}.log") as running:
+        say(f"{dialect}: recordBatchStep over HTTP, 1 client, then 8 ({running.port})")
+        out["product_1_client"] = server.record_steps(running, batches[:1], spoke, args.commands)
+        out["product_8_clients"] = server.record_steps(running, batches[1:], spoke, args.commands)
+        client, tracer = running.client(), baselines.SqlTracer(dialect, url)
+        try:
+            say(f"{dialect}: recallTrace over HTTP and in recursive SQL")
+            lot = built["lots"][0]
+            out["trace_forward_lot"] = reads.recall_trace(
+                client, tracer, "MATERIAL_LOT", lot, "FORWARD", runs
+            )
+            out["trace_backward_ae"] = reads.recall_trace(
+                client, tracer, "ADVERSE_EVENT", built["adverse_event"], "BACKWARD", runs
+            )
+        finally:
+            tracer.close()
+        say(f"{dialect}: sourceAndFlow over HTTP")
+        out["source_and_flow"] = reads.source_and_flow(client, "B0000007", runs)
+        out["server_peak_rss_mb"] = running.peak_rss_mb()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -244,8 +272,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", choices=SCALES, default="small")
     parser.add_argument("--database", default="sqlite,postgresql")
     parser.add_argument("--out", default=str(HERE), help="folder for results.json, RESULTS.md")
+    parser.add_argument(
+        "--reuse", action="store_true", help="measure the ledger built earlier at this scale"
+    )
+    parser.add_argument(
+        "--build-only",
+        action="store_true",
+        help="build the ledger for a later --reuse, measure nothing",
+    )
+    parser.add_argument("--commands", type=int, default=400, help="commands per append measure")
+    parser.add_argument("--runs", type=int, default=100, help="requests per read measure")
     args = parser.parse_args(argv)
-    report: dict[str, Any] = {
+    run: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {platform.python_implementation()} "
         f"{platform.python_version()}, {_cores()} cores",
@@ -254,18 +292,22 @@ def main(argv: list[str] | None = None) -> int:
         "results": [],
     }
     for dialect in args.database.split(","):
-        say(f"{dialect}: building about {SCALES[args.scale]:,} events")
-        report["results"].append(measure(dialect.strip(), SCALES[args.scale]))
+        say(f"{dialect}: scale {args.scale}, about {SCALES[args.scale]:,} events")
+        if args.build_only:
+            ledger(dialect.strip(), args.scale, args.reuse, {})
+            continue
+        run["results"].append(measure(dialect.strip(), args))
+    if args.build_only:
+        return 0
     out = Path(args.out)
-    (out / "results.json").write_text(json.dumps(report, indent=2) + "\n")
-    (out / "RESULTS.md").write_text(markdown(report))
+    kept = report.load(out / "results.json")
+    report.merge(kept, args.scale, run)
+    report.save(out, kept, args.scale)
     say(f"wrote {out / 'results.json'} and {out / 'RESULTS.md'}")
     return 0
 
 
 def _cores() -> int:
-    import os
-
     return os.cpu_count() or 0
 
 

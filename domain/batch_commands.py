@@ -10,7 +10,7 @@ from domain import reference
 from domain.batch import Batch
 from domain.donation import Donation, DonationType
 from domain.donor_commands import DonorCommands
-from domain.isbt128 import normalise_donation_id
+from domain.isbt128 import check_patient_code, normalise_donation_id
 from domain.material_lot import MaterialLot
 from domain.shared import (
     CommandResult,
@@ -109,7 +109,7 @@ class BatchCommands(DonorCommands):
     ) -> CommandResult:
         batch_id = require_identifier(batch_id, "batchId")
         reference.product(product)
-        patient_code = require_identifier(patient_code, "patientCode")
+        patient_code = check_patient_code(require_identifier(patient_code, "patientCode"))
         started_at = require_time(started_at, "startedAt")
         if self.exists(Batch, batch_id):
             raise ConflictError(f"batch {batch_id!r} is already started", id=batch_id)

@@ -46,6 +46,8 @@ class Donor(LedgerAggregate):
 
     class Registered(LedgerAggregate.Event, LedgerCreated):
         sealed_personal_data: str | None
+        # Where the donor was registered; absent from registrations stored before it existed.
+        site_id: str | None = None
 
     class ConsentRecorded(LedgerAggregate.Event):
         consent_reference: str
@@ -100,8 +102,9 @@ class Donor(LedgerAggregate):
                 last.outcome, last.determined_at, last.determined_by, last.criteria_version, True
             )
 
-    def __init__(self, sealed_personal_data: str | None) -> None:
+    def __init__(self, sealed_personal_data: str | None, site_id: str | None = None) -> None:
         self.sealed_personal_data = sealed_personal_data
+        self.site_id = site_id
         self.consents: list[Consent] = []
         self.determinations: list[Eligibility] = []
 

@@ -30,11 +30,17 @@ class DonorCommands(SiteCommands):
     sealer: Sealer | None = None
 
     def register_donor(
-        self, principal: Principal, donor_code: str, personal_data: dict[str, Any] | None = None
+        self,
+        principal: Principal,
+        donor_code: str,
+        personal_data: dict[str, Any] | None = None,
+        site_id: str | None = None,
     ) -> CommandResult:
         donor_code = require_identifier(donor_code, "donorCode")
         if self.exists(Donor, donor_code):
             raise ConflictError(f"donor {donor_code!r} is already registered", id=donor_code)
+        if site_id is not None:
+            self.operating_site(site_id, utcnow())
         sealed = None
         if personal_data:
             if self.sealer is None:
@@ -48,6 +54,7 @@ class DonorCommands(SiteCommands):
             Donor.Registered,
             id=Donor.ledger_id(donor_code),
             sealed_personal_data=sealed,
+            site_id=site_id,
             occurred_at=utcnow(),
             **self.actor(principal),
         )

@@ -18,6 +18,7 @@ ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ*"
 DIN_SHAPE = re.compile(r"^(?P<din>[A-NP-Z1-9][0-9]{4}[0-9]{2}[0-9]{6})(?P<suffix>[0-9A-Z*]{0,2})$")
 LOOKS_LIKE_DIN = re.compile(r"^[A-Z0-9*]{13,15}$")
 CHAIN_OF_IDENTITY = re.compile(r"^CH[A-NP-Z1-9][0-9]{4}[0-9]{2}[A-Z0-9]{6}$")
+LOOKS_LIKE_CHAIN_OF_IDENTITY = re.compile(r"^CH[A-Z0-9]{13}$")
 
 
 def check_character(data: str) -> str:
@@ -43,6 +44,12 @@ class DonationIdentificationNumber:
     def labelled(self) -> str:
         """The eye-readable form: 13 characters and the check character."""
         return self.din + self.check
+
+    @property
+    def check_flags(self) -> str:
+        """The two flag digits that carry the check character (60 + its value), as printed on
+        labels that use flags 60-96 for it."""
+        return str(60 + ALPHABET.index(self.check))
 
 
 def parse_din(text: str) -> DonationIdentificationNumber:
@@ -102,3 +109,44 @@ def normalise_donation_id(text: str) -> tuple[str, DonationIdentificationNumber 
 
 def is_chain_of_identity(text: str) -> bool:
     return CHAIN_OF_IDENTITY.match(text.strip().upper()) is not None
+
+
+@dataclass(frozen=True)
+class ChainOfIdentity:
+    """A parsed Chain of Identity identifier: ``CH``, the facility that assigned it, the year,
+    and 6 characters that name one patient's therapy at that facility."""
+
+    value: str
+    facility_code: str
+    year: str
+    identifier: str
+
+
+def parse_chain_of_identity(text: str, field: str = "chainOfIdentity") -> ChainOfIdentity:
+    """Parse a Chain of Identity identifier; refuse it naming the part that is wrong."""
+    value = text.strip().upper()
+    parts = (
+        ("'CH'", value[:2], r"CH"),
+        ("a facility code (A-N, P-Z or 1-9, then 4 digits)", value[2:7], r"[A-NP-Z1-9][0-9]{4}"),
+        ("a 2-digit year", value[7:9], r"[0-9]{2}"),
+        ("6 letters or digits", value[9:], r"[A-Z0-9]{6}"),
+    )
+    for what, part, pattern in parts:
+        if re.fullmatch(pattern, part) is None:
+            raise BadInputError(
+                f"{text!r} is not an ISBT 128 Chain of Identity identifier (CH, facility code, "
+                f"2-digit year, 6 letters or digits, 15 characters): {part!r} is not {what}",
+                field=field,
+            )
+    return ChainOfIdentity(value, value[2:7], value[7:9], value[9:])
+
+
+def check_patient_code(text: str) -> str:
+    """A patient code shaped like a Chain of Identity identifier (CH and 13 letters or digits)
+    must be a valid one: a mistyped identifier would break the chain at the bedside. It is kept
+    as written, like any other (local, pseudonymous) code, since the bedside check compares the
+    code exactly."""
+    value = text.strip()
+    if LOOKS_LIKE_CHAIN_OF_IDENTITY.match(value.upper()):
+        parse_chain_of_identity(value, field="patientCode")
+    return value

@@ -41,6 +41,8 @@ class Sealer(Protocol):
 
     def seal(self, plaintext: bytes, context: str) -> str: ...
 
+    def open(self, sealed: str, context: str) -> bytes: ...
+
 
 @dataclass(frozen=True)
 class Principal:

@@ -13,6 +13,7 @@ from datetime import datetime
 from domain.adverse_event import AdverseEvent
 from projections.ledger import Appended
 from projections.registry import Handlers
+from projections.scopes import within_reach
 from projections.sql import Sql
 from projections.versioned import VersionedTable, equal
 
@@ -118,6 +119,8 @@ def find_adverse_events(
     where, params = equal(
         batch_id=batch_id, reported_by_site_id=site_id, control_site_id=control_site_id
     )
+    reach, reach_params = within_reach(sql, "'AdverseEvent:' || adverse_event_id")
+    where, params = where + reach, params + reach_params
     views = [
         AdverseEventView(
             **{**row, "serious": bool(row["serious"])},

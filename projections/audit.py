@@ -12,25 +12,43 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import orjson
 
-from projections.ledger import GENESIS_HASH, chain_hash
-from projections.sql import Sql
+from projections.ledger import GENESIS_HASH, chain_hash, chain_link
+from projections.read_ahead import read_ahead
+from projections.scopes import as_seen, within_reach
+from projections.sql import Dialect, Sql, iso_utc
 
-BATCH = 5000
+# Positions per batch: large enough that a query's fixed cost (a round trip, a transaction)
+# vanishes against the per-row work, small enough that memory stays flat. Batches are ranges of
+# positions (not LIMITs), so each query's work is bounded whatever plan the database picks.
+BATCH = 10_000
+PROGRESS_EVERY = 50_000
 
 EVENTS = (
-    "SELECT notification_id AS position, originator_id, originator_version, topic, state"
+    "SELECT notification_id, originator_id, originator_version, topic, state"
     " FROM stored_events WHERE notification_id > ? AND notification_id <= ?"
-    " ORDER BY notification_id LIMIT ?"
+    " ORDER BY notification_id"
 )
 LEDGER = (
-    "SELECT position, originator_id, originator_version, recorded_at, hash, actor, actor_role,"
+    "SELECT position, originator_id, originator_version, {recorded_at}, hash, actor, actor_role,"
     " aggregate_type, event_type FROM ledger"
-    " WHERE position > ? AND position <= ? ORDER BY position LIMIT ?"
+    " WHERE position > ? AND position <= ? ORDER BY position"
 )
+# recorded_at as the chain writes it (ISO 8601 UTC with microseconds): SQLite stores that text;
+# PostgreSQL formats it, which spares a datetime per row. Text in any other form is parsed and
+# re-formatted before verification calls the link broken (see _links).
+RECORDED_AT = {
+    Dialect.SQLITE: "recorded_at",
+    Dialect.POSTGRES: (
+        "to_char(recorded_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"+00:00\"')"
+    ),
+}
+
+Row = tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -54,15 +72,19 @@ Reader = Callable[[], AbstractContextManager[Sql]]
 Progress = Callable[[int, int], None]
 
 
-def _rows(read: Reader, statement: str, start: int, stop: int) -> Iterator[dict[str, Any]]:
-    after = start
-    while True:
-        with read() as sql:
-            rows = sql.all(statement, (after, stop, BATCH))
-        yield from rows
-        if len(rows) < BATCH:
-            return
-        after = int(rows[-1]["position"])
+def _batches(read: Reader, start: int, stop: int) -> Iterator[tuple[list[Row], list[Row]]]:
+    """Stored events and ledger rows of consecutive position ranges, each pair read together
+    (the next while the caller checks this one)."""
+    return read_ahead(
+        partial(_read_batch, read, low, min(low + BATCH, stop)) for low in range(start, stop, BATCH)
+    )
+
+
+def _read_batch(read: Reader, low: int, high: int) -> tuple[list[Row], list[Row]]:
+    with read() as sql:
+        events = sql.tuples(EVENTS, (low, high))
+        ledger = sql.tuples(LEDGER.format(recorded_at=RECORDED_AT[sql.dialect]), (low, high))
+    return events, ledger
 
 
 def verify(
@@ -86,24 +108,15 @@ def verify(
                 "SELECT COUNT(*) FROM ledger WHERE position > ? AND position <= ?", (start, stop)
             )
         )
-    prev_hash = anchor["hash"] if anchor else GENESIS_HASH
-    checked = 0
-    versions: dict[str, int] = {}
-    events = _rows(read, EVENTS, start, stop)
-    ledger = _rows(read, LEDGER, start, stop)
+    chain = _Chain(read, start, anchor["hash"] if anchor else GENESIS_HASH)
     try:
-        for event, entry in _pairs(events, ledger):
-            _check_pair(event, entry, prev_hash)
-            _check_version(read, versions, event, start)
-            prev_hash = entry["hash"]
-            checked += 1
-            if checked % 50_000 == 0:
-                progress(checked, total)
+        for events, ledger in _batches(read, start, stop):
+            chain.walk(events, ledger, total, progress)
     except ChainMismatchError as mismatch:
         return Verification(
-            False, checked, head_position, head_hash, mismatch.position, mismatch.problem
+            False, chain.checked, head_position, head_hash, mismatch.position, mismatch.problem
         )
-    progress(checked, total)
+    progress(chain.checked, total)
     if to_position is not None:
         # The answer's head is the last position verified, so its hash can be compared with
         # one published for that position.
@@ -115,85 +128,105 @@ def verify(
             )
         if last is not None:
             head_position, head_hash = int(last["position"]), last["hash"]
-    return Verification(True, checked, head_position, head_hash)
+    return Verification(True, chain.checked, head_position, head_hash)
 
 
-def _pairs(
-    events: Iterator[dict[str, Any]], ledger: Iterator[dict[str, Any]]
-) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+def _pairs(events: Iterator[Row], ledger: Iterator[Row]) -> Iterator[tuple[Row, Row]]:
     """Stored events and ledger rows side by side; a position missing on either side is a
     mismatch there."""
     event, entry = next(events, None), next(ledger, None)
     while event is not None or entry is not None:
-        if entry is None or (event is not None and event["position"] < entry["position"]):
+        if entry is None or (event is not None and event[0] < entry[0]):
             assert event is not None
-            raise ChainMismatchError(int(event["position"]), "stored event has no ledger row")
-        if event is None or entry["position"] < event["position"]:
-            raise ChainMismatchError(
-                int(entry["position"]), "ledger row has no stored event (deleted?)"
-            )
+            raise ChainMismatchError(int(event[0]), "stored event has no ledger row")
+        if event is None or entry[0] < event[0]:
+            raise ChainMismatchError(int(entry[0]), "ledger row has no stored event (deleted?)")
         yield event, entry
         event, entry = next(events, None), next(ledger, None)
 
 
-def _check_pair(event: dict[str, Any], entry: dict[str, Any], prev_hash: str) -> None:
-    position = int(event["position"])
-    if (event["originator_id"], event["originator_version"]) != (
-        entry["originator_id"],
-        entry["originator_version"],
-    ):
-        raise ChainMismatchError(position, "stored event and ledger row name different aggregates")
-    recorded_at: datetime = entry["recorded_at"]
-    expected = chain_hash(
-        prev_hash,
-        position,
-        event["originator_id"],
-        int(event["originator_version"]),
-        event["topic"],
-        recorded_at,
-        bytes(event["state"]),
-    )
-    if expected != entry["hash"]:
-        raise ChainMismatchError(position, "hash does not match the event and the chain before it")
-    # The ledger row's own columns are derived from the event: they must say what it says.
-    state = orjson.loads(bytes(event["state"]))
-    derived = (
-        state.get("actor"),
-        state.get("actor_role"),
-        event["originator_id"].split(":", 1)[0],
-        event["topic"].rsplit(":", 1)[-1],
-    )
-    if derived != (
-        entry["actor"],
-        entry["actor_role"],
-        entry["aggregate_type"],
-        entry["event_type"],
-    ):
-        raise ChainMismatchError(
-            position, "ledger row's actor, role or type differs from the stored event"
+class _Chain:
+    """The walk along the chain: the previous link, and each aggregate's last version seen
+    (one entry per aggregate, so it grows with the records, not with the events)."""
+
+    def __init__(self, read: Reader, start: int, prev_hash: str) -> None:
+        self.read = read
+        self.start = start
+        self.prev_hash = prev_hash
+        self.checked = 0
+        self.versions: dict[str, int] = {}
+
+    def walk(self, events: list[Row], ledger: list[Row], total: int, progress: Progress) -> None:
+        """Check one batch; both sides name the same positions unless something is missing."""
+        same = len(events) == len(ledger) and all(
+            e[0] == entry[0] for e, entry in zip(events, ledger, strict=True)
         )
+        pairs = zip(events, ledger, strict=True) if same else _pairs(iter(events), iter(ledger))
+        check = self.check
+        for event, entry in pairs:
+            check(event, entry)
+            if self.checked % PROGRESS_EVERY == 0:
+                progress(self.checked, total)
 
+    def check(self, event: Row, entry: Row) -> None:
+        position, originator_id, version, topic, state = event
+        _, ledger_id, ledger_version, recorded_at, digest, *columns = entry
+        if originator_id != ledger_id or version != ledger_version:
+            raise ChainMismatchError(
+                position, "stored event and ledger row name different aggregates"
+            )
+        if not _links(self.prev_hash, event, recorded_at, digest):
+            raise ChainMismatchError(
+                position, "hash does not match the event and the chain before it"
+            )
+        # The ledger row's own columns are derived from the event: they must say what it says.
+        payload = orjson.loads(state)
+        derived = [
+            payload.get("actor"),
+            payload.get("actor_role"),
+            originator_id.split(":", 1)[0],
+            topic.rsplit(":", 1)[-1],
+        ]
+        if derived != columns:
+            raise ChainMismatchError(
+                position, "ledger row's actor, role or type differs from the stored event"
+            )
+        self._check_version(position, originator_id, version)
+        self.prev_hash = digest
+        self.checked += 1
 
-def _check_version(
-    read: Reader, versions: dict[str, int], event: dict[str, Any], start: int
-) -> None:
-    originator, version = event["originator_id"], int(event["originator_version"])
-    previous = versions.get(originator)
-    if previous is None and version > 1:
-        # First seen in this range: its earlier versions must lie before the range.
-        with read() as sql:
+    def _check_version(self, position: int, originator: str, version: int) -> None:
+        previous = self.versions.get(originator)
+        if previous is None:
+            # First seen in this range: its earlier versions must lie before the range.
+            previous = self._version_before_range(originator) if version > 1 else 0
+        if version != previous + 1:
+            raise ChainMismatchError(
+                position,
+                f"{originator} jumps from version {previous} to {version} (an event is missing)",
+            )
+        self.versions[originator] = version
+
+    def _version_before_range(self, originator: str) -> int:
+        with self.read() as sql:
             previous = sql.scalar(
                 "SELECT MAX(originator_version) FROM stored_events"
                 " WHERE originator_id = ? AND notification_id <= ?",
-                (originator, start),
+                (originator, self.start),
             )
-        previous = int(previous or 0)
-    if version != (previous or 0) + 1:
-        raise ChainMismatchError(
-            int(event["position"]),
-            f"{originator} jumps from version {previous or 0} to {version} (an event is missing)",
-        )
-    versions[originator] = version
+        return int(previous or 0)
+
+
+def _links(prev_hash: str, event: Row, recorded_at: Any, digest: str) -> bool:
+    """Whether ``digest`` is the chain link of ``event`` after ``prev_hash``."""
+    position, originator_id, version, topic, state = event
+    if isinstance(recorded_at, datetime):
+        recorded_at = iso_utc(recorded_at)
+    if chain_link(prev_hash, position, originator_id, version, topic, recorded_at, state) == digest:
+        return True
+    # The text was not in the chain's form: read it as a time and hash that, as the chain says.
+    moment = datetime.fromisoformat(recorded_at)
+    return chain_hash(prev_hash, position, originator_id, version, topic, moment, state) == digest
 
 
 # ------------------------------------------------------------------------------------ history
@@ -230,10 +263,14 @@ def find_events(
         if value is not None:
             where.append(clause)
             params.append(value)
-    return sql.all(
+    reach, reach_params = within_reach(sql, "l.originator_id")
+    where += reach
+    params += reach_params
+    rows = sql.all(
         "SELECT l.position, l.originator_id, l.originator_version, l.aggregate_type,"
         " l.event_type, l.actor, l.actor_role, l.recorded_at, l.hash, e.topic, e.state"
         " FROM ledger l JOIN stored_events e ON e.notification_id = l.position"
         f" WHERE {' AND '.join(where) or '1 = 1'} ORDER BY l.position LIMIT ?",
         (*params, limit),
     )
+    return as_seen(sql, rows)

@@ -17,6 +17,7 @@ from domain.donor import Donor
 from domain.material_lot import MaterialLot
 from projections.ledger import Appended
 from projections.registry import Handlers
+from projections.scopes import within_reach
 from projections.sql import Sql
 from projections.versioned import VersionedTable, equal
 
@@ -398,10 +399,12 @@ def find_batches(
     if after is not None:
         where.append("batch_id > ?")
         params.append(after)
-    rows = BATCHES.select(sql, position, where, params, limit=limit)
+    reach, reach_params = within_reach(sql, "'Batch:' || batch_id")
+    rows = BATCHES.select(sql, position, where + reach, params + reach_params, limit=limit)
     return [BatchView(**r) for r in rows]
 
 
 def find_donor(sql: Sql, position: int, donor_code: str) -> dict[str, Any] | None:
-    rows = DONORS.select(sql, position, ["donor_code = ?"], [donor_code])
+    reach, reach_params = within_reach(sql, "'Donor:' || donor_code")
+    rows = DONORS.select(sql, position, ["donor_code = ?", *reach], [donor_code, *reach_params])
     return rows[0] if rows else None

@@ -40,17 +40,24 @@ def chain_hash(
     recorded_at: datetime,
     state: bytes,
 ) -> str:
-    line = "\n".join(
-        (
-            prev_hash,
-            str(position),
-            originator_id,
-            str(version),
-            topic,
-            iso_utc(recorded_at),
-            hashlib.sha256(state).hexdigest(),
-        )
+    return chain_link(
+        prev_hash, position, originator_id, version, topic, iso_utc(recorded_at), state
     )
+
+
+def chain_link(
+    prev_hash: str,
+    position: int,
+    originator_id: str,
+    version: int,
+    topic: str,
+    recorded_at: str,
+    state: bytes,
+) -> str:
+    """The link with ``recorded_at`` already in its chain form (ISO 8601 UTC, microseconds), so
+    verification can hash SQLite's stored text without parsing and re-formatting it."""
+    digest = hashlib.sha256(state).hexdigest()
+    line = f"{prev_hash}\n{position}\n{originator_id}\n{version}\n{topic}\n{recorded_at}\n{digest}"
     return hashlib.sha256(line.encode()).hexdigest()
 
 

@@ -5,7 +5,7 @@ batch, site -> batch per step, batch -> patient, batch -> adverse event). A FORW
 them from the origin (what it reached), BACKWARD against them (what it came from), BOTH does both.
 Sites and patients are where a trace stops unless they are its origin: reaching a hospital does
 not pull in everything else that hospital ever handled, and a patient's other treatments are not
-behind one adverse reaction. Each step of a trace is one indexed query per kind of node, so its
+behind one adverse reaction. A trace is one recursive query walking the edge indexes, so its
 cost grows with the answer, not with the ledger.
 """
 
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from domain.adverse_event import AdverseEvent
@@ -26,7 +27,6 @@ from projections.sql import Sql
 
 TABLES = ("lineage_edges",)
 TERMINAL = frozenset({"SITE", "PATIENT"})
-CHUNK = 500
 
 Edge = tuple[str, str, str, str, str, Any]  # from kind, from id, to kind, to id, relation, at
 
@@ -73,7 +73,11 @@ def _receipt_edges(sql: Sql, event: Shipment.Received) -> Iterator[Edge]:
     )
     at = event.received_at
     yield ("SHIPMENT", key, "SITE", destination, "received at", at)
-    for row in sql.all("SELECT batch_id FROM shipment_batches WHERE shipment_id = ?", (key,)):
+    # Ordered, so the edges' sequence numbers do not depend on a plan (a rebuild projects through
+    # SQLite whatever the database).
+    for row in sql.all(
+        "SELECT batch_id FROM shipment_batches WHERE shipment_id = ? ORDER BY batch_id", (key,)
+    ):
         # The receiving site handled the batch: a SITE origin over a window finds it.
         yield ("SITE", destination, "BATCH", row["batch_id"], "received", at)
 
@@ -107,16 +111,38 @@ HANDLERS: Handlers = {
 # ------------------------------------------------------------------------------------ tracing
 
 
-def trace(sql: Sql, position: int, origin: TraceOrigin, direction: str) -> Trace:
-    """Everything reachable from ``origin`` in ``direction`` over edges recorded by ``position``."""
+def trace(
+    sql: Sql, position: int, origin: TraceOrigin, direction: str, with_edges: bool = True
+) -> Trace:
+    """Everything reachable from ``origin`` in ``direction`` over edges recorded by ``position``.
+
+    Without ``with_edges`` the answer leaves its edges list empty: a caller that only wants
+    what was reached (a query selecting no edges) is spared fetching, making and sorting
+    thousands. Nodes come in the order a breadth-first walk meets them either way.
+    """
     result = Trace(origin=origin, direction=direction, position=position)
     nodes: dict[tuple[str, str], None] = {(origin.kind, origin.id): None}
-    edges: dict[tuple[Any, ...], TraceEdge] = {}
+    # Rows as the driver gives them, deduplicated before any object is made: a trace from a lot
+    # used by a thousand batches meets thousands of edges, and per-row work is its whole cost.
+    rows: dict[tuple[Any, ...], None] = {}
     for forward in _directions(direction):
-        _walk(sql, position, origin, forward, nodes, edges)
+        if with_edges:
+            _walk(sql, position, origin, forward, nodes, rows)
+        else:
+            nodes.update(dict.fromkeys(_reached(sql, position, origin, forward)))
     result.nodes = list(nodes)
-    result.edges = sorted(edges.values(), key=lambda e: (e.at, e.from_id, e.to_id, e.relation))
+    if with_edges:
+        edges = map(_edge, rows)
+        result.edges = sorted(edges, key=lambda e: (e.at, e.from_id, e.to_id, e.relation))
     return result
+
+
+def _edge(row: tuple[Any, ...]) -> TraceEdge:
+    at = row[5]
+    # SQLite hands timestamps over as ISO 8601 text (see projections.sql).
+    if isinstance(at, str):
+        at = datetime.fromisoformat(at)
+    return TraceEdge(row[0], row[1], row[2], row[3], row[4], at)
 
 
 def _directions(direction: str) -> tuple[bool, ...]:
@@ -129,57 +155,82 @@ def _walk(
     origin: TraceOrigin,
     forward: bool,
     nodes: dict[tuple[str, str], None],
-    edges: dict[tuple[Any, ...], TraceEdge],
+    rows: dict[tuple[Any, ...], None],
 ) -> None:
-    seen = {(origin.kind, origin.id)}
-    frontier = [(origin.kind, origin.id)]
-    first = True
+    """Add what the walk from ``origin`` reaches to ``nodes`` (in the order a breadth-first walk
+    meets them) and the edges it takes to ``rows``."""
+    # Rows are (from kind, from id, to kind, to id, relation, at).
+    near, far = (slice(0, 2), slice(2, 4)) if forward else (slice(2, 4), slice(0, 2))
+    leaving: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
+    for row in _reachable(sql, position, origin, forward):
+        leaving[row[near]].append(row)
+    start = (origin.kind, origin.id)
+    seen, frontier = {start}, [start]
     while frontier:
-        found = _step(sql, position, frontier, forward, origin if first else None)
-        first = False
-        frontier = []
-        for edge in found:
-            edges[
-                (edge.from_kind, edge.from_id, edge.to_kind, edge.to_id, edge.relation, edge.at)
-            ] = edge
-            node = (edge.to_kind, edge.to_id) if forward else (edge.from_kind, edge.from_id)
+        following = []
+        for row in (row for node in frontier for row in leaving.get(node, ())):
+            rows[row] = None
+            node: tuple[str, str] = row[far]
             nodes.setdefault(node, None)
             if node not in seen:
                 seen.add(node)
                 if node[0] not in TERMINAL:
-                    frontier.append(node)
+                    following.append(node)
+        frontier = following
 
 
-def _step(
-    sql: Sql,
-    position: int,
-    frontier: list[tuple[str, str]],
-    forward: bool,
-    origin: TraceOrigin | None,
-) -> list[TraceEdge]:
-    near_kind, near_id = ("from_kind", "from_id") if forward else ("to_kind", "to_id")
-    by_kind: dict[str, list[str]] = defaultdict(list)
-    for kind, node_id in frontier:
-        by_kind[kind].append(node_id)
-    found: list[TraceEdge] = []
-    for kind, ids in by_kind.items():
-        for start in range(0, len(ids), CHUNK):
-            chunk = ids[start : start + CHUNK]
-            where = [
-                "position <= ?",
-                f"{near_kind} = ?",
-                f"{near_id} IN ({', '.join('?' * len(chunk))})",
-            ]
-            params: list[Any] = [position, kind, *chunk]
-            if origin is not None and origin.window_from is not None:
-                where.append("happened_at >= ? AND happened_at <= ?")
-                params += [origin.window_from, origin.window_to]
-            rows = sql.all(
-                "SELECT from_kind, from_id, to_kind, to_id, relation, happened_at"
-                f" FROM lineage_edges WHERE {' AND '.join(where)}",
-                params,
-            )
-            for row in rows:
-                at = row.pop("happened_at")
-                found.append(TraceEdge(**row, at=at))
-    return found
+# One query finds every node the walk reaches (then, if asked, every edge it takes from them): the
+# database walks its own index, where a walk step by step pays a round trip (and a plan) a step.
+# Both databases produce a recursive query's rows a step at a time: nodes come breadth-first.
+REACHED = """
+WITH RECURSIVE reached(kind, id) AS (
+    SELECT CAST(? AS TEXT), CAST(? AS TEXT)
+    UNION
+    SELECT e.{far}_kind, e.{far}_id
+    FROM reached r JOIN lineage_edges e ON e.{near}_kind = r.kind AND e.{near}_id = r.id
+    WHERE {takes}
+)
+"""
+NODES = "SELECT kind, id FROM reached"
+EDGES = """
+SELECT e.from_kind, e.from_id, e.to_kind, e.to_id, e.relation, e.happened_at
+FROM reached r JOIN lineage_edges e ON e.{near}_kind = r.kind AND e.{near}_id = r.id
+WHERE {takes}
+"""
+# An edge is taken from a reached node recorded by the position, unless the node is a stop (a
+# site, a patient) other than the origin; from the origin, only within its window if it has one.
+TAKES = "e.position <= ? AND (r.kind NOT IN ({stops}) OR (r.kind = ? AND r.id = ?))"
+WITHIN = " AND (r.kind <> ? OR r.id <> ? OR (e.happened_at >= ? AND e.happened_at <= ?))"
+
+
+def _reachable(
+    sql: Sql, position: int, origin: TraceOrigin, forward: bool
+) -> list[tuple[Any, ...]]:
+    """The edges the walk takes."""
+    near, far = ("from", "to") if forward else ("to", "from")
+    takes, params = _takes(position, origin)
+    statement = REACHED.format(near=near, far=far, takes=takes) + EDGES.format(
+        near=near, takes=takes
+    )
+    return sql.tuples(statement, [origin.kind, origin.id, *params, *params])
+
+
+def _reached(sql: Sql, position: int, origin: TraceOrigin, forward: bool) -> list[tuple[str, str]]:
+    """The nodes the walk reaches, origin first."""
+    near, far = ("from", "to") if forward else ("to", "from")
+    takes, params = _takes(position, origin)
+    statement = REACHED.format(near=near, far=far, takes=takes) + NODES
+    return [
+        (kind, node_id)
+        for kind, node_id in sql.tuples(statement, [origin.kind, origin.id, *params])
+    ]
+
+
+def _takes(position: int, origin: TraceOrigin) -> tuple[str, list[Any]]:
+    """The condition on an edge the walk takes, and its parameters."""
+    takes = TAKES.format(stops=", ".join(f"'{kind}'" for kind in sorted(TERMINAL)))
+    params: list[Any] = [position, origin.kind, origin.id]
+    if origin.window_from is not None:
+        takes += WITHIN
+        params += [origin.kind, origin.id, origin.window_from, origin.window_to]
+    return takes, params

@@ -18,13 +18,21 @@ Handlers = dict[type, Handler]
 
 @cache
 def _modules() -> tuple[tuple[Handlers, tuple[str, ...]], ...]:
-    from projections import adverse_events, chain, corrections, lineage, sites, source_and_flow
+    from projections import (
+        adverse_events,
+        chain,
+        corrections,
+        lineage,
+        scopes,
+        sites,
+        source_and_flow,
+    )
 
     # Order matters where one view reads another's rows written for the same event
     # (lineage reads a shipment's destination from source_and_flow).
     return tuple(
         (module.HANDLERS, module.TABLES)
-        for module in (sites, chain, source_and_flow, lineage, adverse_events, corrections)
+        for module in (sites, chain, source_and_flow, lineage, adverse_events, corrections, scopes)
     )
 
 

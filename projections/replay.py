@@ -9,16 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from functools import partial
 from typing import Any
 
 from eventsourcing.persistence import Mapper
 
-from projections.audit import find_events
+from projections.audit import RECORDED_AT
+from projections.read_ahead import read_ahead
 from projections.rebuild import rebuild
 from projections.sql import Sql
 from projections.store import LedgerRecorder
 
 BATCH = 5000
+EVENT_COLUMNS = ("notification_id", "originator_id", "originator_version", "topic", "state")
 LEDGER_COLUMNS = (
     "position",
     "originator_id",
@@ -30,6 +33,14 @@ LEDGER_COLUMNS = (
     "recorded_at",
     "hash",
 )
+# Events that have a ledger row, with it, in storage form (recorded_at as the chain's text).
+COPY = (
+    "SELECT e.notification_id, e.originator_id, e.originator_version, e.topic, e.state,"
+    " l.position, l.originator_id, l.originator_version, l.aggregate_type, l.event_type,"
+    " l.actor, l.actor_role, {recorded_at}, l.hash"
+    " FROM ledger l JOIN stored_events e ON e.notification_id = l.position"
+    " WHERE l.position > ? AND l.position <= ? ORDER BY l.position"
+)
 
 
 def replay(
@@ -40,35 +51,28 @@ def replay(
     progress: Callable[[str, int, int], None] = lambda _s, _d, _t: None,
 ) -> int:
     """Copy events 1..``until_position`` and their chain into ``target``; rebuild its views."""
+    copied = 0
+    # One transaction for the whole copy (the file is new, nothing else writes it), reading the
+    # next batch from the source while this one is written.
     with target.write() as out:
         if out.scalar("SELECT COUNT(*) FROM stored_events"):
             raise ValueError("the replay target already holds events; give a new file")
-    copied, after = 0, 0
-    while True:
-        with read() as sql:
-            rows = find_events(sql, to_position=until_position, after=after, limit=BATCH)
-        with target.write() as out:
-            for row in rows:
-                out.execute(
-                    "INSERT INTO stored_events (notification_id, originator_id,"
-                    " originator_version, topic, state) VALUES (?,?,?,?,?)",
-                    (
-                        row["position"],
-                        row["originator_id"],
-                        row["originator_version"],
-                        row["topic"],
-                        bytes(row["state"]),
-                    ),
-                )
-                out.execute(
-                    f"INSERT INTO ledger ({', '.join(LEDGER_COLUMNS)})"
-                    f" VALUES ({', '.join('?' * len(LEDGER_COLUMNS))})",
-                    tuple(row[c].strip() if c == "hash" else row[c] for c in LEDGER_COLUMNS),
-                )
-        copied += len(rows)
-        progress("copy", copied, until_position)
-        if len(rows) < BATCH:
-            break
-        after = int(rows[-1]["position"])
+        for rows in read_ahead(
+            partial(_read_batch, read, low, min(low + BATCH, until_position))
+            for low in range(0, until_position, BATCH)
+        ):
+            out.insert_rows("stored_events", EVENT_COLUMNS, [row[:5] for row in rows])
+            out.insert_rows(
+                "ledger", LEDGER_COLUMNS, [(*row[5:13], row[13].strip()) for row in rows]
+            )
+            copied += len(rows)
+            progress("copy", copied, until_position)
     rebuild(target, mapper, lambda done, total: progress("rebuild", done, total))
     return copied
+
+
+def _read_batch(
+    read: Callable[[], AbstractContextManager[Sql]], low: int, high: int
+) -> list[tuple[Any, ...]]:
+    with read() as sql:
+        return sql.tuples(COPY.format(recorded_at=RECORDED_AT[sql.dialect]), (low, high))

@@ -14,6 +14,8 @@ from enum import StrEnum
 from functools import cache
 from typing import Any, Protocol
 
+from psycopg.rows import tuple_row
+
 
 class Dialect(StrEnum):
     SQLITE = "sqlite"
@@ -46,12 +48,24 @@ class Sql:
     def __init__(self, cursor: DbCursor, dialect: Dialect) -> None:
         self.cursor = cursor
         self.dialect = dialect
+        # The sites whose records this reader may see (None: every record). Queries that list
+        # records restrict themselves to it (projections/scopes.py), so a page is always full.
+        self.reach: tuple[str, ...] | None = None
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         if self.dialect is Dialect.POSTGRES:
             self.cursor.execute(_postgres_statement(statement), tuple(params))
         else:
-            self.cursor.execute(statement, tuple(self._sqlite_param(p) for p in params))
+            # Inline rather than through _sqlite_param: this runs for every value written.
+            self.cursor.execute(
+                statement, [iso_utc(p) if isinstance(p, datetime) else p for p in params]
+            )
+
+    @property
+    def rowcount(self) -> int:
+        """Rows the last statement changed."""
+        raw: Any = getattr(self.cursor, "sqlite_cursor", self.cursor)
+        return int(raw.rowcount)
 
     def executemany(self, statement: str, rows: Iterable[Sequence[Any]]) -> None:
         for row in rows:
@@ -70,6 +84,47 @@ class Sql:
         row = self.one(statement, params)
         return None if row is None else next(iter(row.values()))
 
+    def tuples(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows as plain tuples, values as the driver gives them (SQLite timestamps stay ISO
+        text): bulk readers (verify, rebuild) do per-row work that dicts would multiply."""
+        if self.dialect is Dialect.POSTGRES:
+            # Binary results hand bytea over as bytes, without decoding hex text.
+            connection: Any = getattr(self.cursor, "connection")  # noqa: B009
+            with connection.cursor(row_factory=tuple_row) as cursor:
+                cursor.execute(_postgres_statement(statement), tuple(params), binary=True)
+                return list(cursor.fetchall())
+        cursor = self.sqlite_connection().cursor()
+        cursor.row_factory = None
+        try:
+            cursor.execute(statement, tuple(self._sqlite_param(p) for p in params))
+            rows: list[tuple[Any, ...]] = cursor.fetchall()
+            return rows
+        finally:
+            cursor.close()
+
+    def insert_rows(
+        self, table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Many rows at once, values in storage form (as a regentrace SQLite database holds
+        them): PostgreSQL copies them in, reading ISO 8601 text and 0/1 as the timestamps and
+        booleans they stand for; SQLite runs one prepared insert over them."""
+        names = ", ".join(columns)
+        if self.dialect is Dialect.POSTGRES:
+            cursor: Any = self.cursor
+            with cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" * len(columns))
+        self.sqlite_connection().executemany(
+            f"INSERT INTO {table} ({names}) VALUES ({marks})", rows
+        )
+
+    def sqlite_connection(self) -> Any:
+        """The sqlite3 connection under this cursor (the library wraps the driver's cursor)."""
+        raw: Any = getattr(self.cursor, "sqlite_cursor", self.cursor)
+        return raw.connection
+
     @staticmethod
     def _sqlite_param(value: Any) -> Any:
         return iso_utc(value) if isinstance(value, datetime) else value
@@ -77,7 +132,14 @@ class Sql:
     def _row(self, raw: Any) -> Row:
         row = dict(raw)
         if self.dialect is Dialect.SQLITE:
-            for key, value in row.items():
-                if key.endswith("_at") and isinstance(value, str):
+            for key in _times(tuple(row)):
+                value = row[key]
+                if isinstance(value, str):
                     row[key] = datetime.fromisoformat(value)
         return row
+
+
+@cache
+def _times(columns: tuple[str, ...]) -> tuple[str, ...]:
+    """The timestamp columns among ``columns`` (their names end in ``_at``)."""
+    return tuple(c for c in columns if c.endswith("_at"))

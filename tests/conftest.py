@@ -92,7 +92,14 @@ def settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
     else:
         url = request.getfixturevalue("postgres_database")
         reset_postgres(url)
-    settings = Settings(database_url=url, environment="development", _env_file=None)  # type: ignore[call-arg]
+    # The tests of features act as the development principal; tests/api/test_access_*.py
+    # switch it off and call with API keys and tokens.
+    settings = Settings(
+        database_url=url,
+        environment="development",
+        dev_principal_enabled=True,
+        _env_file=None,  # type: ignore[call-arg]
+    )
     migrate(settings.database)
     return settings
 

@@ -53,7 +53,8 @@ class AuditQueries:
                 limit=size + 1,
             ),
         )
-        nodes = [LedgerEvent.of(r) for r in rows[:size]]
+        personal = info.context.identity.role.personal_data
+        nodes = [LedgerEvent.of(r, personal) for r in rows[:size]]
         last = str(nodes[-1].position) if nodes else None
         return LedgerEventConnection(nodes=nodes, page_info=page_info(len(rows), size, last))
 

@@ -11,6 +11,8 @@ from strawberry.scalars import JSON
 
 from api.common import PageInfo
 
+WITHHELD = "withheld: personal data, for roles that need it"
+
 
 @strawberry.type(description="One event of the ledger, as stored, with its link in the chain")
 class LedgerEvent:
@@ -26,7 +28,15 @@ class LedgerEvent:
     actor_role: str
 
     @classmethod
-    def of(cls, row: dict[str, Any]) -> LedgerEvent:
+    def of(cls, row: dict[str, Any], personal_data: bool = True) -> LedgerEvent:
+        payload = orjson.loads(bytes(row["state"]))
+        if not personal_data:
+            # Sealed identifying details are shown only to roles that need them; the hash
+            # still covers the stored payload, which an authorised export carries whole.
+            payload = {
+                k: (WITHHELD if k.startswith("sealed_") and v is not None else v)
+                for k, v in payload.items()
+            }
         return cls(
             position=int(row["position"]),
             aggregate_id=strawberry.ID(row["originator_id"]),
@@ -35,7 +45,7 @@ class LedgerEvent:
             type=row["event_type"],
             recorded_at=row["recorded_at"],
             actor=row["actor"],
-            payload=orjson.loads(bytes(row["state"])),
+            payload=payload,
             hash=row["hash"].strip(),
             actor_role=row["actor_role"],
         )

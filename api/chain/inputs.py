@@ -31,6 +31,11 @@ class RegisterDonorInput:
         description="identifying details; stored encrypted, never returned to roles that do "
         "not need them",
     )
+    site_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="the site registering the donor (it must be ACTIVE); a partner scoped to "
+        "one site may leave it out, and it is then that site",
+    )
 
 
 @strawberry.input

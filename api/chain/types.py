@@ -6,10 +6,19 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
+import anyio.to_thread
+import orjson
 import strawberry
+from graphql import GraphQLError
+from strawberry.scalars import JSON
 
 from api.chain.inputs import EligibilityOutcome
 from api.common import PageInfo
+from api.context import Info
+from api.wiring import Regentrace
+from domain.donor import Donor as DonorAggregate
+from domain.isbt128 import is_chain_of_identity, normalise_donation_id, parse_chain_of_identity
+from domain.shared import BadInputError
 from projections.chain import BatchView
 
 
@@ -49,6 +58,19 @@ class Donor:
     consent: Consent | None
     eligibility: EligibilityDetermination | None
 
+    @strawberry.field(
+        description="identifying details given at registration, opened only for roles that "
+        "need them (FORBIDDEN for the others); null when none were given"
+    )
+    async def personal_data(self, info: Info) -> JSON | None:
+        if not info.context.identity.role.personal_data:
+            raise GraphQLError(
+                f"the role {info.context.identity.role.name} may not read personal data",
+                extensions={"code": "FORBIDDEN"},
+            )
+        service = info.context.service
+        return await anyio.to_thread.run_sync(open_personal_data, service, str(self.code))
+
     @classmethod
     def of(cls, row: dict[str, Any]) -> Donor:
         consent = None
@@ -74,6 +96,59 @@ class Donor:
             registered_at=row["registered_at"],
             consent=consent,
             eligibility=eligibility,
+        )
+
+
+@strawberry.type(description="An ISBT 128 Donation Identification Number and what it says")
+class DinParts:
+    din: str = strawberry.field(description="the 13 characters the ledger keeps")
+    facility_code: str = strawberry.field(description="the collection facility (5 characters)")
+    year: str = strawberry.field(description="the year of collection, 2 digits")
+    sequence_number: str = strawberry.field(description="6 digits, unique per facility and year")
+    check_character: str = strawberry.field(description="ISO/IEC 7064 mod 37-2 over the 13")
+    labelled: str = strawberry.field(description="eye-readable form: DIN and check character")
+    check_flags: str = strawberry.field(
+        description="flag digits 60-96 that carry the check character (60 + its value); the "
+        "flags a particular label printed are not part of the donation's identity"
+    )
+
+    @classmethod
+    def of(cls, donation_id: str) -> DinParts | None:
+        """The parts of a donation identifier that is a DIN; None for a local identifier."""
+        try:
+            din = normalise_donation_id(donation_id)[1]
+        except BadInputError:
+            return None  # recorded before DINs were checked: shown as a local identifier
+        if din is None:
+            return None
+        return cls(
+            din=din.din,
+            facility_code=din.facility_code,
+            year=din.year,
+            sequence_number=din.sequence,
+            check_character=din.check,
+            labelled=din.labelled,
+            check_flags=din.check_flags,
+        )
+
+
+@strawberry.type(description="An ISBT 128 Chain of Identity identifier and what it says")
+class ChainOfIdentityParts:
+    value: str
+    facility_code: str = strawberry.field(description="the facility that assigned it")
+    year: str = strawberry.field(description="2 digits")
+    identifier: str = strawberry.field(description="6 letters or digits naming one therapy")
+
+    @classmethod
+    def of(cls, code: str) -> ChainOfIdentityParts | None:
+        if not is_chain_of_identity(code):
+            return None
+        found = parse_chain_of_identity(code)
+        return cls(
+            value=found.value,
+            facility_code=found.facility_code,
+            year=found.year,
+            identifier=found.identifier,
         )
 
 
@@ -106,6 +181,16 @@ class Batch:
     @strawberry.field(description="true when anything in affectedBy reached the batch")
     def affected(self) -> bool:
         return bool(self.affected_by)
+
+    @strawberry.field(description="the parts of donationId when it is an ISBT 128 DIN")
+    def din(self) -> DinParts | None:
+        return DinParts.of(self.donation_id)
+
+    @strawberry.field(
+        description="the parts of patientCode when it is an ISBT 128 Chain of Identity identifier"
+    )
+    def chain_of_identity(self) -> ChainOfIdentityParts | None:
+        return ChainOfIdentityParts.of(self.patient_code)
 
     @classmethod
     def of(cls, view: BatchView) -> Batch:
@@ -145,3 +230,17 @@ class BatchFilter:
     status: BatchStatus | None = None
     control_site_id: strawberry.ID | None = None
     affected: bool | None = None
+
+
+def open_personal_data(service: Regentrace, donor_code: str) -> Any:
+    """The donor's identifying details, unsealed from the registration event."""
+    donor_id = DonorAggregate.ledger_id(donor_code)
+    with service.read() as sql:
+        state = sql.scalar(
+            "SELECT state FROM stored_events WHERE originator_id = ? AND originator_version = 1",
+            (donor_id,),
+        )
+    sealed = orjson.loads(bytes(state)).get("sealed_personal_data") if state else None
+    if sealed is None or service.app.sealer is None:
+        return None
+    return orjson.loads(service.app.sealer.open(sealed, donor_id))

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 import anyio.to_thread
 import strawberry
+from strawberry.types.nodes import SelectedField
 
 from api.common import AsOf, decode_cursor, page_info, page_size
 from api.context import Info
@@ -143,5 +144,18 @@ class ViewQueries:
         as_of: AsOf = None,
     ) -> RecallTrace:
         checked = await checked_origin(info, origin)
-        found = await read(info, as_of, lambda sql, p: trace(sql, p, checked, direction.value))
+        edges = selects(info, "edges")
+        found = await read(
+            info, as_of, lambda sql, p: trace(sql, p, checked, direction.value, edges)
+        )
         return RecallTrace.of(found)
+
+
+def selects(info: Info, name: str) -> bool:
+    """Whether the query asks for field ``name`` of this resolver's answer (assumed so when a
+    fragment hides it): a recall's scope needs no edges, and a wide trace has thousands."""
+    for field in info.selected_fields:
+        for selection in field.selections:
+            if not isinstance(selection, SelectedField) or selection.name == name:
+                return True
+    return False

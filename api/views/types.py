@@ -9,7 +9,7 @@ from enum import Enum
 import strawberry
 
 from api.chain.inputs import EligibilityOutcome
-from api.chain.types import BatchStatus, EligibilityDetermination
+from api.chain.types import BatchStatus, DinParts, EligibilityDetermination
 from api.common import PageInfo
 from api.sites.types import Site
 from domain import reference
@@ -31,6 +31,10 @@ class SourceRecord:
     acquisition_site: Site
     acquired_at: datetime
     isbt128_din: str | None = strawberry.field(description="the ISBT 128 DIN, when the id is one")
+
+    @strawberry.field(description="the parts of donationId when it is an ISBT 128 DIN")
+    def din(self) -> DinParts | None:
+        return DinParts.of(self.donation_id)
 
 
 @strawberry.type
@@ -288,6 +292,10 @@ class TraceNodeKind(Enum):
     ADVERSE_EVENT = "ADVERSE_EVENT"
 
 
+# A plain dict: an edge names two kinds, and a wide trace has thousands of edges.
+_NODE_KINDS = {k.value: k for k in TraceNodeKind}
+
+
 @strawberry.input
 class TimeWindow:
     from_: datetime = strawberry.field(name="from")
@@ -333,7 +341,29 @@ class RecallTrace:
 
     @classmethod
     def of(cls, t: Trace) -> RecallTrace:
-        return cls.from_record(t.origin.kind, t.origin.id, t.as_record())
+        # Straight from the trace, not through its record: that would write every edge's time
+        # as text only to parse it back, which a trace reaching thousands of edges feels.
+        kind = _NODE_KINDS.__getitem__
+        return cls(
+            origin=TraceNode(kind=kind(t.origin.kind), id=strawberry.ID(t.origin.id)),
+            direction=TraceDirection(t.direction),
+            nodes=[TraceNode(kind=kind(k), id=strawberry.ID(i)) for k, i in t.nodes],
+            edges=[
+                TraceEdge(
+                    from_kind=kind(e.from_kind),
+                    from_id=strawberry.ID(e.from_id),
+                    to_kind=kind(e.to_kind),
+                    to_id=strawberry.ID(e.to_id),
+                    relation=e.relation,
+                    at=e.at,
+                )
+                for e in t.edges
+            ],
+            affected_batches=[strawberry.ID(i) for i in t.ids_of("BATCH")],
+            affected_patients=[strawberry.ID(i) for i in t.ids_of("PATIENT")],
+            affected_sites=[strawberry.ID(i) for i in t.ids_of("SITE")],
+            position=t.position,
+        )
 
     @classmethod
     def from_record(cls, kind: str, origin_id: str, r: dict[str, object]) -> RecallTrace:

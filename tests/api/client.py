@@ -42,8 +42,13 @@ async def client_for(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 class GraphQL:
     """Posts GraphQL documents to /graphql; answers the response body as a dict."""
 
-    def __init__(self, http: httpx.AsyncClient) -> None:
+    def __init__(self, http: httpx.AsyncClient, token: str | None = None) -> None:
         self.http = http
+        self.headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    def as_(self, token: str) -> GraphQL:
+        """The same client, calling with ``token`` (an API key or a JWT)."""
+        return GraphQL(self.http, token)
 
     async def __call__(
         self,
@@ -56,7 +61,7 @@ class GraphQL:
             payload["variables"] = variables
         if operation_name is not None:
             payload["operationName"] = operation_name
-        response = await self.http.post("/graphql", json=payload)
+        response = await self.http.post("/graphql", json=payload, headers=self.headers)
         assert response.headers["content-type"].startswith("application/json"), response.text
         body = response.json()
         assert isinstance(body, dict)

@@ -8,6 +8,7 @@ import os
 import httpx
 
 from api.app import create_app
+from api.auth.keys import ApiKeys
 from api.settings import Settings
 from tests.api.client import GraphQL, client_for
 from tests.api.documents import active_network
@@ -55,9 +56,10 @@ async def test_graphiql_is_not_served_in_production(settings: Settings, service)
         personal_data_keys=base64.b64encode(os.urandom(32)).decode(),  # production needs its own
         _env_file=None,  # type: ignore[call-arg]
     )
+    _, token = ApiKeys(service).create("site-admin", "administrator", [])
     async with client_for(create_app(production, service)) as http:
         response = await http.get("/graphql", headers={"Accept": "text/html"})
-        graphql = await GraphQL(http).data("{ sites { id } }")
+        graphql = await GraphQL(http, token).data("{ sites { id } }")
 
     assert not response.headers.get("content-type", "").startswith("text/html")
     assert "graphiql" not in response.text.lower()

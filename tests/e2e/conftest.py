@@ -17,6 +17,8 @@ def environment(database_url: str, **more: str) -> dict[str, str]:
     """This process's environment without any REGENTRACE_* setting, plus the given ones."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("REGENTRACE_")}
     env["REGENTRACE_DATABASE_URL"] = database_url
+    # Feature tests act as the development principal; tests/e2e/test_access_cli.py does not.
+    env["REGENTRACE_DEV_PRINCIPAL_ENABLED"] = "true"
     env.update({f"REGENTRACE_{k.upper()}": v for k, v in more.items()})
     return env
 

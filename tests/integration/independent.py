@@ -609,7 +609,9 @@ def own_database(request: pytest.FixtureRequest, tmp_path_factory: Any, tag: str
     """
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp(tag) / 'ledger.sqlite3'}"
-        settings = Settings(database_url=url, environment="development", _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(
+            database_url=url, environment="development", dev_principal_enabled=True, _env_file=None
+        )  # type: ignore[call-arg]
         migrate(settings.database)
         yield settings
         return
@@ -623,7 +625,9 @@ def own_database(request: pytest.FixtureRequest, tmp_path_factory: Any, tag: str
         admin.execute(pgsql.SQL("CREATE DATABASE {}").format(pgsql.Identifier(name)))
     try:
         url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
-        settings = Settings(database_url=url, environment="development", _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(
+            database_url=url, environment="development", dev_principal_enabled=True, _env_file=None
+        )  # type: ignore[call-arg]
         migrate(settings.database)
         yield settings
     finally:

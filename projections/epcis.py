@@ -1,0 +1,349 @@
+"""GS1 EPCIS 2.0 events from ledger events, in the Core Business Vocabulary (CBV 2.0).
+
+Each ledger event that moves or changes a physical thing becomes one EPCIS event whose eventID
+names its ledger position (``urn:regentrace:event:<position>``), so an auditor can go from an
+exported event to the ledger entry behind it and its hash. The mapping, and why each CBV term was
+chosen, is tabled in docs/epcis.md. In short:
+
+    Donation.Recorded             ObjectEvent ADD     commissioning    active
+    MaterialLot.Received          ObjectEvent ADD     receiving        non_sellable_other
+    MaterialLot.Released/Rejected ObjectEvent OBSERVE inspecting       conformant/non_conformant
+    Batch.Started                 Transformation      commissioning    in_progress (in: donation)
+    Batch.StepRecorded            Transformation      (none in CBV)    in_progress (in: lots)
+    Batch.QcResultRecorded        ObjectEvent OBSERVE inspecting       conformant/non_conformant
+    Batch.Released                ObjectEvent OBSERVE (none in CBV)    active
+    Batch.Rejected                ObjectEvent OBSERVE (none in CBV)    non_sellable_other
+    Batch.Destroyed               ObjectEvent DELETE  destroying       destroyed
+    Batch.Recalled                ObjectEvent OBSERVE holding          recalled
+    Batch.Administered            ObjectEvent OBSERVE dispensing       dispensed
+    Shipment.Dispatched           ObjectEvent OBSERVE shipping         in_transit
+    Shipment.Temperature...       ObjectEvent OBSERVE sensor_reporting in_transit (+ sensor data)
+    Shipment.Received             ObjectEvent OBSERVE receiving        in_progress / damaged
+
+Every TransformationEvent of a batch carries the batch's URI as its transformationID: EPCIS reads
+all events sharing one transformationID as one transformation, so the donation and every lot used
+in any step are inputs of the one output, the batch. What CBV has no word for (operator, QC method,
+the QP's signature) travels as ``regentrace:`` extension properties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from domain.isbt128 import normalise_donation_id
+from domain.shared import BadInputError
+from projections.sql import iso_utc
+
+EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+VOCABULARY = "urn:regentrace:vocab:"
+PREFIX = "regentrace:"
+
+Event = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Fact:
+    """A ledger event as the export reads it: its place, its ledger time and its payload."""
+
+    position: int
+    aggregate_type: str
+    key: str
+    event_type: str
+    recorded_at: datetime
+    payload: dict[str, Any]
+
+    @property
+    def occurred_at(self) -> datetime:
+        return datetime.fromisoformat(self.payload["occurred_at"])
+
+
+@dataclass(frozen=True)
+class Shipment:
+    """What a shipment's later events do not repeat: where it goes and what it carries."""
+
+    from_site_id: str
+    to_site_id: str
+    batch_ids: tuple[str, ...]
+
+
+ShipmentOf = Callable[[str], Shipment | None]
+
+
+# ------------------------------------------------------------------------------- identifiers
+
+
+def urn(kind: str, key: str) -> str:
+    """A private URN; the identifier is percent-encoded so any caller-chosen id is a valid URI."""
+    return f"urn:regentrace:{kind}:{quote(key, safe='')}"
+
+
+def donation_uri(donation_id: str) -> str:
+    """ISBT 128 DINs get their own namespace (the 13 characters, no check character); local
+    donation identifiers another, so the two can never collide."""
+    try:
+        din = normalise_donation_id(donation_id)[1]
+    except BadInputError:
+        din = None
+    return urn("din", din.din) if din else urn("donation", donation_id)
+
+
+def batch_uri(batch_id: str) -> str:
+    return urn("batch", batch_id)
+
+
+def lot_uri(lot_id: str) -> str:
+    return urn("lot", lot_id)
+
+
+def site_uri(site_id: str) -> str:
+    return urn("site", site_id)
+
+
+def event_id(position: int) -> str:
+    return urn("event", str(position))
+
+
+# ------------------------------------------------------------------------------------ events
+
+
+def _time(value: str | datetime) -> str:
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return iso_utc(moment)
+
+
+def _base(fact: Fact, kind: str, at: str | datetime) -> Event:
+    return {
+        "type": kind,
+        "eventID": event_id(fact.position),
+        "eventTime": _time(at),
+        "eventTimeZoneOffset": "+00:00",
+        "recordTime": iso_utc(fact.recorded_at),
+    }
+
+
+def _object(fact: Fact, at: str | datetime, epcs: list[str], action: str = "OBSERVE") -> Event:
+    return _base(fact, "ObjectEvent", at) | {"epcList": epcs, "action": action}
+
+
+def _at(site_id: str) -> Event:
+    return {"readPoint": {"id": site_uri(site_id)}, "bizLocation": {"id": site_uri(site_id)}}
+
+
+def _ends(site_id: str, field: str) -> list[dict[str, str]]:
+    """A site is both the place and the licensed party holding the goods there."""
+    return [
+        {"type": "owning_party", field: site_uri(site_id)},
+        {"type": "location", field: site_uri(site_id)},
+    ]
+
+
+def _extensions(**values: Any) -> Event:
+    return {PREFIX + name: value for name, value in values.items() if value is not None}
+
+
+def _donation(fact: Fact, p: dict[str, Any]) -> Event:
+    return (
+        _object(fact, p["acquired_at"], [donation_uri(fact.key)], "ADD")
+        | {"bizStep": "commissioning", "disposition": "active"}
+        | _at(p["site_id"])
+        | {
+            "ilmd": _extensions(
+                material=p["material"], donationType=p["donation_type"], donorCode=p["donor_code"]
+            )
+        }
+    )
+
+
+def _lot_received(fact: Fact, p: dict[str, Any]) -> Event:
+    return (
+        _object(fact, p["received_at"], [lot_uri(fact.key)], "ADD")
+        | {"bizStep": "receiving", "disposition": "non_sellable_other"}
+        | _at(p["site_id"])
+        | {
+            "ilmd": _extensions(
+                material=p["material"], supplier=p["supplier"], expiresAt=p["expires_at"]
+            )
+        }
+    )
+
+
+def _lot_decided(fact: Fact, p: dict[str, Any]) -> Event:
+    passed = fact.event_type.endswith("Released")
+    return (
+        _object(fact, p["occurred_at"], [lot_uri(fact.key)])
+        | {"bizStep": "inspecting", "disposition": "conformant" if passed else "non_conformant"}
+        | _extensions(reason=p["reason"])
+    )
+
+
+def _transformation(fact: Fact, at: str, inputs: list[str], site_id: str) -> Event:
+    event = _base(fact, "TransformationEvent", at) | {
+        "outputEPCList": [batch_uri(fact.key)],
+        "transformationID": batch_uri(fact.key),
+    }
+    if inputs:
+        event["inputEPCList"] = inputs
+    return event | {"disposition": "in_progress"} | _at(site_id)
+
+
+def _started(fact: Fact, p: dict[str, Any]) -> Event:
+    inputs = [donation_uri(p["donation_id"])]
+    return (
+        _transformation(fact, p["started_at"], inputs, p["site_id"])
+        | {"bizStep": "commissioning"}
+        | {"ilmd": _extensions(product=p["product"], controlSite=site_uri(p["control_site_id"]))}
+    )
+
+
+def _step(fact: Fact, p: dict[str, Any]) -> Event:
+    inputs = [lot_uri(lot) for lot in dict.fromkeys(p["material_lots"])]
+    return _transformation(fact, p["completed_at"], inputs, p["site_id"]) | _extensions(
+        step=p["step"],
+        startedAt=_time(p["started_at"]),
+        operator=p["operator"],
+        equipment=p["equipment"],
+    )
+
+
+def _qc(fact: Fact, p: dict[str, Any]) -> Event:
+    return (
+        _object(fact, p["tested_at"], [batch_uri(fact.key)])
+        | {
+            "bizStep": "inspecting",
+            "disposition": "conformant" if p["passed"] else "non_conformant",
+        }
+        | _at(p["laboratory_site_id"])
+        | _extensions(
+            test=p["test"], method=p["method"], specification=p["specification"], result=p["result"]
+        )
+    )
+
+
+def _released(fact: Fact, p: dict[str, Any]) -> Event:
+    return (
+        _object(fact, p["released_at"], [batch_uri(fact.key)])
+        | {"disposition": "active"}
+        | _extensions(
+            qualifiedPerson=p["qualified_person"], signatureMeaning=p["signature_meaning"]
+        )
+    )
+
+
+def _rejected(fact: Fact, p: dict[str, Any]) -> Event:
+    return (
+        _object(fact, p["occurred_at"], [batch_uri(fact.key)])
+        | {"disposition": "non_sellable_other"}
+        | _extensions(decision="REJECTED", reason=p["reason"])
+    )
+
+
+def _destroyed(fact: Fact, p: dict[str, Any]) -> Event:
+    return (
+        _object(fact, p["occurred_at"], [batch_uri(fact.key)], "DELETE")
+        | {"bizStep": "destroying", "disposition": "destroyed"}
+        | _at(p["site_id"])
+        | _extensions(reason=p["reason"])
+    )
+
+
+def _recalled(fact: Fact, p: dict[str, Any]) -> Event:
+    return (
+        _object(fact, p["occurred_at"], [batch_uri(fact.key)])
+        | {"bizStep": "holding", "disposition": "recalled"}
+        | _extensions(recall=urn("recall", p["recall_id"]))
+    )
+
+
+def _administered(fact: Fact, p: dict[str, Any]) -> Event:
+    return (
+        _object(fact, p["administered_at"], [batch_uri(fact.key)])
+        | {"bizStep": "dispensing", "disposition": "dispensed"}
+        | _at(p["site_id"])
+        | _extensions(identityVerified=p["identity_verified"])
+    )
+
+
+def _dispatched(fact: Fact, p: dict[str, Any]) -> Event:
+    return (
+        _object(fact, p["dispatched_at"], [batch_uri(b) for b in p["batch_ids"]])
+        | {"bizStep": "shipping", "disposition": "in_transit"}
+        | {"readPoint": {"id": site_uri(p["from_site_id"])}}
+        | {"sourceList": _ends(p["from_site_id"], "source")}
+        | {"destinationList": _ends(p["to_site_id"], "destination")}
+        | _extensions(shipment=urn("shipment", fact.key), courier=p["courier"])
+    )
+
+
+def _excursion(fact: Fact, p: dict[str, Any], shipment: Shipment) -> Event:
+    start = datetime.fromisoformat(p["observed_at"])
+    end = start + timedelta(minutes=int(p["duration_minutes"]))
+    report = {
+        "type": "Temperature",
+        "exception": "ALARM_CONDITION",
+        "value": float(p["temperature_celsius"]),
+        "uom": "CEL",
+    }
+    sensor = {
+        "sensorMetadata": {"time": _time(start), "startTime": _time(start), "endTime": _time(end)},
+        "sensorReport": [report],
+    }
+    return (
+        _object(fact, start, [batch_uri(b) for b in shipment.batch_ids])
+        | {"bizStep": "sensor_reporting", "disposition": "in_transit"}
+        | {"sensorElementList": [sensor]}
+        | _extensions(shipment=urn("shipment", fact.key), durationMinutes=p["duration_minutes"])
+    )
+
+
+def _received(fact: Fact, p: dict[str, Any], shipment: Shipment) -> Event:
+    acceptable = bool(p["condition_acceptable"])
+    return (
+        _object(fact, p["received_at"], [batch_uri(b) for b in shipment.batch_ids])
+        | {"bizStep": "receiving", "disposition": "in_progress" if acceptable else "damaged"}
+        | _at(shipment.to_site_id)
+        | {"sourceList": _ends(shipment.from_site_id, "source")}
+        | {"destinationList": _ends(shipment.to_site_id, "destination")}
+        | _extensions(shipment=urn("shipment", fact.key), conditionAcceptable=acceptable)
+    )
+
+
+Mapper = Callable[[Fact, dict[str, Any]], Event]
+
+MAPPERS: dict[str, Mapper] = {
+    "Donation.Recorded": _donation,
+    "MaterialLot.Received": _lot_received,
+    "MaterialLot.Released": _lot_decided,
+    "MaterialLot.Rejected": _lot_decided,
+    "Batch.Started": _started,
+    "Batch.StepRecorded": _step,
+    "Batch.QcResultRecorded": _qc,
+    "Batch.Released": _released,
+    "Batch.Rejected": _rejected,
+    "Batch.Destroyed": _destroyed,
+    "Batch.Recalled": _recalled,
+    "Batch.Administered": _administered,
+    "Shipment.Dispatched": _dispatched,
+}
+# Events that name a shipment but not where it goes or what it carries.
+SHIPMENT_MAPPERS = {
+    "Shipment.TemperatureExcursionRecorded": _excursion,
+    "Shipment.Received": _received,
+}
+
+
+def epcis_event(fact: Fact, shipment_of: ShipmentOf) -> Event | None:
+    """The EPCIS event of one ledger event, or None when it moves or changes nothing physical
+    (a donor's consent, a site's status, a deviation) or repeats another (a batch's own copy of
+    its shipment's dispatch and receipt)."""
+    mapper = MAPPERS.get(fact.event_type)
+    if mapper is not None:
+        return mapper(fact, fact.payload)
+    shipment_mapper = SHIPMENT_MAPPERS.get(fact.event_type)
+    if shipment_mapper is not None:
+        shipment = shipment_of(fact.key)
+        return None if shipment is None else shipment_mapper(fact, fact.payload, shipment)
+    return None

@@ -1,0 +1,273 @@
+"""EPCIS 2.0 documents over a scope: a batch, a shipment, a recall, or a window of business time.
+
+A scope is resolved to the ledger events behind it at one ledger position, so a document never
+mixes two moments:
+
+    batch     the batch's events, its donation's, those of every material lot a step used and of
+              every shipment that carried it
+    shipment  the scope of every batch it carried
+    recall    the scope of every batch in the trace the recall kept when it was initiated
+    window    every mapped event whose business time (EPCIS eventTime) falls in [from, to]; this
+              reads the ledger from its start, a page at a time
+
+A correction of a mapped field becomes, per EPCIS 2.0, an error declaration (a copy of the event
+as it stood, with ``errorDeclaration``) followed by the corrective event, which has its own eventID.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from domain.shared import BadInputError, NotFoundError, require_offset
+from projections.audit import find_events
+from projections.epcis import (
+    EPCIS_CONTEXT,
+    VOCABULARY,
+    Event,
+    Fact,
+    Shipment,
+    ShipmentOf,
+    epcis_event,
+    event_id,
+    urn,
+)
+from projections.source_and_flow import SHIPMENTS
+from projections.sql import Sql, iso_utc
+
+PAGE = 2000
+MAPPED_TYPES = ("Donation", "MaterialLot", "Batch", "Shipment")
+
+
+@dataclass(frozen=True)
+class EpcisScope:
+    """What to export: exactly one of a batch, a shipment, a recall, or a window."""
+
+    batch_id: str | None = None
+    shipment_id: str | None = None
+    recall_id: str | None = None
+    window_from: datetime | None = None
+    window_to: datetime | None = None
+
+    @classmethod
+    def of(
+        cls,
+        batch_id: str | None = None,
+        shipment_id: str | None = None,
+        recall_id: str | None = None,
+        window_from: datetime | None = None,
+        window_to: datetime | None = None,
+    ) -> EpcisScope:
+        """A scope from what a caller gave; anything but exactly one kind is refused."""
+        kinds = [batch_id, shipment_id, recall_id, window_from or window_to]
+        if sum(k is not None for k in kinds) != 1:
+            raise BadInputError(
+                "give exactly one of batchId, shipmentId, recallId or a window (from and to)",
+                field="scope",
+            )
+        if (window_from is None) != (window_to is None):
+            raise BadInputError("a window needs both from and to", field="window")
+        if window_from is not None and window_to is not None:
+            require_offset(window_from, "from")
+            require_offset(window_to, "to")
+            if window_to < window_from:
+                raise BadInputError("the window ends before it begins", field="window")
+        return cls(batch_id, shipment_id, recall_id, window_from, window_to)
+
+    def describe(self) -> str:
+        if self.batch_id is not None:
+            return f"batch {self.batch_id}"
+        if self.shipment_id is not None:
+            return f"shipment {self.shipment_id}"
+        if self.recall_id is not None:
+            return f"recall {self.recall_id}"
+        assert self.window_from is not None
+        assert self.window_to is not None
+        return f"events from {iso_utc(self.window_from)} to {iso_utc(self.window_to)}"
+
+
+def epcis_document(sql: Sql, position: int, scope: EpcisScope, created_at: datetime) -> Event:
+    """The EPCISDocument of ``scope`` as the ledger stood at ``position``."""
+    shipments = _Shipments(sql, position)
+    events: list[Event] = []
+    for fact in _facts(sql, position, scope):
+        if fact.event_type.endswith(".Corrected"):
+            events.extend(_correction(sql, fact, shipments.of))
+            continue
+        event = epcis_event(fact, shipments.of)
+        if event is not None:
+            events.append(event)
+    return {
+        "@context": [EPCIS_CONTEXT, {"regentrace": VOCABULARY}],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": iso_utc(created_at),
+        "instanceIdentifier": f"regentrace {scope.describe()} at ledger position {position}",
+        "regentrace:scope": scope.describe(),
+        "regentrace:ledgerPosition": position,
+        "epcisBody": {"eventList": events},
+    }
+
+
+# ------------------------------------------------------------------------------------ scopes
+
+
+def _facts(sql: Sql, position: int, scope: EpcisScope) -> Iterator[Fact]:
+    if scope.window_from is not None and scope.window_to is not None:
+        yield from _window(sql, position, scope.window_from, scope.window_to)
+        return
+    batch_ids = _batches_of(sql, position, scope)
+    aggregates = _aggregates_of(sql, position, batch_ids)
+    rows = [
+        row
+        for aggregate_id in sorted(aggregates)
+        for row in find_events(sql, aggregate_id=aggregate_id, to_position=position, limit=10**6)
+    ]
+    for row in sorted(rows, key=lambda r: int(r["position"])):
+        yield _fact(row)
+
+
+def _batches_of(sql: Sql, position: int, scope: EpcisScope) -> list[str]:
+    if scope.batch_id is not None:
+        _require(sql, position, f"Batch:{scope.batch_id}", f"batch {scope.batch_id!r}")
+        return [scope.batch_id]
+    if scope.shipment_id is not None:
+        shipment = _Shipments(sql, position).of(scope.shipment_id)
+        if shipment is None:
+            raise NotFoundError(f"no shipment {scope.shipment_id!r}", id=scope.shipment_id)
+        return list(shipment.batch_ids)
+    assert scope.recall_id is not None
+    rows = find_events(sql, aggregate_id=f"Recall:{scope.recall_id}", to_position=position, limit=1)
+    if not rows:
+        raise NotFoundError(f"no recall {scope.recall_id!r}", id=scope.recall_id)
+    trace: dict[str, Any] = _fact(rows[0]).payload["trace"]
+    return list(trace["affected_batches"])
+
+
+def _require(sql: Sql, position: int, aggregate_id: str, what: str) -> None:
+    if not find_events(sql, aggregate_id=aggregate_id, to_position=position, limit=1):
+        raise NotFoundError(f"no {what} in the ledger", id=aggregate_id.split(":", 1)[1])
+
+
+def _aggregates_of(sql: Sql, position: int, batch_ids: list[str]) -> set[str]:
+    """The batches, and every donation, lot and shipment their events name."""
+    found: set[str] = set()
+    for batch_id in batch_ids:
+        found.add(f"Batch:{batch_id}")
+        for row in find_events(sql, aggregate_id=f"Batch:{batch_id}", to_position=position):
+            payload = _fact(row).payload
+            if "donation_id" in payload:
+                found.add(f"Donation:{payload['donation_id']}")
+            found.update(f"MaterialLot:{lot}" for lot in payload.get("material_lots", ()))
+            if row["event_type"] == "Batch.Dispatched":
+                found.add(f"Shipment:{payload['shipment_id']}")
+    return found
+
+
+def _window(sql: Sql, position: int, start: datetime, end: datetime) -> Iterator[Fact]:
+    after = 0
+    while True:
+        rows = find_events(sql, to_position=position, after=after, limit=PAGE)
+        for row in rows:
+            if row["aggregate_type"] in MAPPED_TYPES:
+                fact = _fact(row)
+                if start <= fact.occurred_at <= end:
+                    yield fact
+        if len(rows) < PAGE:
+            return
+        after = int(rows[-1]["position"])
+
+
+def _fact(row: dict[str, Any]) -> Fact:
+    originator: str = row["originator_id"]
+    aggregate_type, key = originator.split(":", 1)
+    return Fact(
+        position=int(row["position"]),
+        aggregate_type=aggregate_type,
+        key=key,
+        event_type=row["event_type"],
+        recorded_at=row["recorded_at"],
+        payload=orjson.loads(bytes(row["state"])),
+    )
+
+
+class _Shipments:
+    """Where each shipment goes and what it carries, as of the document's position."""
+
+    def __init__(self, sql: Sql, position: int) -> None:
+        self.sql = sql
+        self.position = position
+        self.known: dict[str, Shipment | None] = {}
+
+    def of(self, shipment_id: str) -> Shipment | None:
+        if shipment_id not in self.known:
+            self.known[shipment_id] = self._load(shipment_id)
+        return self.known[shipment_id]
+
+    def _load(self, shipment_id: str) -> Shipment | None:
+        rows = SHIPMENTS.select(self.sql, self.position, ["shipment_id = ?"], [shipment_id])
+        if not rows:
+            return None
+        batches = self.sql.all(
+            "SELECT batch_id FROM shipment_batches WHERE shipment_id = ? AND position <= ?"
+            " ORDER BY batch_id",
+            (shipment_id, self.position),
+        )
+        return Shipment(
+            rows[0]["from_site_id"], rows[0]["to_site_id"], tuple(r["batch_id"] for r in batches)
+        )
+
+
+# ------------------------------------------------------------------------------- corrections
+
+
+def _correction(sql: Sql, fact: Fact, shipment_of: ShipmentOf) -> list[Event]:
+    """The corrected event declared in error, then the corrective event that replaces it."""
+    p = fact.payload
+    at = int(p["corrected_position"])
+    rows = find_events(sql, from_position=at, to_position=at, limit=1)
+    if not rows:
+        return []
+    original = _fact(rows[0])
+    as_was = epcis_event(_with(original, p["field"], p["old_value"]), shipment_of)
+    corrected = epcis_event(_with(original, p["field"], p["new_value"]), shipment_of)
+    if as_was is None or corrected is None:
+        return []  # the corrected field belongs to a record EPCIS does not show (a site)
+    # A correction of a correction declares the earlier corrective event in error.
+    declared = event_id(at if p["correction_of"] is None else int(p["correction_of"]))
+    corrective = event_id(fact.position)
+    declaration = as_was | {
+        "eventID": declared,
+        "errorDeclaration": {
+            "declarationTime": iso_utc(fact.recorded_at),
+            "reason": "incorrect_data",
+            "correctiveEventIDs": [corrective],
+            "regentrace:reason": p["reason"],
+            "regentrace:field": p["field"],
+        },
+    }
+    return [declaration, corrected | _corrective(fact, corrective, declared)]
+
+
+def _corrective(fact: Fact, corrective: str, declared: str) -> Event:
+    return {
+        "eventID": corrective,
+        "recordTime": iso_utc(fact.recorded_at),
+        "regentrace:corrects": declared,
+        "regentrace:correctedBy": urn("actor", fact.payload["actor"]),
+    }
+
+
+def _with(fact: Fact, field: str, value: Any) -> Fact:
+    return Fact(
+        fact.position,
+        fact.aggregate_type,
+        fact.key,
+        fact.event_type,
+        fact.recorded_at,
+        {**fact.payload, field: value},
+    )

@@ -1,0 +1,173 @@
+"""Which sites each aggregate belongs to: the basis of every access decision.
+
+A partner sees an aggregate (a batch, a donor, a shipment, an event of them) when one of the sites
+it touches is a site the partner may see. The sites come from the events themselves: every field
+of an event named ``site_id`` or ending in ``_site_id`` ties its aggregate to that site, so a
+batch belongs to where it was made, its control site, the laboratories that tested it and the
+sites it was shipped to. A few aggregates inherit the sites of the aggregate they stand on: a
+donor those of its donations, a recall those of its origin. The sites named by an aggregate's
+first event *own* it (a batch: where it is made and its control site); seeing a record needs a
+site it touches, changing a record a site that owns it.
+
+Rows are only ever added; an aggregate never leaves a site's reach once it has touched it.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Iterable, Sequence
+from functools import cache
+from typing import Any
+
+import orjson
+
+from domain.donation import Donation
+from domain.donor import Donor
+from domain.recall import Recall
+from domain.shared import LedgerEvent
+from domain.site import Site
+from projections.ledger import Appended
+from projections.registry import Handlers
+from projections.sql import Dialect, Sql
+
+TABLES = ("aggregate_sites",)
+
+# Trace node kinds (and recall origins) by the aggregate type they name.
+ORIGIN_TYPES = {
+    "DONOR": "Donor",
+    "DONATION": "Donation",
+    "MATERIAL_LOT": "MaterialLot",
+    "BATCH": "Batch",
+    "SITE": "Site",
+    "SHIPMENT": "Shipment",
+    "ADVERSE_EVENT": "AdverseEvent",
+}
+
+
+@cache
+def _site_fields(event_type: type) -> tuple[str, ...]:
+    names = typing.get_type_hints(event_type)
+    return tuple(sorted(n for n in names if n == "site_id" or n.endswith("_site_id")))
+
+
+def add(sql: Sql, aggregate_id: str, site_ids: Iterable[str], owner: bool = False) -> None:
+    conflict = " ON CONFLICT DO NOTHING" if sql.dialect is Dialect.POSTGRES else ""
+    verb = "INSERT" if sql.dialect is Dialect.POSTGRES else "INSERT OR IGNORE"
+    for site_id in sorted(set(site_ids)):
+        sql.execute(
+            f"{verb} INTO aggregate_sites (aggregate_id, site_id, owner) VALUES (?, ?, ?)"
+            + conflict,
+            (aggregate_id, site_id, int(owner)),
+        )
+
+
+def sites_of(sql: Sql, aggregate_id: str, owners: bool = False) -> list[str]:
+    """The sites ``aggregate_id`` touches; with ``owners``, those that own it (the sites its
+    first event named), or all it touches when none does."""
+    rows = sql.all(
+        "SELECT site_id, owner FROM aggregate_sites WHERE aggregate_id = ? ORDER BY site_id",
+        (aggregate_id,),
+    )
+    owning = [r["site_id"] for r in rows if r["owner"]] if owners else []
+    return owning or [r["site_id"] for r in rows]
+
+
+def _own_sites(sql: Sql, a: Appended) -> None:
+    event: LedgerEvent = a.event
+    found = [getattr(event, f, None) for f in _site_fields(type(event))]
+    sites = [s for s in found if isinstance(s, str) and s]
+    if isinstance(event, Site.Registered):
+        sites.append(event.originator_id.split(":", 1)[1])
+    if isinstance(event, Donation.Recorded):
+        add(sql, Donor.ledger_id(event.donor_code), sites)
+    if isinstance(event, Recall.Initiated):
+        origin_type = ORIGIN_TYPES.get(event.origin_kind)
+        if origin_type is not None:
+            sites += sites_of(sql, f"{origin_type}:{event.origin_id}", owners=True)
+    if sites:
+        add(sql, event.originator_id, sites, owner=event.originator_version == 1)
+
+
+HANDLERS: Handlers = {LedgerEvent: _own_sites}
+
+
+def visible_among(sql: Sql, aggregate_ids: Sequence[str], site_ids: Sequence[str]) -> set[str]:
+    """Those of ``aggregate_ids`` that touch one of ``site_ids``."""
+    visible: set[str] = set()
+    if not site_ids:
+        return visible
+    chunk = 400
+    for start in range(0, len(aggregate_ids), chunk):
+        ids = aggregate_ids[start : start + chunk]
+        rows = sql.all(
+            "SELECT DISTINCT aggregate_id FROM aggregate_sites"
+            f" WHERE aggregate_id IN ({', '.join('?' * len(ids))})"
+            f" AND site_id IN ({', '.join('?' * len(site_ids))})",
+            [*ids, *site_ids],
+        )
+        visible.update(r["aggregate_id"] for r in rows)
+    return visible
+
+
+def within_reach(sql: Sql, column: str) -> tuple[list[str], list[Any]]:
+    """WHERE conditions keeping the rows whose aggregate id (``column``, an SQL expression) the
+    reader may see: none when the reader's reach is unrestricted."""
+    if sql.reach is None:
+        return [], []
+    if not sql.reach:
+        return ["1 = 0"], []
+    marks = ", ".join("?" * len(sql.reach))
+    return (
+        [
+            f"EXISTS (SELECT 1 FROM aggregate_sites reach WHERE reach.aggregate_id = {column}"
+            f" AND reach.site_id IN ({marks}))"
+        ],
+        list(sql.reach),
+    )
+
+
+Node = tuple[str, str]  # (trace node kind, id)
+Link = tuple[Node, Node]
+
+
+def visible_trace(
+    sql: Sql, nodes: Sequence[Node], links: Sequence[Link], origin: Node
+) -> set[Node]:
+    """The nodes of a trace the reader may see: records within its reach, sites among them, and
+    a patient (a pseudonymous code) only where a link to a visible record shows it."""
+    if sql.reach is None:
+        return set(nodes)
+    by_aggregate = {f"{ORIGIN_TYPES[k]}:{i}": (k, i) for k, i in nodes if k in ORIGIN_TYPES}
+    kept = {by_aggregate[a] for a in visible_among(sql, list(by_aggregate), sql.reach)}
+    shown = {n for a, b in links if a in kept or b in kept for n in (a, b) if n[0] == "PATIENT"}
+    return kept | (shown & set(nodes)) | ({origin} if origin[0] == "PATIENT" else set())
+
+
+def cut_trace(sql: Sql, trace: dict[str, Any], origin: Node) -> dict[str, Any]:
+    """A recall's stored trace (domain.recall.Trace as a record) cut to the reader's reach."""
+    nodes = [(str(k), str(i)) for k, i in trace["nodes"]]
+    edges = trace["edges"]
+    links = [((str(e[0]), str(e[1])), (str(e[2]), str(e[3]))) for e in edges]
+    kept = visible_trace(sql, nodes, links, origin)
+    return {
+        **trace,
+        "nodes": [list(n) for n in nodes if n in kept],
+        "edges": [e for e, (a, b) in zip(edges, links, strict=True) if a in kept and b in kept],
+        "affected_batches": [b for b in trace["affected_batches"] if ("BATCH", b) in kept],
+        "affected_patients": [p for p in trace["affected_patients"] if ("PATIENT", p) in kept],
+        "affected_sites": [s for s in trace["affected_sites"] if ("SITE", s) in kept],
+    }
+
+
+def as_seen(sql: Sql, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Event rows as the reader may see them: a recall's stored trace cut to its reach (a
+    recall reaches every batch its origin reached, whoever they belong to)."""
+    if sql.reach is None:
+        return rows
+    for row in rows:
+        if row["event_type"] == "Recall.Initiated":
+            state = orjson.loads(bytes(row["state"]))
+            origin = (str(state["origin_kind"]), str(state["origin_id"]))
+            state["trace"] = cut_trace(sql, state["trace"], origin)
+            row["state"] = orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
+    return rows
