@@ -266,7 +266,8 @@ NOTES = [
     "serialisation dominates). The recursive SQL computes the nodes reached over its own "
     "connection; the benchmark stops if its answer and the product's differ.",
     "- A scale shown as not measured was not run on this machine: the ledger is built through "
-    "the application's commands, a few hundred events per second, so the default scale (1M "
-    "events) takes hours and 10x days. `--reuse` keeps a built ledger for later runs.",
+    "the application's commands at the generator rate above (a few hundred events per second), "
+    "so the default scale (1M events) takes about an hour per database and 10x about ten. "
+    "`--build-only` builds one for later, `--reuse` measures one built earlier.",
     "- Commands measured here append to the benchmark's ledger; a reused ledger grows by them.",
 ]

@@ -11,7 +11,6 @@ cost grows with the answer, not with the ledger.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 from domain.adverse_event import AdverseEvent
 from domain.batch import Batch
 from domain.donation import Donation
-from domain.recall import Trace, TraceEdge, TraceOrigin
+from domain.recall import NODE_KINDS, Trace, TraceEdge, TraceOrigin
 from domain.shipment import Shipment
 from projections.ledger import Appended
 from projections.registry import Handlers
@@ -27,6 +26,7 @@ from projections.sql import Sql
 
 TABLES = ("lineage_edges",)
 TERMINAL = frozenset({"SITE", "PATIENT"})
+KIND_ORDER = {kind: rank for rank, kind in enumerate(NODE_KINDS)}
 
 Edge = tuple[str, str, str, str, str, Any]  # from kind, from id, to kind, to id, relation, at
 
@@ -118,23 +118,32 @@ def trace(
 
     Without ``with_edges`` the answer leaves its edges list empty: a caller that only wants
     what was reached (a query selecting no edges) is spared fetching, making and sorting
-    thousands. Nodes come in the order a breadth-first walk meets them either way.
+    thousands. Nodes come origin first, then by kind and id, whichever the database.
     """
     result = Trace(origin=origin, direction=direction, position=position)
-    nodes: dict[tuple[str, str], None] = {(origin.kind, origin.id): None}
+    start = (origin.kind, origin.id)
+    nodes: set[tuple[str, str]] = set()
     # Rows as the driver gives them, deduplicated before any object is made: a trace from a lot
     # used by a thousand batches meets thousands of edges, and per-row work is its whole cost.
     rows: dict[tuple[Any, ...], None] = {}
     for forward in _directions(direction):
         if with_edges:
-            _walk(sql, position, origin, forward, nodes, rows)
+            found = _reachable(sql, position, origin, forward)
+            rows.update(dict.fromkeys(found))
+            nodes.update(row[2:4] if forward else row[0:2] for row in found)
         else:
-            nodes.update(dict.fromkeys(_reached(sql, position, origin, forward)))
-    result.nodes = list(nodes)
+            nodes.update(_reached(sql, position, origin, forward))
+    nodes.discard(start)
+    result.nodes = [start, *sorted(nodes, key=lambda n: (KIND_ORDER[n[0]], n[1]))]
     if with_edges:
         edges = map(_edge, rows)
-        result.edges = sorted(edges, key=lambda e: (e.at, e.from_id, e.to_id, e.relation))
+        result.edges = sorted(edges, key=_edge_order)
     return result
+
+
+def _edge_order(e: TraceEdge) -> tuple[Any, ...]:
+    # Time first, as a reader follows a recall; the rest only settles ties the same way always.
+    return (e.at, e.from_id, e.to_id, e.relation, e.from_kind, e.to_kind)
 
 
 def _edge(row: tuple[Any, ...]) -> TraceEdge:
@@ -149,39 +158,8 @@ def _directions(direction: str) -> tuple[bool, ...]:
     return {"FORWARD": (True,), "BACKWARD": (False,), "BOTH": (True, False)}[direction]
 
 
-def _walk(
-    sql: Sql,
-    position: int,
-    origin: TraceOrigin,
-    forward: bool,
-    nodes: dict[tuple[str, str], None],
-    rows: dict[tuple[Any, ...], None],
-) -> None:
-    """Add what the walk from ``origin`` reaches to ``nodes`` (in the order a breadth-first walk
-    meets them) and the edges it takes to ``rows``."""
-    # Rows are (from kind, from id, to kind, to id, relation, at).
-    near, far = (slice(0, 2), slice(2, 4)) if forward else (slice(2, 4), slice(0, 2))
-    leaving: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
-    for row in _reachable(sql, position, origin, forward):
-        leaving[row[near]].append(row)
-    start = (origin.kind, origin.id)
-    seen, frontier = {start}, [start]
-    while frontier:
-        following = []
-        for row in (row for node in frontier for row in leaving.get(node, ())):
-            rows[row] = None
-            node: tuple[str, str] = row[far]
-            nodes.setdefault(node, None)
-            if node not in seen:
-                seen.add(node)
-                if node[0] not in TERMINAL:
-                    following.append(node)
-        frontier = following
-
-
 # One query finds every node the walk reaches (then, if asked, every edge it takes from them): the
 # database walks its own index, where a walk step by step pays a round trip (and a plan) a step.
-# Both databases produce a recursive query's rows a step at a time: nodes come breadth-first.
 REACHED = """
 WITH RECURSIVE reached(kind, id) AS (
     SELECT CAST(? AS TEXT), CAST(? AS TEXT)
@@ -206,7 +184,7 @@ WITHIN = " AND (r.kind <> ? OR r.id <> ? OR (e.happened_at >= ? AND e.happened_a
 def _reachable(
     sql: Sql, position: int, origin: TraceOrigin, forward: bool
 ) -> list[tuple[Any, ...]]:
-    """The edges the walk takes."""
+    """The edges the walk takes: their far ends are the nodes it reaches."""
     near, far = ("from", "to") if forward else ("to", "from")
     takes, params = _takes(position, origin)
     statement = REACHED.format(near=near, far=far, takes=takes) + EDGES.format(
@@ -216,7 +194,7 @@ def _reachable(
 
 
 def _reached(sql: Sql, position: int, origin: TraceOrigin, forward: bool) -> list[tuple[str, str]]:
-    """The nodes the walk reaches, origin first."""
+    """The nodes the walk reaches, and its origin."""
     near, far = ("from", "to") if forward else ("to", "from")
     takes, params = _takes(position, origin)
     statement = REACHED.format(near=near, far=far, takes=takes) + NODES

@@ -35,16 +35,17 @@ EVENTS = (
 
 
 def read_ledger(
-    sql: Sql, mapper: Mapper[Any], until: int, batch_size: int = BATCH
+    sql: Sql, mapper: Mapper[Any], until: int, batch_size: int | None = None
 ) -> Iterator[Appended]:
     """Every event up to position ``until``, in order, with its ledger time.
 
     Batches are ranges of positions, so each query's work is bounded whatever its plan; the
     next is read and decoded while the caller projects this one, and nothing else may use
     ``sql`` meanwhile."""
+    size = batch_size or BATCH
     batches = read_ahead(
-        partial(_read_batch, sql, mapper, low, min(low + batch_size, until))
-        for low in range(0, until, batch_size)
+        partial(_read_batch, sql, mapper, low, min(low + size, until))
+        for low in range(0, until, size)
     )
     for batch in batches:
         yield from batch

@@ -50,14 +50,16 @@ def _site_fields(event_type: type) -> tuple[str, ...]:
     return tuple(sorted(n for n in names if n == "site_id" or n.endswith("_site_id")))
 
 
-def add(sql: Sql, aggregate_id: str, site_ids: Iterable[str], owner: bool = False) -> None:
+def add(
+    sql: Sql, aggregate_id: str, site_ids: Iterable[str], position: int, owner: bool = False
+) -> None:
     conflict = " ON CONFLICT DO NOTHING" if sql.dialect is Dialect.POSTGRES else ""
     verb = "INSERT" if sql.dialect is Dialect.POSTGRES else "INSERT OR IGNORE"
     for site_id in sorted(set(site_ids)):
         sql.execute(
-            f"{verb} INTO aggregate_sites (aggregate_id, site_id, owner) VALUES (?, ?, ?)"
-            + conflict,
-            (aggregate_id, site_id, int(owner)),
+            f"{verb} INTO aggregate_sites (aggregate_id, site_id, owner, position)"
+            " VALUES (?, ?, ?, ?)" + conflict,
+            (aggregate_id, site_id, int(owner), position),
         )
 
 
@@ -79,13 +81,13 @@ def _own_sites(sql: Sql, a: Appended) -> None:
     if isinstance(event, Site.Registered):
         sites.append(event.originator_id.split(":", 1)[1])
     if isinstance(event, Donation.Recorded):
-        add(sql, Donor.ledger_id(event.donor_code), sites)
+        add(sql, Donor.ledger_id(event.donor_code), sites, a.position)
     if isinstance(event, Recall.Initiated):
         origin_type = ORIGIN_TYPES.get(event.origin_kind)
         if origin_type is not None:
             sites += sites_of(sql, f"{origin_type}:{event.origin_id}", owners=True)
     if sites:
-        add(sql, event.originator_id, sites, owner=event.originator_version == 1)
+        add(sql, event.originator_id, sites, a.position, owner=event.originator_version == 1)
 
 
 HANDLERS: Handlers = {LedgerEvent: _own_sites}

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from migrations.runner import migrate_sqlite
-from projections.sql import Dialect, Sql
+from projections.sql import Dialect, Sql, iso_utc
 
 # Page cache of the scratch file, in KiB: what bounds its memory. Larger caches measured no
 # faster (the pages that spill stay in the system's file cache).
@@ -47,7 +49,7 @@ class Scratch:
         ):
             self._connection.execute(f"PRAGMA {pragma}")
         self._connection.execute("BEGIN")
-        self.sql = Sql(self._connection.cursor(), Dialect.SQLITE)
+        self.sql: Sql = _IndexesOnDemand(self._connection)
 
     def __enter__(self) -> Scratch:
         return self
@@ -80,3 +82,53 @@ class Scratch:
             columns = self.columns(table)
             for batch in self.rows(table, columns):
                 target.insert_rows(table, columns, batch)
+
+
+class _IndexesOnDemand(Sql):
+    """Sql on the scratch file, which starts without the schema's plain secondary indexes.
+
+    Those serve the readers of the views, who never read the scratch; maintaining them costs
+    about a tenth of a rebuild. Unique indexes stay (they decide what an insert does), and so
+    do partial ones. The first time a statement is seen, SQLite's plan for it is asked for: if
+    it would scan a table whose indexes were left out, they are made first, so no handler's
+    query ever runs slower than it would on the full schema.
+    """
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        super().__init__(connection.cursor(), Dialect.SQLITE)
+        self._connection = connection
+        self._deferred: dict[str, list[str]] = {}
+        for name, table, create in connection.execute(
+            "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index'"
+            " AND sql IS NOT NULL AND sql NOT LIKE '%UNIQUE%' AND sql NOT LIKE '%WHERE%'"
+        ).fetchall():
+            self._deferred.setdefault(table, []).append(create)
+            connection.execute(f"DROP INDEX {name}")
+        self._tables = {name for (name,) in connection.execute("SELECT name FROM sqlite_master")}
+        self._planned: set[str] = set()
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        if statement not in self._planned:
+            self._plan(statement, params)
+        super().execute(statement, params)
+
+    def tuples(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        if statement not in self._planned:
+            self._plan(statement, params)
+        return super().tuples(statement, params)
+
+    def _plan(self, statement: str, params: Sequence[Any]) -> None:
+        self._planned.add(statement)
+        if not self._deferred:
+            return
+        values = [iso_utc(p) if isinstance(p, datetime) else p for p in params]
+        plan = self._connection.execute(f"EXPLAIN QUERY PLAN {statement}", values).fetchall()
+        for step in plan:
+            detail = str(step[-1]).split()
+            if detail[:1] == ["SCAN"]:
+                # A name that is no table (an alias, another form of plan) restores them all.
+                scanned = detail[1] if len(detail) > 1 else ""
+                tables = [scanned] if scanned in self._tables else list(self._deferred)
+                for table in tables:
+                    for create in self._deferred.pop(table, []):
+                        self._connection.execute(create)

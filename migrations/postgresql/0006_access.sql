@@ -1,11 +1,13 @@
 -- Access control. aggregate_sites is a projection (rebuilt from the ledger like every view):
--- which sites each aggregate touches, and which of them own it (those its first event names).
+-- which sites each aggregate touches (from which ledger position), and which of them own it
+-- (those its first event names).
 -- api_keys holds machine credentials, by hash only.
 
 CREATE TABLE aggregate_sites (
     aggregate_id text    NOT NULL,
     site_id      text    NOT NULL,
     owner        INTEGER NOT NULL,
+    position     INTEGER NOT NULL,
     PRIMARY KEY (aggregate_id, site_id)
 );
 CREATE INDEX aggregate_sites_by_site ON aggregate_sites (site_id, aggregate_id);

@@ -89,3 +89,23 @@ def test_a_replay_in_small_batches_copies_every_event_and_verifies(
         assert dump(target) == dump(service)
     finally:
         target.close()
+
+
+def test_the_scratch_file_makes_a_left_out_index_before_a_query_would_scan_its_table():
+    with scratch.Scratch() as local:
+
+        def indexes() -> set[str]:
+            # Straight to the file: a query through local.sql is planned (and this one scans).
+            rows = local.sql.sqlite_connection().execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index'"
+            )
+            return {name for (name,) in rows}
+
+        assert "batch_versions_donor" not in indexes()
+        assert "lineage_edges_from" not in indexes()
+        local.sql.all(
+            "SELECT batch_id FROM batch_versions WHERE donor_code = ? AND valid_to IS NULL",
+            ("D1",),
+        )
+        assert "batch_versions_donor" in indexes()
+        assert "lineage_edges_from" not in indexes()
