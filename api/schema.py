@@ -6,13 +6,16 @@ import logging
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import ASTValidationRule, GraphQLError
 from strawberry.extensions import (
+    AddValidationRules,
     DisableIntrospection,
-    MaxAliasesLimiter,
     MaxTokensLimiter,
-    QueryDepthLimiter,
+    ParserCache,
+    ValidationCache,
 )
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
@@ -52,12 +55,17 @@ def build_schema(settings: Settings | None = None) -> Schema:
         for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
             if not any(isinstance(e, Guard) for e in field.extensions):
                 field.extensions.append(Guard())
-    extensions: list[Any] = []
+    # Partners send the same few documents again and again: parse and validate each once. The
+    # limits' validation rules are built once too, so the validation cache recognises them.
+    extensions: list[Any] = [lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)]
     if settings is not None:
         s = settings
+        rules: list[type[ASTValidationRule]] = [
+            depth_rule(s.max_query_depth, should_ignore=None),
+            aliases_rule(s.max_aliases),
+        ]
         extensions += [
-            lambda: QueryDepthLimiter(max_depth=s.max_query_depth),
-            lambda: MaxAliasesLimiter(max_alias_count=s.max_aliases),
+            lambda: AddValidationRules(rules),
             lambda: MaxTokensLimiter(max_token_count=s.max_tokens),
         ]
         if not settings.introspection_enabled:

@@ -72,11 +72,17 @@ Reader = Callable[[], AbstractContextManager[Sql]]
 Progress = Callable[[int, int], None]
 
 
-def _batches(read: Reader, start: int, stop: int) -> Iterator[tuple[list[Row], list[Row]]]:
+def _batches(
+    read: Reader, start: int, stop: int, dialect: Dialect
+) -> Iterator[tuple[list[Row], list[Row]]]:
     """Stored events and ledger rows of consecutive position ranges, each pair read together
-    (the next while the caller checks this one)."""
+    (on PostgreSQL the next while the caller checks this one)."""
     return read_ahead(
-        partial(_read_batch, read, low, min(low + BATCH, stop)) for low in range(start, stop, BATCH)
+        (
+            partial(_read_batch, read, low, min(low + BATCH, stop))
+            for low in range(start, stop, BATCH)
+        ),
+        dialect,
     )
 
 
@@ -96,6 +102,7 @@ def verify(
     """Recompute the chain over [from, to] (the whole ledger by default); stop at the first
     mismatch and name its position."""
     with read() as sql:
+        dialect = sql.dialect
         head = sql.one("SELECT position, hash FROM ledger ORDER BY position DESC LIMIT 1")
         head_position, head_hash = (int(head["position"]), head["hash"]) if head else (0, "")
         start = max((from_position or 1) - 1, 0)
@@ -110,7 +117,7 @@ def verify(
         )
     chain = _Chain(read, start, anchor["hash"] if anchor else GENESIS_HASH)
     try:
-        for events, ledger in _batches(read, start, stop):
+        for events, ledger in _batches(read, start, stop, dialect):
             chain.walk(events, ledger, total, progress)
     except ChainMismatchError as mismatch:
         return Verification(

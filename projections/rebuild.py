@@ -39,13 +39,16 @@ def read_ledger(
 ) -> Iterator[Appended]:
     """Every event up to position ``until``, in order, with its ledger time.
 
-    Batches are ranges of positions, so each query's work is bounded whatever its plan; the
-    next is read and decoded while the caller projects this one, and nothing else may use
-    ``sql`` meanwhile."""
+    Batches are ranges of positions, so each query's work is bounded whatever its plan; on
+    PostgreSQL the next is read and decoded while the caller projects this one, and nothing else
+    may use ``sql`` meanwhile."""
     size = batch_size or BATCH
     batches = read_ahead(
-        partial(_read_batch, sql, mapper, low, min(low + size, until))
-        for low in range(0, until, size)
+        (
+            partial(_read_batch, sql, mapper, low, min(low + size, until))
+            for low in range(0, until, size)
+        ),
+        sql.dialect,
     )
     for batch in batches:
         yield from batch

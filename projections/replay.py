@@ -52,14 +52,19 @@ def replay(
 ) -> int:
     """Copy events 1..``until_position`` and their chain into ``target``; rebuild its views."""
     copied = 0
-    # One transaction for the whole copy (the file is new, nothing else writes it), reading the
-    # next batch from the source while this one is written.
+    # One transaction for the whole copy (the file is new, nothing else writes it); from
+    # PostgreSQL the next batch is read while this one is written.
+    with read() as sql:
+        source = sql.dialect
     with target.write() as out:
         if out.scalar("SELECT COUNT(*) FROM stored_events"):
             raise ValueError("the replay target already holds events; give a new file")
         for rows in read_ahead(
-            partial(_read_batch, read, low, min(low + BATCH, until_position))
-            for low in range(0, until_position, BATCH)
+            (
+                partial(_read_batch, read, low, min(low + BATCH, until_position))
+                for low in range(0, until_position, BATCH)
+            ),
+            source,
         ):
             out.insert_rows("stored_events", EVENT_COLUMNS, [row[:5] for row in rows])
             out.insert_rows(

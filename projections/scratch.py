@@ -4,8 +4,9 @@ A rebuild runs the projection handlers (the same code that runs inline) against 
 than the target database: each event costs several statements, and here a statement is a call
 into a library in this process, not a round trip to a server or a write through a WAL. With no
 journal, no syncing and one transaction, the file is as fast as memory while memory stays bounded
-by its page cache, whatever the size of the ledger. The finished rows are then copied into the
-target in bulk (``Sql.insert_rows``).
+by its page cache, whatever the size of the ledger. Indexes that only the views' readers use
+are left out (see _IndexesOnDemand). The finished rows are then copied into the target in bulk
+(``Sql.insert_rows``), where the target's own indexes are kept up as usual.
 
 The handlers see SQLite here whatever the target is; they write values in SQLite's storage form
 (timestamps as ISO 8601 UTC text, booleans as 0/1), which PostgreSQL reads back as the same
