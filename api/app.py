@@ -22,9 +22,8 @@ from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
 from api.auth.authenticate import Authenticator, UnauthenticatedError
-from api.auth.identity import Identity
+from api.auth.identity import ANONYMOUS
 from api.auth.middleware import install_authentication
-from api.auth.roles import NOBODY
 from api.context import Context, RequestLog
 from api.errors import with_code
 from api.schema import build_schema
@@ -33,7 +32,6 @@ from api.wiring import Regentrace
 from projections.ledger import LedgerIndex
 
 access_log = logging.getLogger("regentrace.access")
-NOBODY_IDENTITY = Identity("anonymous", NOBODY, via="none")
 
 
 class OperationLog(SchemaExtension):
@@ -116,7 +114,7 @@ def create_app(settings: Settings | None = None, service: Regentrace | None = No
         if isinstance(connection, WebSocket):
             # A WebSocket authenticates in its connection_init message (on_ws_connect below);
             # until then it is nobody.
-            return Context(connection.app.state.service, NOBODY_IDENTITY, RequestLog())
+            return Context(connection.app.state.service, ANONYMOUS, RequestLog())
         state = connection.state
         return Context(connection.app.state.service, state.identity, state.log)
 

@@ -11,7 +11,7 @@ from api.context import Info
 from api.errors import from_domain
 from api.resolve import read
 from domain.shared import BadInputError, require_offset
-from projections.audit import find_events, verify
+from projections.audit import verify
 
 
 @strawberry.type
@@ -39,19 +39,7 @@ class AuditQueries:
         rows = await read(
             info,
             None,
-            lambda sql, _: find_events(
-                sql,
-                aggregate_id=f.aggregate_id,
-                aggregate_type=f.aggregate_type,
-                event_type=f.type,
-                actor=f.actor,
-                recorded_from=f.recorded_from,
-                recorded_to=f.recorded_to,
-                from_position=f.from_position,
-                to_position=f.to_position,
-                after=int(start) if start is not None else None,
-                limit=size + 1,
-            ),
+            lambda sql, _: f.find(sql, int(start) if start is not None else None, size + 1),
         )
         personal = info.context.identity.role.personal_data
         nodes = [LedgerEvent.of(r, personal) for r in rows[:size]]

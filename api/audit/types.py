@@ -10,6 +10,8 @@ import strawberry
 from strawberry.scalars import JSON
 
 from api.common import PageInfo
+from projections.audit import find_events
+from projections.sql import Sql
 
 WITHHELD = "withheld: personal data, for roles that need it"
 
@@ -67,6 +69,22 @@ class EventFilter:
     recorded_to: datetime | None = None
     from_position: int | None = None
     to_position: int | None = None
+
+    def find(self, sql: Sql, after: int | None, limit: int) -> list[dict[str, Any]]:
+        """The events this filter selects after position ``after``, at most ``limit``."""
+        return find_events(
+            sql,
+            aggregate_id=self.aggregate_id,
+            aggregate_type=self.aggregate_type,
+            event_type=self.type,
+            actor=self.actor,
+            recorded_from=self.recorded_from,
+            recorded_to=self.recorded_to,
+            from_position=self.from_position,
+            to_position=self.to_position,
+            after=after,
+            limit=limit,
+        )
 
 
 @strawberry.type

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from api.auth.roles import Role, Scope
+from api.auth.roles import NOBODY, Role, Scope
 from domain.shared import Principal
 from projections.sql import Sql
 
@@ -57,6 +57,11 @@ class Identity:
             + (f" ({self.member_state})" if self.member_state else ""),
         }[self.role.scope]
         return f"{self.id} as {self.role.name}, reaching {scope}"
+
+
+# Who a request is before it has authenticated (a WebSocket before connection_init, a browser
+# fetching the GraphiQL page): nobody, with no permission at all.
+ANONYMOUS = Identity("anonymous", NOBODY, via="none")
 
 
 def _column(sql: Sql, column: str, where: str, values: set[str]) -> list[str]:

@@ -13,9 +13,8 @@ import orjson
 from fastapi import FastAPI, Request, Response
 
 from api.auth.authenticate import Authenticator, UnauthenticatedError
-from api.auth.identity import Identity
+from api.auth.identity import ANONYMOUS
 from api.auth.limits import RateLimiter
-from api.auth.roles import NOBODY
 from api.settings import Settings
 
 Next = Callable[[Request], Awaitable[Response]]
@@ -30,7 +29,7 @@ def install_authentication(app: FastAPI, settings: Settings) -> None:
         if not request.url.path.startswith("/graphql"):
             return await call_next(request)
         if _is_ide_page(request):
-            request.state.identity = Identity("anonymous", NOBODY, via="none")
+            request.state.identity = ANONYMOUS
             return await call_next(request)
         refusal = await _check_size(request, settings.max_body_bytes)
         if refusal is not None:

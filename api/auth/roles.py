@@ -186,7 +186,7 @@ ROLES: dict[str, Role] = {
     )
 }
 
-# Who a request without credentials is while it only fetches the GraphiQL page: nobody.
+# The role of a caller not yet authenticated (api/auth/identity.py ANONYMOUS).
 NOBODY = Role("nobody", "no credentials: may use nothing", Scope.SITES, frozenset(), frozenset())
 
 ASSIGNABLE = tuple(name for name in ROLES if name != "development")

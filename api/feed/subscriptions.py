@@ -23,7 +23,6 @@ from api.audit.types import EventFilter, LedgerEvent
 from api.context import Info
 from api.errors import masked
 from api.resolve import read
-from projections.audit import find_events
 from projections.sql import Sql
 
 BATCH = 200
@@ -59,7 +58,7 @@ class FeedSubscriptions:
         last = after
         while True:
             try:
-                rows = await read(info, None, partial(_page, f=f, after=last))
+                rows = await read(info, None, partial(_page, f, last))
             except GraphQLError:
                 raise
             except Exception as error:  # a subscription's errors bypass the HTTP masking
@@ -72,17 +71,5 @@ class FeedSubscriptions:
                 await anyio.sleep(poll_seconds)
 
 
-def _page(sql: Sql, _position: int, *, f: EventFilter, after: int) -> list[dict[str, Any]]:
-    return find_events(
-        sql,
-        aggregate_id=f.aggregate_id,
-        aggregate_type=f.aggregate_type,
-        event_type=f.type,
-        actor=f.actor,
-        recorded_from=f.recorded_from,
-        recorded_to=f.recorded_to,
-        from_position=f.from_position,
-        to_position=f.to_position,
-        after=after,
-        limit=BATCH,
-    )
+def _page(f: EventFilter, after: int, sql: Sql, _position: int) -> list[dict[str, Any]]:
+    return f.find(sql, after, BATCH)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -25,15 +25,12 @@ from tests.api.access import (
     RECORD_BATCH_STEP,
     REGISTER_DONOR,
     REGISTER_SITE,
-    Caller,
     Partners,
-    callers,
     codes,
     correction_input,
-    partners_database,
     step_input,
 )
-from tests.conftest import DIALECTS, ledger_size
+from tests.conftest import ledger_size
 
 HOSTILE = {
     "sql-quote": "'; DROP TABLE ledger; --",
@@ -126,20 +123,6 @@ CASES = [
     for path in paths
     for name in HOSTILE
 ]
-
-
-@pytest.fixture(scope="module", params=DIALECTS)
-def partners(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Partners]:
-    with partners_database(request, tmp_path_factory, "injection") as seeded:
-        yield seeded
-
-
-@pytest.fixture
-async def as_(partners: Partners) -> AsyncIterator[Callable[[str], Caller]]:
-    async with callers(partners) as found:
-        yield found
 
 
 def with_value(input: dict[str, Any], path: str, value: str) -> dict[str, Any]:

@@ -6,7 +6,7 @@ PostgreSQL, over the two organisations of ``tests.api.access`` (seeded once per 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -36,23 +36,20 @@ from tests.api.access import (
     REJECT_BATCH,
     RELEASE_BATCH,
     SOURCE_AND_FLOW,
-    Caller,
     Partners,
     all_events,
-    callers,
     codes,
     correction_input,
     din,
     ids,
     lot,
-    partners_database,
     qc_input,
     release_input,
     serving,
     step_input,
 )
 from tests.api.client import GraphQL
-from tests.conftest import DIALECTS, ledger_size
+from tests.conftest import ledger_size
 
 A_KEYS = ("a-operator", "a-qp", "a-investigator")
 # What each of A's keys sees among the seven batches: B2 was tested by A's laboratory, so A's
@@ -64,20 +61,6 @@ VISIBLE = {
 }
 # Names only B's records carry (B1 and B3 never touched a site of A).
 B_ONLY = ("B1", "B3", "PT-B1", "DNR-B1", "DNR-B3", "SHP-B1", "AE-B1", "LV-B", din(201), B_HOSPITAL)
-
-
-@pytest.fixture(scope="module", params=DIALECTS)
-def partners(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Partners]:
-    with partners_database(request, tmp_path_factory, "isolation") as seeded:
-        yield seeded
-
-
-@pytest.fixture
-async def as_(partners: Partners) -> AsyncIterator[Callable[[str], Caller]]:
-    async with callers(partners) as found:
-        yield found
 
 
 def mentions(value: Any, names: tuple[str, ...]) -> list[str]:

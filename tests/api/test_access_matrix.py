@@ -5,7 +5,7 @@ refusal here is the role's and never the reach's. On SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,19 +41,16 @@ from tests.api.access import (
     ROLES,
     SOURCE_AND_FLOW,
     SUSPEND_SITE,
-    Caller,
     Partners,
-    callers,
     codes,
     correction_input,
     lot,
     mutation,
-    partners_database,
     qc_input,
     release_input,
     step_input,
 )
-from tests.conftest import DIALECTS, ledger_size
+from tests.conftest import ledger_size
 
 SO, QC, COURIER, MI, QP, PV, REG, RI, ADMIN = ROLES
 EVERYONE = frozenset(ROLES)
@@ -326,20 +323,6 @@ CASES = [
     for name, o in OPERATIONS.items()
     for role in ROLES
 ]
-
-
-@pytest.fixture(scope="module", params=DIALECTS)
-def partners(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Partners]:
-    with partners_database(request, tmp_path_factory, "matrix") as seeded:
-        yield seeded
-
-
-@pytest.fixture
-async def as_(partners: Partners) -> AsyncIterator[Callable[[str], Caller]]:
-    async with callers(partners) as found:
-        yield found
 
 
 @pytest.mark.parametrize(("role", "name"), CASES)

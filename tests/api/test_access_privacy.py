@@ -6,7 +6,6 @@ organisations of ``tests.api.access``, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 
@@ -24,33 +23,16 @@ from tests.api.access import (
     RECORD_BATCH_STEP,
     REPORT_ADVERSE_EVENT,
     Caller,
-    Partners,
     all_events,
-    callers,
     codes,
     correction_input,
     lot,
     mutation,
-    partners_database,
     step_input,
 )
-from tests.conftest import DIALECTS, ledger_size
+from tests.conftest import ledger_size
 
 B1_NAMES = ("B1", "PT-B1", B_SPOKE, B_HOSPITAL, B_CONTROL)
-
-
-@pytest.fixture(scope="module", params=DIALECTS)
-def partners(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Partners]:
-    with partners_database(request, tmp_path_factory, "privacy") as seeded:
-        yield seeded
-
-
-@pytest.fixture
-async def as_(partners: Partners) -> AsyncIterator[Callable[[str], Caller]]:
-    async with callers(partners) as found:
-        yield found
 
 
 def named(value: object, names: tuple[str, ...]) -> list[str]:

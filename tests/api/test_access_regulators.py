@@ -4,7 +4,6 @@ member state, and nothing else; it changes nothing. Over the two organisations o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
@@ -31,29 +30,12 @@ from tests.api.access import (
     Caller,
     Partners,
     all_events,
-    callers,
     correction_input,
     ids,
     lot,
-    partners_database,
     release_input,
     step_input,
 )
-from tests.conftest import DIALECTS
-
-
-@pytest.fixture(scope="module", params=DIALECTS)
-def partners(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Partners]:
-    with partners_database(request, tmp_path_factory, "regulators") as seeded:
-        yield seeded
-
-
-@pytest.fixture
-async def as_(partners: Partners) -> AsyncIterator[Callable[[str], Caller]]:
-    async with callers(partners) as found:
-        yield found
 
 
 @pytest.mark.parametrize(
