@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -14,6 +14,7 @@ import orjson
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
 from strawberry.fastapi import GraphQLRouter
@@ -23,7 +24,7 @@ from strawberry.types.unset import UnsetType
 
 from api.auth.authenticate import Authenticator, UnauthenticatedError
 from api.auth.identity import ANONYMOUS
-from api.auth.middleware import install_authentication
+from api.auth.middleware import Authentication
 from api.context import Context, RequestLog
 from api.errors import with_code
 from api.schema import build_schema
@@ -146,31 +147,48 @@ def create_app(settings: Settings | None = None, service: Regentrace | None = No
             )
         return JSONResponse({"status": "ready", "headPosition": head})
 
-    install_authentication(app, settings)
-
-    @app.middleware("http")
-    async def log_requests(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        request.state.log = log = RequestLog()
-        started = time.perf_counter()
-        response = await call_next(request)
-        fields: dict[str, Any] = {
-            "method": request.method,
-            "path": request.url.path,
-            "status": response.status_code,
-            "operation": log.operation,
-            "outcome": log.outcome if response.status_code < 400 else "error",
-            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
-        }
-        if log.error_codes:
-            fields["error_codes"] = log.error_codes
-        if log.positions:
-            fields["ledger_position"] = max(log.positions)
-        access_log.info("request", extra={"fields": fields})
-        return response
-
+    # The last added is the outermost: the log sees every request, refusals included.
+    app.add_middleware(Authentication, settings=settings)
+    app.add_middleware(AccessLog)
     return app
+
+
+class AccessLog:
+    """One structured log line a request: method, path, status, operation, outcome, duration and
+    the ledger position it wrote (a plain ASGI middleware, as cheap as the request allows)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})["log"] = log = RequestLog()
+        started, status = time.perf_counter(), 500
+
+        async def noting_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, noting_status)
+        finally:
+            fields: dict[str, Any] = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "operation": log.operation,
+                "outcome": log.outcome if status < 400 else "error",
+                "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+            }
+            if log.error_codes:
+                fields["error_codes"] = log.error_codes
+            if log.positions:
+                fields["ledger_position"] = max(log.positions)
+            access_log.info("request", extra={"fields": fields})
 
 
 def _head_position(service: Regentrace) -> int:

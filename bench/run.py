@@ -27,6 +27,7 @@ from typing import Any
 import psycopg
 from psycopg import sql as pgsql
 
+from api.auth.keys import ApiKeys
 from api.settings import Settings
 from api.wiring import Regentrace, migrate
 from bench import baselines, generate, reads, report, server
@@ -246,10 +247,16 @@ def measure_server(
     dialect: str, url: str, built: dict[str, Any], args: argparse.Namespace, out: dict[str, Any]
 ) -> None:
     runs, batches, spoke = args.runs, built["open_batches"], built["spoke"]
+    token = _partner_key(url, spoke)
     with server.Server(url, WORK / f"server-{dialect}.log") as running:
         say(f"{dialect}: recordBatchStep over HTTP, 1 client, then 8 ({running.port})")
-        out["product_1_client"] = server.record_steps(running, batches[:1], spoke, args.commands)
-        out["product_8_clients"] = server.record_steps(running, batches[1:], spoke, args.commands)
+        out["http_floor"] = server.floor(running, args.commands, token)
+        out["product_1_client"] = server.record_steps(
+            running, batches[:1], spoke, args.commands, token
+        )
+        out["product_8_clients"] = server.record_steps(
+            running, batches[1:], spoke, args.commands, token
+        )
         client, tracer = running.client(), baselines.SqlTracer(dialect, url)
         try:
             say(f"{dialect}: recallTrace over HTTP and in recursive SQL")
@@ -265,6 +272,17 @@ def measure_server(
         say(f"{dialect}: sourceAndFlow over HTTP")
         out["source_and_flow"] = reads.source_and_flow(client, "B0000007", runs)
         out["server_peak_rss_mb"] = running.peak_rss_mb()
+
+
+def _partner_key(url: str, spoke: str) -> str:
+    """An API key for the spoke's operators, as a partner system holds one: commands are
+    measured through authentication and the access checks every partner's request meets."""
+    service = Regentrace(Settings(database_url=url, _env_file=None))
+    try:
+        name = f"bench-{spoke.lower()}-{time.time_ns()}"  # a new key for every run
+        return ApiKeys(service).create(name, "spoke_operator", [spoke], created_by="bench")[1]
+    finally:
+        service.close()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,6 +40,9 @@ class Server:
             # Acts as the development principal, which may do everything the benchmark asks.
             "REGENTRACE_DEV_PRINCIPAL_ENABLED": "true",
             "REGENTRACE_ENVIRONMENT": "development",
+            # The benchmark measures how fast the server answers, not its rate limiter (which
+            # the test suite covers); at full speed one client passes any sensible limit.
+            "REGENTRACE_RATE_LIMIT_PER_MINUTE": "0",
         }
         cli = str(Path(sys.executable).parent / "regentrace")
         command = [cli, "serve", "--host", HOST, "--port", str(self.port), "--no-migrate"]
@@ -82,19 +85,23 @@ class Server:
                 return round(int(line.split()[1]) / 1024, 1)
         return 0.0
 
-    def client(self) -> Client:
-        return Client(self.port)
+    def client(self, token: str | None = None) -> Client:
+        return Client(self.port, token)
 
 
 class Client:
-    """One keep-alive connection posting GraphQL; an answer with errors raises."""
+    """One keep-alive connection posting GraphQL, with an API key or as the development
+    principal (no credentials); an answer with errors raises."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, token: str | None = None) -> None:
         self.conn = http.client.HTTPConnection(HOST, port, timeout=120)
+        self.headers = {"Content-Type": "application/json"}
+        if token is not None:
+            self.headers["Authorization"] = f"Bearer {token}"
 
     def post(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
         body = json.dumps({"query": query, "variables": variables or {}})
-        self.conn.request("POST", "/graphql", body, {"Content-Type": "application/json"})
+        self.conn.request("POST", "/graphql", body, self.headers)
         answer = json.loads(self.conn.getresponse().read())
         if answer.get("errors"):
             raise RuntimeError(f"GraphQL errors: {answer['errors']}")
@@ -115,15 +122,18 @@ RECORD_STEP = (
 )
 
 
-def record_steps(server: Server, batches: list[str], site: str, count: int) -> dict[str, float]:
-    """``count`` recordBatchStep commands spread over one client per batch, all at once:
-    latency percentiles over every command, and commands per second over the whole run."""
+def record_steps(
+    server: Server, batches: list[str], site: str, count: int, token: str
+) -> dict[str, float]:
+    """``count`` recordBatchStep commands spread over one client per batch, all at once, each
+    client a partner with the API key ``token``: latency percentiles over every command, and
+    commands per second over the whole run."""
     samples: list[float] = []
     failures: list[BaseException] = []
     lock = threading.Lock()
 
     def run(batch_id: str, share: int) -> None:
-        client, mine = server.client(), []
+        client, mine = server.client(token), []
         try:
             for n in range(share):
                 started = time.perf_counter()
@@ -149,6 +159,15 @@ def record_steps(server: Server, batches: list[str], site: str, count: int) -> d
         "clients": len(batches),
         "commands_per_s": round(len(samples) / elapsed, 1),
     }
+
+
+def floor(server: Server, count: int, token: str) -> dict[str, float]:
+    """The least any request costs: ``{ __typename }`` over HTTP with the same credentials,
+    which authenticates, parses and answers but reads nothing (one client)."""
+    client = server.client(token)
+    started = time.perf_counter()
+    result = client.timed(count, "{ __typename }", {})
+    return {**result, "requests_per_s": round(count / (time.perf_counter() - started), 1)}
 
 
 def _step(batch_id: str, site: str, n: int) -> dict[str, Any]:

@@ -8,6 +8,9 @@ those cannot slip in between the check and the write, every command runs with a 
 aggregate it loads is noted with its version, and the append transaction, under the ledger lock,
 refuses (CONFLICT) if any of them has moved on. Commands are serialisable without locking
 aggregates they only read.
+
+Within one command, loading an aggregate twice answers the same object: one read of the
+database, one version in the read set, and the events it triggers are stored once.
 """
 
 from __future__ import annotations
@@ -32,8 +35,16 @@ from domain.shared import (
 A = TypeVar("A", bound=LedgerAggregate)
 P = ParamSpec("P")
 
-# Versions of the aggregates the running command has loaded, by aggregate id.
-_READ_SET: ContextVar[dict[str, int] | None] = ContextVar("read_set", default=None)
+# The aggregates the running command has loaded, by aggregate id, as loaded.
+_READ_SET: ContextVar[dict[str, tuple[LedgerAggregate, int]] | None] = ContextVar(
+    "read_set", default=None
+)
+
+
+def loaded_versions() -> dict[str, int] | None:
+    """The version at which the running command loaded each aggregate (None outside one)."""
+    reads = _READ_SET.get()
+    return None if reads is None else {k: version for k, (_, version) in reads.items()}
 
 
 def _with_read_set(method: Callable[P, CommandResult]) -> Callable[P, CommandResult]:
@@ -79,15 +90,19 @@ class LedgerApplication(Application[str]):
     # ------------------------------------------------------------------- shared by commands
 
     def load(self, cls: type[A], key: str) -> A:
-        try:
-            aggregate: object = self.repository.get(cls.ledger_id(key))
-        except AggregateNotFoundError:
-            raise NotFoundError(f"{cls.TYPE.lower()} {key!r} not found", id=key) from None
+        reads = _READ_SET.get()
+        aggregate_id = cls.ledger_id(key)
+        if reads is not None and aggregate_id in reads:
+            aggregate: object = reads[aggregate_id][0]
+        else:
+            try:
+                aggregate = self.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                raise NotFoundError(f"{cls.TYPE.lower()} {key!r} not found", id=key) from None
         if not isinstance(aggregate, cls):
             raise NotFoundError(f"{cls.TYPE.lower()} {key!r} not found", id=key)
-        reads = _READ_SET.get()
-        if reads is not None:
-            reads[aggregate.id] = aggregate.version
+        if reads is not None and aggregate_id not in reads:
+            reads[aggregate_id] = (aggregate, aggregate.version)
         return aggregate
 
     def exists(self, cls: type[LedgerAggregate], key: str) -> bool:
@@ -96,7 +111,7 @@ class LedgerApplication(Application[str]):
     def commit(self, *aggregates: LedgerAggregate) -> CommandResult:
         """Store the pending events of ``aggregates`` atomically; answer the last position."""
         written = {a.id for a in aggregates}
-        reads = {k: v for k, v in (_READ_SET.get() or {}).items() if k not in written}
+        reads = {k: v for k, v in (loaded_versions() or {}).items() if k not in written}
         try:
             recordings = self.save(*aggregates, read_versions=reads)
         except IntegrityError as error:

@@ -70,7 +70,7 @@ def rebuild(
 ) -> int:
     """Empty every projection table and replay the whole ledger into them; answer the count."""
     tables = projection_tables()
-    with recorder.write() as sql, Scratch() as scratch:
+    with recorder.write_in_bulk() as sql, Scratch() as scratch:
         # Emptied first: under SQLite that takes the write lock before anything else is read.
         for table in tables:
             sql.execute(f"DELETE FROM {table}")

@@ -17,7 +17,7 @@ from eventsourcing.persistence import Mapper
 from projections.audit import RECORDED_AT
 from projections.read_ahead import read_ahead
 from projections.rebuild import rebuild
-from projections.sql import Sql
+from projections.sql import Dialect, Sql
 from projections.store import LedgerRecorder
 
 BATCH = 5000
@@ -51,29 +51,67 @@ def replay(
     progress: Callable[[str, int, int], None] = lambda _s, _d, _t: None,
 ) -> int:
     """Copy events 1..``until_position`` and their chain into ``target``; rebuild its views."""
-    copied = 0
-    # One transaction for the whole copy (the file is new, nothing else writes it); from
-    # PostgreSQL the next batch is read while this one is written.
     with read() as sql:
         source = sql.dialect
-    with target.write() as out:
+        source_file = _sqlite_file(sql) if source is Dialect.SQLITE else None
+    # One transaction for the whole copy (the file is new, nothing else writes it).
+    with target.write_in_bulk() as out:
         if out.scalar("SELECT COUNT(*) FROM stored_events"):
             raise ValueError("the replay target already holds events; give a new file")
-        for rows in read_ahead(
-            (
-                partial(_read_batch, read, low, min(low + BATCH, until_position))
-                for low in range(0, until_position, BATCH)
-            ),
-            source,
-        ):
-            out.insert_rows("stored_events", EVENT_COLUMNS, [row[:5] for row in rows])
-            out.insert_rows(
-                "ledger", LEDGER_COLUMNS, [(*row[5:13], row[13].strip()) for row in rows]
-            )
-            copied += len(rows)
+        if source_file is not None:
+            copied = _copy_attached(out, source_file, until_position)
             progress("copy", copied, until_position)
+        else:
+            copied = _copy_rows(read, out, source, until_position, progress)
     rebuild(target, mapper, lambda done, total: progress("rebuild", done, total))
     return copied
+
+
+def _copy_attached(out: Sql, source_file: str, until_position: int) -> int:
+    """SQLite to SQLite: the target attaches the source and copies table to table inside the
+    database engine (one snapshot of the source for both tables: one transaction)."""
+    out.execute("ATTACH DATABASE ? AS source", (source_file,))
+    out.execute(
+        f"INSERT INTO main.stored_events ({', '.join(EVENT_COLUMNS)})"
+        f" SELECT {', '.join(f'e.{c}' for c in EVENT_COLUMNS)}"
+        " FROM source.ledger l JOIN source.stored_events e ON e.notification_id = l.position"
+        " WHERE l.position <= ?",
+        (until_position,),
+    )
+    out.execute(
+        f"INSERT INTO main.ledger ({', '.join(LEDGER_COLUMNS)})"
+        f" SELECT {', '.join(LEDGER_COLUMNS)} FROM source.ledger WHERE position <= ?",
+        (until_position,),
+    )
+    return int(out.scalar("SELECT COUNT(*) FROM main.ledger"))
+
+
+def _copy_rows(
+    read: Callable[[], AbstractContextManager[Sql]],
+    out: Sql,
+    source: Dialect,
+    until_position: int,
+    progress: Callable[[str, int, int], None],
+) -> int:
+    """From PostgreSQL: batches of rows, the next read while this one is written."""
+    copied = 0
+    for rows in read_ahead(
+        (
+            partial(_read_batch, read, low, min(low + BATCH, until_position))
+            for low in range(0, until_position, BATCH)
+        ),
+        source,
+    ):
+        out.insert_rows("stored_events", EVENT_COLUMNS, [row[:5] for row in rows])
+        out.insert_rows("ledger", LEDGER_COLUMNS, [(*row[5:13], row[13].strip()) for row in rows])
+        copied += len(rows)
+        progress("copy", copied, until_position)
+    return copied
+
+
+def _sqlite_file(sql: Sql) -> str:
+    rows = sql.sqlite_connection().execute("PRAGMA database_list").fetchall()
+    return str(next(row[2] for row in rows if row[1] == "main"))
 
 
 def _read_batch(

@@ -50,12 +50,22 @@ def _site_fields(event_type: type) -> tuple[str, ...]:
     return tuple(sorted(n for n in names if n == "site_id" or n.endswith("_site_id")))
 
 
+# Pairs a rebuild remembers having written; most events repeat their aggregate's site.
+KNOWN_PAIRS = 50_000
+
+
 def add(
     sql: Sql, aggregate_id: str, site_ids: Iterable[str], position: int, owner: bool = False
 ) -> None:
     conflict = " ON CONFLICT DO NOTHING" if sql.dialect is Dialect.POSTGRES else ""
     verb = "INSERT" if sql.dialect is Dialect.POSTGRES else "INSERT OR IGNORE"
+    known: set[tuple[str, str]] = sql.memo.setdefault("aggregate_sites", set())
     for site_id in sorted(set(site_ids)):
+        if (aggregate_id, site_id) in known:
+            continue  # written earlier in this transaction; the first row stands
+        if len(known) >= KNOWN_PAIRS:
+            known.clear()
+        known.add((aggregate_id, site_id))
         sql.execute(
             f"{verb} INTO aggregate_sites (aggregate_id, site_id, owner, position)"
             " VALUES (?, ?, ?, ?)" + conflict,

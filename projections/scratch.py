@@ -18,13 +18,12 @@ from __future__ import annotations
 import sqlite3
 import tempfile
 from collections.abc import Iterator, Sequence
-from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 from migrations.runner import migrate_sqlite
-from projections.sql import Dialect, Sql, iso_utc
+from projections.sql import Dialect, Sql
 
 # Page cache of the scratch file, in KiB: what bounds its memory. Larger caches measured no
 # faster (the pages that spill stay in the system's file cache).
@@ -37,7 +36,7 @@ class Scratch:
 
     def __init__(self) -> None:
         self._folder = tempfile.TemporaryDirectory(prefix="regentrace-rebuild-")
-        path = str(Path(self._folder.name) / "projections.sqlite3")
+        self.path = path = str(Path(self._folder.name) / "projections.sqlite3")
         migrate_sqlite(path)
         self._connection = sqlite3.connect(path, isolation_level=None)
         self._connection.row_factory = sqlite3.Row
@@ -79,6 +78,18 @@ class Scratch:
             cursor.close()
 
     def copy_into(self, target: Sql, tables: tuple[str, ...]) -> None:
+        """Every row of ``tables`` into ``target``. A SQLite target attaches this file and copies
+        table to table inside the database engine (the target's connection must be one that
+        closes afterwards: ``LedgerRecorder.write_in_bulk``); PostgreSQL is sent the rows."""
+        self._connection.execute("COMMIT")  # the rows are final; the target reads this file
+        if target.dialect is Dialect.SQLITE:
+            target.execute("ATTACH DATABASE ? AS scratch", (self.path,))
+            for table in tables:
+                names = ", ".join(self.columns(table))
+                target.execute(
+                    f"INSERT INTO main.{table} ({names}) SELECT {names} FROM scratch.{table}"
+                )
+            return
         for table in tables:
             columns = self.columns(table)
             for batch in self.rows(table, columns):
@@ -122,8 +133,7 @@ class _IndexesOnDemand(Sql):
         self._planned.add(statement)
         if not self._deferred:
             return
-        values = [iso_utc(p) if isinstance(p, datetime) else p for p in params]
-        plan = self._connection.execute(f"EXPLAIN QUERY PLAN {statement}", values).fetchall()
+        plan = self._connection.execute(f"EXPLAIN QUERY PLAN {statement}", params).fetchall()
         for step in plan:
             detail = str(step[-1]).split()
             if detail[:1] == ["SCAN"]:

@@ -8,6 +8,7 @@ are parsed back on the way out.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -37,6 +38,11 @@ def iso_utc(value: datetime) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
+# SQLite's driver turns every datetime parameter into that text itself, as it binds it: nothing
+# in Python walks the parameters of each statement (a rebuild binds millions).
+sqlite3.register_adapter(datetime, iso_utc)
+
+
 @cache
 def _postgres_statement(statement: str) -> str:
     return statement.replace("%", "%%").replace("?", "%s")
@@ -51,15 +57,15 @@ class Sql:
         # The sites whose records this reader may see (None: every record). Queries that list
         # records restrict themselves to it (projections/scopes.py), so a page is always full.
         self.reach: tuple[str, ...] | None = None
+        # What handlers may remember for the rest of this transaction (rows they know are
+        # there): one write inline, a whole ledger in a rebuild. Handlers keep it bounded.
+        self.memo: dict[str, Any] = {}
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         if self.dialect is Dialect.POSTGRES:
             self.cursor.execute(_postgres_statement(statement), tuple(params))
         else:
-            # Inline rather than through _sqlite_param: this runs for every value written.
-            self.cursor.execute(
-                statement, [iso_utc(p) if isinstance(p, datetime) else p for p in params]
-            )
+            self.cursor.execute(statement, params)
 
     @property
     def rowcount(self) -> int:
@@ -96,7 +102,7 @@ class Sql:
         cursor = self.sqlite_connection().cursor()
         cursor.row_factory = None
         try:
-            cursor.execute(statement, tuple(self._sqlite_param(p) for p in params))
+            cursor.execute(statement, params)
             rows: list[tuple[Any, ...]] = cursor.fetchall()
             return rows
         finally:
@@ -124,10 +130,6 @@ class Sql:
         """The sqlite3 connection under this cursor (the library wraps the driver's cursor)."""
         raw: Any = getattr(self.cursor, "sqlite_cursor", self.cursor)
         return raw.connection
-
-    @staticmethod
-    def _sqlite_param(value: Any) -> Any:
-        return iso_utc(value) if isinstance(value, datetime) else value
 
     def _row(self, raw: Any) -> Row:
         row = dict(raw)

@@ -8,6 +8,8 @@ and the previous chain link is stable; SQLite serialises writers by itself.
 
 from __future__ import annotations
 
+import select
+import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any, Protocol
@@ -19,10 +21,12 @@ from eventsourcing.persistence import (
     OperationalError,
     StoredEvent,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
-from psycopg.sql import SQL
+from psycopg import Connection
+from psycopg import OperationalError as PsycopgOperationalError
+from psycopg_pool import ConnectionPool
 
 from domain.shared import LedgerEvent
 from projections.ledger import LedgerIndex
@@ -47,6 +51,8 @@ class LedgerRecorder(Protocol):
 
     def write(self) -> AbstractContextManager[Sql]: ...
 
+    def write_in_bulk(self) -> AbstractContextManager[Sql]: ...
+
 
 def append(
     sql: Sql,
@@ -56,16 +62,22 @@ def append(
     read_versions: Mapping[str, int] | None = None,
 ) -> None:
     """Check the command's read set, then write the ledger index and the inline projections."""
-    for originator_id, version in (read_versions or {}).items():
-        latest = sql.scalar(
-            "SELECT MAX(originator_version) FROM stored_events WHERE originator_id = ?",
-            (originator_id,),
-        )
-        if latest != version:
-            raise IntegrityError(
-                f"{originator_id} changed (now version {latest}, read at {version}) while the "
-                "command was deciding"
+    if read_versions:
+        ids = sorted(read_versions)
+        latest = dict(
+            sql.tuples(
+                "SELECT originator_id, MAX(originator_version) FROM stored_events"
+                f" WHERE originator_id IN ({', '.join('?' * len(ids))}) GROUP BY originator_id",
+                ids,
             )
+        )
+        for originator_id in ids:
+            now, then = latest.get(originator_id), read_versions[originator_id]
+            if now != then:
+                raise IntegrityError(
+                    f"{originator_id} changed (now version {now}, read at {then}) while the "
+                    "command was deciding"
+                )
     index = LedgerIndex(sql)
     for stored, position, event in zip(stored_events, positions, domain_events, strict=True):
         assert isinstance(event, LedgerEvent), f"{type(event)} is not a LedgerEvent"
@@ -140,9 +152,36 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             yield Sql(cursor, Dialect.SQLITE)
 
+    @contextmanager
+    def write_in_bulk(self) -> Iterator[Sql]:
+        """A write transaction on a connection of its own, closed afterwards: a rebuild may
+        ATTACH its scratch file to it (projections/scratch.py), which a pooled connection
+        could not DETACH inside the transaction nor keep afterwards."""
+        connection = sqlite3.connect(
+            self.datastore.pool.db_name,
+            isolation_level=None,
+            timeout=self.datastore.pool.lock_timeout or 5.0,
+        )
+        connection.row_factory = sqlite3.Row
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield Sql(connection.cursor(), Dialect.SQLITE)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        finally:
+            connection.close()
+
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     dialect = Dialect.POSTGRES
+
+    def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        if datastore.pre_ping:
+            ping_when_stale(datastore.pool)
 
     @retry((InterfaceError, OperationalError), max_attempts=3, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
@@ -166,17 +205,43 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     @contextmanager
     def read(self) -> Iterator[Sql]:
-        with self.datastore.transaction(commit=False) as cursor:
-            yield Sql(cursor, Dialect.POSTGRES)
+        # Ends in COMMIT, not ROLLBACK (nothing was written either way): psycopg forgets every
+        # prepared statement of the connection on a rollback, and would prepare them all again.
+        with self.datastore.get_connection() as conn, conn.transaction():
+            yield Sql(conn.cursor(), Dialect.POSTGRES)
 
     @contextmanager
     def write(self) -> Iterator[Sql]:
         with self.datastore.transaction(commit=True) as cursor:
             # Writers queue on one transaction-scoped advisory lock rather than the library's
             # table lock: EXCLUSIVE on the events table would need UPDATE privilege, which the
-            # application's role must not have (the ledger is append-only).
+            # application's role must not have (the ledger is append-only). The lock timeout is
+            # set in the same statement (arguments are evaluated in order).
             cursor.execute(
-                SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout)
+                "SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s)",
+                (f"{self.datastore.lock_timeout}s", LEDGER_WRITE_LOCK),
             )
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (LEDGER_WRITE_LOCK,))
             yield Sql(cursor, Dialect.POSTGRES)
+
+    def write_in_bulk(self) -> AbstractContextManager[Sql]:
+        return self.write()
+
+
+def ping_when_stale(pool: ConnectionPool[Any]) -> None:
+    """Check a pooled connection before use only when its socket has something to say.
+
+    An idle connection's socket stays silent until the server speaks: when PostgreSQL restarts
+    or ends the session, it sends an error and closes, and the socket turns readable. So instead
+    of a round trip before every transaction (the library's pre-ping), a zero-timeout ``select``
+    decides whether the round trip is needed; a connection found dead is replaced by the pool.
+    """
+    assert hasattr(pool, "_check"), "psycopg_pool no longer keeps its check where expected"
+
+    def check(conn: Connection[Any]) -> None:
+        if conn.closed or conn.broken:
+            raise PsycopgOperationalError("the connection is closed")
+        readable, _, _ = select.select([conn.fileno()], [], [], 0)
+        if readable:
+            ConnectionPool.check_connection(conn)
+
+    pool._check = check

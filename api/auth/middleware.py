@@ -2,82 +2,126 @@
 
 Refusals here answer in GraphQL's shape (``errors[0].extensions.code``) with the HTTP status that
 fits: 401 UNAUTHENTICATED, 413 BAD_INPUT, 429 RATE_LIMITED (with Retry-After).
+
+A plain ASGI middleware: it sees every request to /graphql, so it stays off the streaming and
+task-group machinery a ``BaseHTTPMiddleware`` wraps around each request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 import anyio.to_thread
 import orjson
-from fastapi import FastAPI, Request, Response
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth.authenticate import Authenticator, UnauthenticatedError
-from api.auth.identity import ANONYMOUS
+from api.auth.identity import ANONYMOUS, Identity
 from api.auth.limits import RateLimiter
 from api.settings import Settings
 
-Next = Callable[[Request], Awaitable[Response]]
 
+class Authentication:
+    """Puts the caller's ``identity`` on the request state, or answers the refusal itself."""
 
-def install_authentication(app: FastAPI, settings: Settings) -> None:
-    limiter = RateLimiter(settings.rate_limit_per_minute)
+    def __init__(self, app: ASGIApp, settings: Settings) -> None:
+        self.app = app
+        self.settings = settings
+        self.limiter = RateLimiter(settings.rate_limit_per_minute)
 
-    @app.middleware("http")
-    async def authenticate(request: Request, call_next: Next) -> Response:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/graphql"):
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        state = scope.setdefault("state", {})
         # The GraphiQL page itself is open; every request it sends carries its own credentials.
-        if not request.url.path.startswith("/graphql"):
-            return await call_next(request)
-        if _is_ide_page(request):
-            request.state.identity = ANONYMOUS
-            return await call_next(request)
-        refusal = await _check_size(request, settings.max_body_bytes)
-        if refusal is not None:
-            return refusal
-        authenticator: Authenticator = request.app.state.authenticator
+        if scope["method"] == "GET" and "text/html" in headers.get("accept", ""):
+            state["identity"] = ANONYMOUS
+            await self.app(scope, receive, send)
+            return
+        limit = self.settings.max_body_bytes
+        body: bytes | None = None
+        declared = headers.get("content-length")
+        too_big = declared is not None and declared.isdigit() and int(declared) > limit
+        if not too_big and scope["method"] == "POST":
+            body = await _read_body(receive, limit)
+            too_big = body is None
+        if too_big:
+            await _refuse(send, 413, "BAD_INPUT", f"the request body is over {limit:,} bytes")
+            return
         try:
-            identity = await anyio.to_thread.run_sync(
-                authenticator.identify, request.headers.get("authorization")
-            )
+            identity = await self._identify(scope, headers.get("authorization"))
         except UnauthenticatedError as error:
-            return refusal_response(
-                401,
-                "UNAUTHENTICATED",
-                str(error),
-                {"WWW-Authenticate": 'Bearer realm="regentrace"'},
+            await _refuse(
+                send, 401, "UNAUTHENTICATED", str(error), {"WWW-Authenticate": _CHALLENGE}
             )
-        wait = limiter.admit(identity.id)
+            return
+        wait = self.limiter.admit(identity.id)
         if wait:
-            return refusal_response(
+            await _refuse(
+                send,
                 429,
                 "RATE_LIMITED",
-                f"{identity.id} made more than {settings.rate_limit_per_minute} requests in a "
-                f"minute; retry in {wait:.1f}s",
+                f"{identity.id} made more than {self.settings.rate_limit_per_minute} requests "
+                f"in a minute; retry in {wait:.1f}s",
                 {"Retry-After": str(max(1, round(wait)))},
             )
-        request.state.identity = identity
-        return await call_next(request)
+            return
+        state["identity"] = identity
+        await self.app(scope, receive if body is None else _replay(body, receive), send)
+
+    @staticmethod
+    async def _identify(scope: Scope, authorization: str | None) -> Identity:
+        authenticator: Authenticator = scope["app"].state.authenticator
+        if not authorization:  # the development principal or a refusal: nothing to read
+            return authenticator.identify(None)
+        return await anyio.to_thread.run_sync(authenticator.identify, authorization)
 
 
-def _is_ide_page(request: Request) -> bool:
-    return request.method == "GET" and "text/html" in request.headers.get("accept", "")
+_CHALLENGE = 'Bearer realm="regentrace"'
 
 
-def refusal_response(
-    status: int, code: str, message: str, headers: dict[str, str] | None = None
-) -> Response:
-    body = {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
-    return Response(
-        orjson.dumps(body), status_code=status, media_type="application/json", headers=headers
+async def _read_body(receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or None as soon as it passes ``limit`` bytes."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that hands the application the body already read, then waits as before."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if sent:
+            return await receive()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return replay
+
+
+async def _refuse(
+    send: Send, status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> None:
+    body = orjson.dumps(
+        {"data": None, "errors": [{"message": message, "extensions": {"code": code}}]}
     )
-
-
-async def _check_size(request: Request, limit: int) -> Response | None:
-    """Refuse a body over ``limit`` bytes, whether or not it says its length up front."""
-    declared = request.headers.get("content-length")
-    too_big = declared is not None and declared.isdigit() and int(declared) > limit
-    if not too_big and request.method == "POST":
-        too_big = len(await request.body()) > limit
-    if too_big:
-        return refusal_response(413, "BAD_INPUT", f"the request body is over {limit:,} bytes")
-    return None
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        *((k.lower().encode(), v.encode()) for k, v in (headers or {}).items()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})

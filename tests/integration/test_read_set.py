@@ -45,12 +45,11 @@ def services(settings) -> Iterator[tuple[Regentrace, Regentrace]]:
 
 
 @contextmanager
-def read_set() -> Iterator[dict[str, int]]:
+def read_set() -> Iterator[None]:
     """What every public command runs in: a fresh read set, reset afterwards."""
-    reads: dict[str, int] = {}
-    token = ledger._READ_SET.set(reads)
+    token = ledger._READ_SET.set({})
     try:
-        yield reads
+        yield
     finally:
         ledger._READ_SET.reset(token)
 
@@ -76,9 +75,9 @@ def network(service: Regentrace) -> None:
 def activate_spoke_after_checking_control(service: Regentrace, concurrently=None):
     """The decision, step by step: read the control site, check it, then write the spoke."""
     app = service.app
-    with read_set() as reads:
+    with read_set():
         control = app.load(Site, CTRL)
-        assert reads == {control.id: control.version}
+        assert ledger.loaded_versions() == {control.id: control.version}
         assert control.status is SiteStatus.ACTIVE
         if concurrently is not None:
             concurrently()
@@ -168,6 +167,19 @@ def test_a_concurrent_write_to_the_aggregate_being_written_is_a_conflict(service
     assert spoke.history[-1] == (SiteStatus.ACTIVE, hours(1.8))
 
 
+def test_an_aggregate_loaded_twice_in_one_command_is_one_object_read_once(services):
+    mine, _ = services
+    network(mine)
+    app = mine.app
+    with read_set():
+        first = app.load(Site, CTRL)
+        again = app.load(Site, CTRL)
+        assert again is first  # events triggered on either are stored once
+        assert ledger.loaded_versions() == {first.id: first.version}
+    # Outside a command every load is a copy of its own.
+    assert app.load(Site, CTRL) is not app.load(Site, CTRL)
+
+
 def test_outside_a_read_set_scope_nothing_is_noted(services):
     mine, _ = services
     network(mine)
@@ -184,7 +196,7 @@ def test_every_public_command_runs_in_a_read_set_of_its_own(services):
     original = mine.app.commit
 
     def spy(*aggregates):
-        seen.append(dict(ledger._READ_SET.get() or {}))
+        seen.append(ledger.loaded_versions())
         return original(*aggregates)
 
     mine.app.commit = spy
