@@ -47,8 +47,10 @@ def _corrected(sql: Sql, a: Appended) -> None:
     e = a.event
     assert isinstance(e, LedgerAggregate.Corrected)
     target = VIEWS.get((e.corrected_event_type, e.field))
-    if target is not None:
-        table, key_of, column = target
+    if target is None:
+        return
+    table, key_of, column = target
+    if sql.keeps is None or table.table in sql.keeps:
         table.change(sql, key_of(e), a.position, **{column: e.new_value})
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sqlite3
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -32,11 +32,17 @@ COPY_BATCH = 10_000
 
 
 class Scratch:
-    """Use as a context manager; ``sql`` is a cursor inside the scratch file's one transaction."""
+    """Use as a context manager; ``sql`` is a cursor inside the scratch file's one transaction.
 
-    def __init__(self) -> None:
-        self._folder = tempfile.TemporaryDirectory(prefix="regentrace-rebuild-")
-        self.path = path = str(Path(self._folder.name) / "projections.sqlite3")
+    The file lives in a temporary folder of its own, removed on exit; given a ``folder`` (a
+    rebuild worker's, which another process copies from), it is left there, complete."""
+
+    def __init__(self, folder: str | None = None) -> None:
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        if folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="regentrace-rebuild-")
+            folder = self._folder.name
+        self.path = path = str(Path(folder) / "projections.sqlite3")
         migrate_sqlite(path)
         self._connection = sqlite3.connect(path, isolation_level=None)
         self._connection.row_factory = sqlite3.Row
@@ -61,39 +67,48 @@ class Scratch:
         traceback: TracebackType | None,
     ) -> None:
         self._connection.close()
-        self._folder.cleanup()
+        if self._folder is not None:
+            self._folder.cleanup()
 
-    def columns(self, table: str) -> tuple[str, ...]:
-        return tuple(row[1] for row in self._connection.execute(f"PRAGMA table_info({table})"))
+    def finish(self) -> None:
+        """The rows are final: commit them, so that other connections may read the file."""
+        if self._connection.in_transaction:
+            self._connection.execute("COMMIT")
 
-    def rows(self, table: str, columns: tuple[str, ...]) -> Iterator[list[tuple[object, ...]]]:
-        """Every row of ``table``, a batch at a time, as stored."""
-        cursor = self._connection.cursor()
-        cursor.row_factory = None
-        cursor.execute(f"SELECT {', '.join(columns)} FROM {table}")
-        try:
-            while batch := cursor.fetchmany(COPY_BATCH):
-                yield batch
-        finally:
-            cursor.close()
+    def copy_into(self, target: Sql, tables: Iterable[str]) -> None:
+        self.finish()
+        copy_file_into(self.path, target, tables)
 
-    def copy_into(self, target: Sql, tables: tuple[str, ...]) -> None:
-        """Every row of ``tables`` into ``target``. A SQLite target attaches this file and copies
-        table to table inside the database engine (the target's connection must be one that
-        closes afterwards: ``LedgerRecorder.write_in_bulk``); PostgreSQL is sent the rows."""
-        self._connection.execute("COMMIT")  # the rows are final; the target reads this file
+
+def copy_file_into(path: str, target: Sql, tables: Iterable[str]) -> None:
+    """Every row of ``tables`` in the finished scratch file ``path`` into ``target``. A SQLite
+    target attaches the file and copies table to table inside the database engine (its
+    connection must be one that closes afterwards: ``LedgerRecorder.write_in_bulk``, since a
+    file cannot be detached inside the transaction); PostgreSQL is sent the rows (COPY)."""
+    source = sqlite3.connect(path, isolation_level=None)
+    try:
         if target.dialect is Dialect.SQLITE:
-            target.execute("ATTACH DATABASE ? AS scratch", (self.path,))
+            attached: list[str] = target.memo.setdefault("attached", [])
+            alias = f"scratch_{len(attached)}"
+            attached.append(alias)
+            target.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
             for table in tables:
-                names = ", ".join(self.columns(table))
+                names = ", ".join(_columns(source, table))
                 target.execute(
-                    f"INSERT INTO main.{table} ({names}) SELECT {names} FROM scratch.{table}"
+                    f"INSERT INTO main.{table} ({names}) SELECT {names} FROM {alias}.{table}"
                 )
             return
         for table in tables:
-            columns = self.columns(table)
-            for batch in self.rows(table, columns):
+            columns = _columns(source, table)
+            cursor = source.execute(f"SELECT {', '.join(columns)} FROM {table}")
+            while batch := cursor.fetchmany(COPY_BATCH):
                 target.insert_rows(table, columns, batch)
+    finally:
+        source.close()
+
+
+def _columns(connection: sqlite3.Connection, table: str) -> tuple[str, ...]:
+    return tuple(row[1] for row in connection.execute(f"PRAGMA table_info({table})"))
 
 
 class _IndexesOnDemand(Sql):

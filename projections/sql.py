@@ -60,6 +60,9 @@ class Sql:
         # What handlers may remember for the rest of this transaction (rows they know are
         # there): one write inline, a whole ledger in a rebuild. Handlers keep it bounded.
         self.memo: dict[str, Any] = {}
+        # The projection tables this transaction maintains (None: all of them); a rebuild
+        # worker maintains a share (projections/registry.py).
+        self.keeps: frozenset[str] | None = None
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         if self.dialect is Dialect.POSTGRES:

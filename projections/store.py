@@ -12,8 +12,10 @@ import select
 import sqlite3
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+import psycopg
 from eventsourcing.persistence import (
     IntegrityError,
     InterfaceError,
@@ -26,6 +28,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import retry
 from psycopg import Connection
 from psycopg import OperationalError as PsycopgOperationalError
+from psycopg.conninfo import make_conninfo
+from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from domain.shared import LedgerEvent
@@ -42,10 +46,35 @@ INSERT_EVENT = (
 )
 
 
+@dataclass(frozen=True)
+class LedgerSource:
+    """Where a ledger is, in a form another process can open to read it (a rebuild worker)."""
+
+    dialect: Dialect
+    location: str  # the SQLite file, or a PostgreSQL connection string
+
+    @contextmanager
+    def read(self) -> Iterator[Sql]:
+        """A connection of its own, for reading only."""
+        if self.dialect is Dialect.SQLITE:
+            lite = sqlite3.connect(self.location, isolation_level=None)
+            lite.row_factory = sqlite3.Row
+            try:
+                lite.execute("BEGIN")  # one snapshot for the whole read
+                yield Sql(lite.cursor(), Dialect.SQLITE)
+            finally:
+                lite.close()
+            return
+        with psycopg.connect(self.location, autocommit=True, row_factory=dict_row) as pg:
+            yield Sql(pg.cursor(), Dialect.POSTGRES)
+
+
 class LedgerRecorder(Protocol):
     """What the rest of regentrace needs from either recorder."""
 
     dialect: Dialect
+
+    def source(self) -> LedgerSource: ...
 
     def read(self) -> AbstractContextManager[Sql]: ...
 
@@ -152,6 +181,9 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         with self.datastore.transaction(commit=True) as cursor:
             yield Sql(cursor, Dialect.SQLITE)
 
+    def source(self) -> LedgerSource:
+        return LedgerSource(Dialect.SQLITE, self.datastore.pool.db_name)
+
     @contextmanager
     def write_in_bulk(self) -> Iterator[Sql]:
         """A write transaction on a connection of its own, closed afterwards: a rebuild may
@@ -225,6 +257,14 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     def write_in_bulk(self) -> AbstractContextManager[Sql]:
         return self.write()
+
+    def source(self) -> LedgerSource:
+        params = self.datastore.pool.kwargs
+        assert isinstance(params, dict), "the library passes connection parameters as a dict"
+        keys = ("dbname", "host", "port", "user", "password")
+        return LedgerSource(
+            Dialect.POSTGRES, make_conninfo(**{k: params[k] for k in keys if params.get(k)})
+        )
 
 
 def ping_when_stale(pool: ConnectionPool[Any]) -> None:

@@ -11,7 +11,7 @@ import pytest
 from api.demo import seed as seed_demo
 from api.settings import Settings
 from api.wiring import Regentrace, migrate
-from projections import audit, rebuild, replay, scratch
+from projections import audit, rebuild, registry, replay, scratch
 from projections.audit import verify
 from projections.sql import Dialect
 from tests.conftest import ledger_size
@@ -36,6 +36,37 @@ def test_a_rebuild_in_small_batches_gives_exactly_the_rows_written_live(service,
     replayed = rebuild.rebuild(service.recorder, service.app.mapper)
 
     assert replayed == ledger_size(service)
+    assert dump(service) == live
+
+
+def test_a_rebuild_by_worker_processes_gives_exactly_the_rows_written_live(service, small_batches):
+    seed_demo(service.app)
+    live = dump(service)
+    with service.recorder.write() as sql:
+        sql.execute("DELETE FROM lineage_edges WHERE position > 10")
+        sql.execute("UPDATE batch_versions SET status = 'tampered'")
+
+    replayed = rebuild.rebuild(service.recorder, service.app.mapper, workers=2)
+
+    assert replayed == ledger_size(service)
+    assert dump(service) == live
+
+
+def test_the_shares_of_a_rebuild_own_every_projection_table_once():
+    owned = [table for share in registry.SHARES for table in share.tables]
+    assert sorted(owned) == sorted(registry.projection_tables())
+
+
+def test_a_failing_rebuild_worker_fails_the_rebuild_and_the_views_stay_as_they_were(service):
+    seed_demo(service.app)
+    live = dump(service)
+    # An event no worker can decode: the worker reports it, and the rebuilding transaction,
+    # which had emptied every view, rolls back.
+    tamper(service, "UPDATE stored_events SET state = ? WHERE notification_id = 20", (b"{",))
+
+    with pytest.raises(RuntimeError, match="rebuild worker . failed"):
+        rebuild.rebuild(service.recorder, service.app.mapper, workers=2)
+
     assert dump(service) == live
 
 

@@ -488,7 +488,8 @@ def dump(service: Regentrace) -> dict[str, list[dict[str, Any]]]:
     return tables
 
 
-def test_a_rebuild_after_corrections_gives_exactly_the_rows_written_live(service, chain):
+@pytest.mark.parametrize("workers", [1, 2], ids=["in-process", "worker-processes"])
+def test_a_rebuild_after_corrections_gives_exactly_the_rows_written_live(service, chain, workers):
     for record, event_type, given, _, _, new, _ in VIEWS:
         service.app.correct_event(
             QA, position_of(service, record, event_type), given, new, "entered wrongly"
@@ -504,7 +505,7 @@ def test_a_rebuild_after_corrections_gives_exactly_the_rows_written_live(service
         sql.execute("DELETE FROM material_lot_versions WHERE valid_to IS NULL")
     assert dump(service) != live
 
-    replayed = rebuild(service.recorder, service.app.mapper)
+    replayed = rebuild(service.recorder, service.app.mapper, workers=workers)
 
     assert replayed == ledger_size(service)
     assert dump(service) == live
