@@ -103,7 +103,10 @@ ROWS: list[tuple[str, Cell]] = [
     ("rebuild, events/s", _rate("rebuild.events_per_s")),
     ("replay to SQLite, events/s", _rate("replay.events_per_s")),
     ("server peak RSS under load, MB", lambda r: f"{r['server_peak_rss_mb']}"),
-    ("rebuild process peak RSS, MB", lambda r: f"{r['rebuild_process']['peak_rss_mb']}"),
+    (
+        "rebuild peak RSS (its largest process), MB",
+        lambda r: f"{r['rebuild_process']['peak_rss_mb']}",
+    ),
     ("verify process peak RSS, MB", lambda r: f"{r['verify_process']['peak_rss_mb']}"),
     (
         "machine load (1-minute average), before / after",

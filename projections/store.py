@@ -273,7 +273,9 @@ def ping_when_stale(pool: ConnectionPool[Any]) -> None:
     An idle connection's socket stays silent until the server speaks: when PostgreSQL restarts
     or ends the session, it sends an error and closes, and the socket turns readable. So instead
     of a round trip before every transaction (the library's pre-ping), a zero-timeout ``select``
-    decides whether the round trip is needed; a connection found dead is replaced by the pool.
+    decides whether the round trip is needed. A connection found dead is replaced by the pool;
+    since the server has most likely ended every other session too, the whole pool is checked
+    at once, rather than one dead connection per request after ever longer back-offs.
     """
     assert hasattr(pool, "_check"), "psycopg_pool no longer keeps its check where expected"
 
@@ -281,7 +283,12 @@ def ping_when_stale(pool: ConnectionPool[Any]) -> None:
         if conn.closed or conn.broken:
             raise PsycopgOperationalError("the connection is closed")
         readable, _, _ = select.select([conn.fileno()], [], [], 0)
-        if readable:
+        if not readable:
+            return
+        try:
             ConnectionPool.check_connection(conn)
+        except PsycopgOperationalError:
+            pool.check()  # the idle ones: the dead are discarded and new ones opened
+            raise
 
     pool._check = check
