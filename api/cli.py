@@ -12,9 +12,12 @@ import sys
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 
 def _settings() -> Settings:
@@ -226,26 +229,46 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api import logs
-    from api.app import create_app
     from api.wiring import migrate
 
     settings = _settings()
     logs.configure(json_lines=settings.json_logs)
+    if args.workers < 1:
+        raise SystemExit("regentrace: --workers must be 1 or more")
     if args.migrate or (args.migrate is None and not settings.is_production):
         migrate(settings.database, lambda m: _say(f"migrate: {m}"))
-    app = create_app(settings)
     host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host  # noqa: S104
     _say(f"regentrace: serving {settings.database.describe()}")
+    if args.workers > 1:
+        _say(f"regentrace: {args.workers} worker processes (each with its own rate limits)")
     if settings.graphiql_enabled:
         _say(f"regentrace: GraphiQL at http://{host}:{args.port}/graphql")
     else:
         _say(f"regentrace: GraphQL at http://{host}:{args.port}/graphql")
+    options: dict[str, Any] = {"host": args.host, "port": args.port, "log_config": None}
+    if args.workers > 1:
+        # Each worker process builds its own app from the same environment.
+        uvicorn.run(
+            "api.cli:worker_app", factory=True, workers=args.workers, access_log=False, **options
+        )
+    else:
+        uvicorn.run(worker_app(settings), access_log=False, **options)
+    return 0
+
+
+def worker_app(settings: Settings | None = None) -> FastAPI:
+    """The app one serving process runs (``serve --workers N`` starts N of them)."""
+    from api import logs
+    from api.app import create_app
+
+    settings = settings or _settings()
+    logs.configure(json_lines=settings.json_logs)
+    app = create_app(settings)
     # Everything loaded so far (modules, schema, settings) lives as long as the process: leave
     # it out of garbage collection, whose full passes over it were the tail of read latency.
     gc.collect()
     gc.freeze()
-    uvicorn.run(app, host=args.host, port=args.port, log_config=None, access_log=False)
-    return 0
+    return app
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -265,6 +288,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8000, help="port to listen on (8000)")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="serving processes sharing the port (1); rate limits are counted per process",
+    )
     serve.add_argument(
         "--migrate",
         action=argparse.BooleanOptionalAction,

@@ -87,6 +87,10 @@ ROWS: list[tuple[str, Cell]] = [
     ("recordBatchStep, 1 client, p50 / p99 ms", _ms("product_1_client")),
     ("recordBatchStep, 8 clients, commands/s", _rate("product_8_clients.commands_per_s")),
     ("recordBatchStep, 8 clients, p50 / p99 ms", _ms("product_8_clients")),
+    (
+        "recordBatchStep, 8 clients, one server process per core, commands/s",
+        _rate("product_8_clients_workers.commands_per_s"),
+    ),
     ("product (1 client) as a share of library alone", lambda r: f"{_product_share(r):.0%}"),
     ("recallTrace FORWARD from a lot: answer", _trace_cell("trace_forward_lot")),
     ("… recall scope over HTTP, p50 / p99 ms", _ms("trace_forward_lot.scope")),

@@ -272,6 +272,12 @@ def measure_server(
         say(f"{dialect}: sourceAndFlow over HTTP")
         out["source_and_flow"] = reads.source_and_flow(client, "B0000007", runs)
         out["server_peak_rss_mb"] = running.peak_rss_mb()
+    workers = os.cpu_count() or 1
+    with server.Server(url, WORK / f"server-{dialect}-workers.log", workers) as running:
+        say(f"{dialect}: recordBatchStep over HTTP, 8 clients, {workers} server processes")
+        out["product_8_clients_workers"] = server.record_steps(
+            running, batches[1:], spoke, args.commands, token
+        ) | {"server_processes": workers}
 
 
 def _partner_key(url: str, spoke: str) -> str:

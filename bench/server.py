@@ -30,8 +30,8 @@ def free_port() -> int:
 class Server:
     """``regentrace serve`` against ``url``, started on entry and stopped on exit."""
 
-    def __init__(self, url: str, log: Path) -> None:
-        self.url, self.log, self.port = url, log, free_port()
+    def __init__(self, url: str, log: Path, workers: int = 1) -> None:
+        self.url, self.log, self.port, self.workers = url, log, free_port(), workers
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
@@ -46,6 +46,7 @@ class Server:
         }
         cli = str(Path(sys.executable).parent / "regentrace")
         command = [cli, "serve", "--host", HOST, "--port", str(self.port), "--no-migrate"]
+        command += ["--workers", str(self.workers)]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(command, env=env, stdout=log, stderr=log)
         self._wait_ready()

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -48,7 +49,9 @@ class Server:
 
 
 @contextmanager
-def start(database_url: str, tmp_path: Path, **settings: str) -> Iterator[Server]:
+def start(
+    database_url: str, tmp_path: Path, serve_args: tuple[str, ...] = (), **settings: str
+) -> Iterator[Server]:
     """Start ``regentrace serve``, wait (bounded) until /readyz answers, stop it afterwards."""
     if not REGENTRACE.exists():
         pytest.fail(f"the regentrace command is not installed at {REGENTRACE}")
@@ -56,7 +59,7 @@ def start(database_url: str, tmp_path: Path, **settings: str) -> Iterator[Server
     stderr_path = tmp_path / "server.stderr"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
-            [str(REGENTRACE), "serve", "--port", str(port), "--host", "127.0.0.1"],
+            [str(REGENTRACE), "serve", "--port", str(port), "--host", "127.0.0.1", *serve_args],
             cwd=tmp_path,
             env=environment(database_url, log_format="json", **settings),
             stdin=subprocess.DEVNULL,
@@ -164,6 +167,33 @@ def test_the_server_logs_one_json_line_per_request(server: Server):
     ]
     assert isinstance(graphql[0]["duration_ms"], float)
     assert [x["status"] for x in requests if x["path"] == "/healthz"] == [200]
+
+
+REGISTER_DONOR = """
+mutation ($input: RegisterDonorInput!) { registerDonor(input: $input) { position } }
+"""
+
+
+def test_several_serving_processes_share_the_port_and_the_ledger(
+    settings: Settings, tmp_path: Path
+):
+    """``serve --workers 2``: commands sent at once over many connections all land, once each,
+    whichever process takes them, and every position is taken once."""
+    with start(settings.database_url, tmp_path, ("--workers", "2")) as server:
+
+        def register(n: int) -> int:
+            with httpx.Client(base_url=server.base_url, timeout=30) as client:
+                data = post(client, REGISTER_DONOR, {"input": {"donorCode": f"DNR-{n:03d}"}})
+            return int(data["registerDonor"]["position"])
+
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            positions = list(pool.map(register, range(40)))
+        ready = httpx.get(f"{server.base_url}/readyz", timeout=10).json()
+        started = server.stderr().count("Started server process")
+
+    assert sorted(positions) == list(range(1, 41))
+    assert ready == {"status": "ready", "headPosition": 40}
+    assert started == 2
 
 
 def test_serve_in_development_migrates_a_new_sqlite_database_first(tmp_path: Path):
