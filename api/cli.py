@@ -206,7 +206,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         _say(f"replay: {stage} {done:,}/{total:,} events, {rate:,.0f} events/s")
 
     try:
-        count = replay(source.read, until, target.recorder, target.app.mapper, progress)
+        count = replay(source.recorder, until, target.recorder, target.app.mapper, progress)
     finally:
         source.close()
         target.close()

@@ -189,7 +189,7 @@ def measure(dialect: str, args: argparse.Namespace) -> dict[str, Any]:
     target = Regentrace(Settings(database_url=f"sqlite:///{target_path}", _env_file=None))  # type: ignore[call-arg]
     migrate(target.settings.database)
     started = time.perf_counter()
-    replay(service.read, head, target.recorder, target.app.mapper)
+    replay(service.recorder, head, target.recorder, target.app.mapper)
     elapsed = time.perf_counter() - started
     target.close()
     result["replay"] = {"seconds": round(elapsed, 2), "events_per_s": round(head / elapsed)}

@@ -116,10 +116,9 @@ def rebuild(
             sql.execute("SET LOCAL idle_in_transaction_session_timeout = '30min'")
         head = LedgerIndex(sql).position_at(None)
         total = int(sql.scalar("SELECT COUNT(*) FROM ledger"))
-        if workers is None:
-            workers = len(SHARES) if total >= WORKERS_FROM and (os.cpu_count() or 1) > 1 else 1
-        if workers > 1:
-            done = _in_workers(recorder.source(), mapper, head, total, sql, progress)
+        if use_workers(total, workers):
+            with Workers(recorder.source(), mapper, head, total, progress) as running:
+                done = running.finish(sql)
         else:
             with Scratch() as scratch:
                 done = _project(
@@ -146,44 +145,60 @@ def _project(
     return done
 
 
-def _in_workers(
-    source: LedgerSource,
-    mapper: Mapper[Any],
-    head: int,
-    total: int,
-    target: Sql,
-    progress: Progress,
-) -> int:
-    """Each share projected by a worker process into a scratch file of its own, then copied
-    into ``target``; progress reports what the slower worker has done."""
-    context = multiprocessing.get_context("spawn")  # no inherited threads, pools or sockets
-    finished: multiprocessing.Queue[tuple[int, int, str | None]] = context.Queue()
-    counters = [context.Value("q", 0, lock=False) for _ in SHARES]
-    with tempfile.TemporaryDirectory(prefix="regentrace-rebuild-") as folder:
-        folders = [str(Path(folder) / f"share-{n}") for n in range(len(SHARES))]
-        processes = [
+class Workers:
+    """The shares projected by worker processes into scratch files of their own, started on
+    entry, each reading the ledger at ``source`` up to ``head``; ``finish`` waits for them and
+    copies their rows into the target. Progress reports what the slower worker has done."""
+
+    def __init__(
+        self, source: LedgerSource, mapper: Mapper[Any], head: int, total: int, progress: Progress
+    ) -> None:
+        self.source, self.mapper, self.head = source, mapper, head
+        self.total, self.progress = total, progress
+        context = multiprocessing.get_context("spawn")  # no inherited threads, pools or sockets
+        self.finished: multiprocessing.Queue[tuple[int, int, str | None]] = context.Queue()
+        self.counters = [context.Value("q", 0, lock=False) for _ in SHARES]
+        self.folder = tempfile.TemporaryDirectory(prefix="regentrace-rebuild-")
+        self.folders = [str(Path(self.folder.name) / f"share-{n}") for n in range(len(SHARES))]
+        self.processes = [
             context.Process(
                 target=_work,
-                args=(n, source, mapper, head, folders[n], counters[n], finished),
+                args=(n, source, mapper, head, self.folders[n], self.counters[n], self.finished),
                 name=f"regentrace-rebuild-{n}",
                 daemon=True,
             )
             for n in range(len(SHARES))
         ]
-        for process in processes:
+
+    def __enter__(self) -> Workers:
+        for process in self.processes:
             process.start()
-        try:
-            counts = _wait(processes, finished, counters, progress, total)
-        finally:
-            for process in processes:
-                if process.is_alive():
-                    process.terminate()
-                process.join()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for process in self.processes:
+            if process.is_alive():
+                process.terminate()
+            process.join()
+        self.folder.cleanup()
+
+    def finish(self, target: Sql) -> int:
+        """Wait for every worker, copy each one's tables into ``target``; answer the count of
+        events each read."""
+        counts = _wait(self.processes, self.finished, self.counters, self.progress, self.total)
+        assert len(set(counts)) == 1, f"the workers read different numbers of events: {counts}"
         for n, share in enumerate(SHARES):
             owned = [t for t in projection_tables() if t in share.tables]
-            copy_file_into(str(Path(folders[n]) / "projections.sqlite3"), target, owned)
-    assert len(set(counts)) == 1, f"the workers read different numbers of events: {counts}"
-    return counts[0]
+            copy_file_into(str(Path(self.folders[n]) / "projections.sqlite3"), target, owned)
+        return counts[0]
+
+
+def use_workers(total: int, workers: int | None = None) -> bool:
+    """Whether to project in worker processes: as asked, else for a large ledger on a machine
+    with more than one core."""
+    if workers is not None:
+        return workers > 1
+    return total >= WORKERS_FROM and (os.cpu_count() or 1) > 1
 
 
 def _wait(

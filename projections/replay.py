@@ -1,8 +1,12 @@
 """Offline replay for inspectors: the ledger up to a moment, in a file of its own.
 
 The events up to the position that stood at that moment are copied with their ledger rows (so
-the chain verifies in the copy), then every projection is rebuilt from them there: the copy holds
+the chain verifies in the copy), and every projection is built from them there: the copy holds
 each view exactly as it stood at that moment, and answers without regentrace's server.
+
+For a large ledger the rebuild's worker processes (projections/rebuild.py) project the same
+events, read from the source, while this process copies them; their rows join the copy in the
+same transaction. A small one is copied, then rebuilt in this process.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from eventsourcing.persistence import Mapper
 
 from projections.audit import RECORDED_AT
 from projections.read_ahead import read_ahead
-from projections.rebuild import rebuild
+from projections.rebuild import Workers, rebuild, use_workers
 from projections.sql import Dialect, Sql
 from projections.store import LedgerRecorder
 
@@ -44,27 +48,53 @@ COPY = (
 
 
 def replay(
-    read: Callable[[], AbstractContextManager[Sql]],
+    source: LedgerRecorder,
     until_position: int,
     target: LedgerRecorder,
     mapper: Mapper[Any],
     progress: Callable[[str, int, int], None] = lambda _s, _d, _t: None,
+    workers: int | None = None,
 ) -> int:
-    """Copy events 1..``until_position`` and their chain into ``target``; rebuild its views."""
-    with read() as sql:
-        source = sql.dialect
-        source_file = _sqlite_file(sql) if source is Dialect.SQLITE else None
-    # One transaction for the whole copy (the file is new, nothing else writes it).
-    with target.write_in_bulk() as out:
-        if out.scalar("SELECT COUNT(*) FROM stored_events"):
-            raise ValueError("the replay target already holds events; give a new file")
-        if source_file is not None:
-            copied = _copy_attached(out, source_file, until_position)
-            progress("copy", copied, until_position)
-        else:
-            copied = _copy_rows(read, out, source, until_position, progress)
-    rebuild(target, mapper, lambda done, total: progress("rebuild", done, total))
+    """Copy events 1..``until_position`` and their chain from ``source`` into ``target`` and
+    build its views; answer how many events were copied. ``workers`` as for ``rebuild``."""
+    with source.read() as sql:
+        count = int(
+            sql.scalar("SELECT COUNT(*) FROM ledger WHERE position <= ?", (until_position,))
+        )
+        source_file = _sqlite_file(sql) if sql.dialect is Dialect.SQLITE else None
+    if not use_workers(count, workers):
+        with target.write_in_bulk() as out:
+            copied = _copy(source, source_file, out, until_position, progress)
+        rebuild(target, mapper, lambda done, total: progress("rebuild", done, total), workers=1)
+        return copied
+    # One transaction for the copy and the views (the file is new, nothing else writes it).
+    with (
+        target.write_in_bulk() as out,
+        Workers(
+            source.source(), mapper, until_position, count, lambda d, t: progress("rebuild", d, t)
+        ) as projecting,
+    ):
+        copied = _copy(source, source_file, out, until_position, progress)
+        projected = projecting.finish(out)
+        progress("rebuild", projected, count)
+    assert projected == copied, f"{copied} events copied, {projected} projected"
     return copied
+
+
+def _copy(
+    source: LedgerRecorder,
+    source_file: str | None,
+    out: Sql,
+    until_position: int,
+    progress: Callable[[str, int, int], None],
+) -> int:
+    if out.scalar("SELECT COUNT(*) FROM stored_events"):
+        raise ValueError("the replay target already holds events; give a new file")
+    if source_file is not None:
+        copied = _copy_attached(out, source_file, until_position)
+        progress("copy", copied, until_position)
+        return copied
+    return _copy_rows(source.read, out, source.dialect, until_position, progress)
 
 
 def _copy_attached(out: Sql, source_file: str, until_position: int) -> int:

@@ -145,7 +145,7 @@ def world(
             )
             progress: list[tuple[str, int, int]] = []
             copied = replay(
-                live.read,
+                live.recorder,
                 position,
                 replayed.recorder,
                 replayed.app.mapper,
@@ -250,7 +250,9 @@ def test_a_replay_into_a_file_that_already_holds_events_is_refused(world):
     before = ledger_size(world.replayed)
 
     with pytest.raises(ValueError, match="already holds events"):
-        replay(world.live.read, world.position, world.replayed.recorder, world.replayed.app.mapper)
+        replay(
+            world.live.recorder, world.position, world.replayed.recorder, world.replayed.app.mapper
+        )
 
     assert ledger_size(world.replayed) == before
 
@@ -375,7 +377,7 @@ def test_a_replay_to_the_head_gives_exactly_the_live_rows_corrections_included(s
     target = Regentrace(sqlite_ledger(tmp_path / "whole.sqlite3"))
     try:
         copied = replay(
-            service.read, service.app.head_position(), target.recorder, target.app.mapper
+            service.recorder, service.app.head_position(), target.recorder, target.app.mapper
         )
         with service.read() as sql:
             live = {t: rows_then(sql, t, 10**9) for t in projection_tables()}
