@@ -153,7 +153,6 @@ class Workers:
     def __init__(
         self, source: LedgerSource, mapper: Mapper[Any], head: int, total: int, progress: Progress
     ) -> None:
-        self.source, self.mapper, self.head = source, mapper, head
         self.total, self.progress = total, progress
         context = multiprocessing.get_context("spawn")  # no inherited threads, pools or sockets
         self.finished: multiprocessing.Queue[tuple[int, int, str | None]] = context.Queue()
