@@ -63,6 +63,8 @@ class Sql:
         # The projection tables this transaction maintains (None: all of them); a rebuild
         # worker maintains a share (projections/registry.py).
         self.keeps: frozenset[str] | None = None
+        # PostgreSQL in pipeline mode (appends): statements are answered in batches.
+        self.pipeline: Any = None
 
     def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
         if self.dialect is Dialect.POSTGRES:
@@ -73,6 +75,8 @@ class Sql:
     @property
     def rowcount(self) -> int:
         """Rows the last statement changed."""
+        if self.pipeline is not None:
+            self.pipeline.sync()  # a statement's count is known once its result has come back
         raw: Any = getattr(self.cursor, "sqlite_cursor", self.cursor)
         return int(raw.rowcount)
 

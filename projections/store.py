@@ -217,7 +217,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=3, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
-        with self.write() as sql:
+        with self._append() as sql:
             positions = []
             for s in stored_events:
                 row = sql.one(
@@ -254,6 +254,26 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 (f"{self.datastore.lock_timeout}s", LEDGER_WRITE_LOCK),
             )
             yield Sql(cursor, Dialect.POSTGRES)
+
+    @contextmanager
+    def _append(self) -> Iterator[Sql]:
+        """``write`` in pipeline mode, for appends: statements whose results nobody reads (the
+        ledger row, most projection rows) go to the server without waiting for each answer, so
+        a command costs the round trips of its reads rather than one per statement. Errors are
+        raised where results are next read, at the latest when the transaction commits."""
+        with (
+            self.datastore.get_connection() as conn,
+            conn.pipeline() as pipeline,
+            conn.transaction(),
+        ):
+            cursor = conn.cursor()
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s)",
+                (f"{self.datastore.lock_timeout}s", LEDGER_WRITE_LOCK),
+            )
+            sql = Sql(cursor, Dialect.POSTGRES)
+            sql.pipeline = pipeline
+            yield sql
 
     def write_in_bulk(self) -> AbstractContextManager[Sql]:
         return self.write()
