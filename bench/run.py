@@ -304,6 +304,11 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="build the ledger for a later --reuse, measure nothing",
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="rewrite RESULTS.md for --scale from the figures in results.json, measure nothing",
+    )
     parser.add_argument("--commands", type=int, default=400, help="commands per append measure")
     parser.add_argument("--runs", type=int, default=100, help="requests per read measure")
     args = parser.parse_args(argv)
@@ -315,7 +320,14 @@ def main(argv: list[str] | None = None) -> int:
         "target_events": SCALES[args.scale],
         "results": [],
     }
+    out = Path(args.out)
+    if args.report_only:
+        report.save(out, report.load(out / "results.json"), args.scale)
+        say(f"wrote {out / 'RESULTS.md'} for scale {args.scale}")
+        return 0
     for dialect in args.database.split(","):
+        if dialect.strip() not in ("sqlite", "postgresql"):
+            parser.error(f"--database takes sqlite and/or postgresql, not {dialect!r}")
         say(f"{dialect}: scale {args.scale}, about {SCALES[args.scale]:,} events")
         if args.build_only:
             ledger(dialect.strip(), args.scale, args.reuse, {})
@@ -323,7 +335,6 @@ def main(argv: list[str] | None = None) -> int:
         run["results"].append(measure(dialect.strip(), args))
     if args.build_only:
         return 0
-    out = Path(args.out)
     kept = report.load(out / "results.json")
     report.merge(kept, args.scale, run)
     report.save(out, kept, args.scale)
