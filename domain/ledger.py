@@ -120,6 +120,10 @@ class LedgerApplication(Application[str]):
                 f"another command changed {ids} (or a record this command relied on) at the "
                 "same time; nothing was stored, send the command again",
             ) from error
+        loaded = _READ_SET.get()
+        if loaded is not None:  # a later load or commit in this command starts from what is stored
+            for aggregate in aggregates:
+                loaded[aggregate.id] = (aggregate, aggregate.version)
         last = recordings[-1]
         return CommandResult(
             position=int(last.notification.id),

@@ -180,6 +180,24 @@ def test_an_aggregate_loaded_twice_in_one_command_is_one_object_read_once(servic
     assert app.load(Site, CTRL) is not app.load(Site, CTRL)
 
 
+def test_a_command_that_commits_twice_reads_on_from_what_it_stored(services):
+    mine, _ = services
+    network(mine)
+    app = mine.app
+    with read_set():
+        spoke = app.load(Site, SPOKE)
+        spoke.activate("qualified", hours(2), **ACTOR)
+        app.commit(spoke)
+        again = app.load(Site, SPOKE)
+        control = app.load(Site, CTRL)
+        control.suspend("audit", hours(4), **ACTOR)
+        result = app.commit(control)  # the spoke, read at its stored version, has not moved
+
+    assert again is spoke
+    assert result.version == control.version
+    assert ledger.loaded_versions() is None
+
+
 def test_outside_a_read_set_scope_nothing_is_noted(services):
     mine, _ = services
     network(mine)
