@@ -121,24 +121,16 @@ def rebuild(
                 done = running.finish(sql)
         else:
             with Scratch() as scratch:
-                done = _project(
-                    read_ledger(sql, mapper, head), scratch.sql, project, progress, total
-                )
+                done = _project(read_ledger(sql, mapper, head), scratch.sql, progress, total)
                 scratch.copy_into(sql, tables)
         progress(done, total)
     return done
 
 
-def _project(
-    events: Iterable[Appended],
-    sql: Sql,
-    handle: Callable[[Sql, Appended], None],
-    progress: Progress,
-    total: int,
-) -> int:
+def _project(events: Iterable[Appended], sql: Sql, progress: Progress, total: int) -> int:
     done = 0
     for appended in events:
-        handle(sql, appended)
+        project(sql, appended)
         done += 1
         if done % PROGRESS_EVERY == 0:
             progress(done, total)

@@ -46,6 +46,14 @@ INSERT_EVENT = (
 )
 
 
+def connect_sqlite(path: str, timeout: float = 5.0) -> sqlite3.Connection:
+    """A connection of its own to a ledger file: transactions as written (no implicit BEGIN),
+    rows by column name."""
+    connection = sqlite3.connect(path, isolation_level=None, timeout=timeout)
+    connection.row_factory = sqlite3.Row
+    return connection
+
+
 @dataclass(frozen=True)
 class LedgerSource:
     """Where a ledger is, in a form another process can open to read it (a rebuild worker)."""
@@ -57,8 +65,7 @@ class LedgerSource:
     def read(self) -> Iterator[Sql]:
         """A connection of its own, for reading only."""
         if self.dialect is Dialect.SQLITE:
-            lite = sqlite3.connect(self.location, isolation_level=None)
-            lite.row_factory = sqlite3.Row
+            lite = connect_sqlite(self.location)
             try:
                 lite.execute("BEGIN")  # one snapshot for the whole read
                 yield Sql(lite.cursor(), Dialect.SQLITE)
@@ -189,12 +196,9 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
         """A write transaction on a connection of its own, closed afterwards: a rebuild may
         ATTACH its scratch file to it (projections/scratch.py), which a pooled connection
         could not DETACH inside the transaction nor keep afterwards."""
-        connection = sqlite3.connect(
-            self.datastore.pool.db_name,
-            isolation_level=None,
-            timeout=self.datastore.pool.lock_timeout or 5.0,
+        connection = connect_sqlite(
+            self.datastore.pool.db_name, self.datastore.pool.lock_timeout or 5.0
         )
-        connection.row_factory = sqlite3.Row
         try:
             connection.execute("BEGIN IMMEDIATE")
             try:
@@ -245,14 +249,7 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     @contextmanager
     def write(self) -> Iterator[Sql]:
         with self.datastore.transaction(commit=True) as cursor:
-            # Writers queue on one transaction-scoped advisory lock rather than the library's
-            # table lock: EXCLUSIVE on the events table would need UPDATE privilege, which the
-            # application's role must not have (the ledger is append-only). The lock timeout is
-            # set in the same statement (arguments are evaluated in order).
-            cursor.execute(
-                "SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s)",
-                (f"{self.datastore.lock_timeout}s", LEDGER_WRITE_LOCK),
-            )
+            self._lock(cursor)
             yield Sql(cursor, Dialect.POSTGRES)
 
     @contextmanager
@@ -267,16 +264,23 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             conn.transaction(),
         ):
             cursor = conn.cursor()
-            cursor.execute(
-                "SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s)",
-                (f"{self.datastore.lock_timeout}s", LEDGER_WRITE_LOCK),
-            )
+            self._lock(cursor)
             sql = Sql(cursor, Dialect.POSTGRES)
             sql.pipeline = pipeline
             yield sql
 
     def write_in_bulk(self) -> AbstractContextManager[Sql]:
         return self.write()
+
+    def _lock(self, cursor: Any) -> None:
+        # Writers queue on one transaction-scoped advisory lock rather than the library's
+        # table lock: EXCLUSIVE on the events table would need UPDATE privilege, which the
+        # application's role must not have (the ledger is append-only). The lock timeout is
+        # set in the same statement (arguments are evaluated in order).
+        cursor.execute(
+            "SELECT set_config('lock_timeout', %s, true), pg_advisory_xact_lock(%s)",
+            (f"{self.datastore.lock_timeout}s", LEDGER_WRITE_LOCK),
+        )
 
     def source(self) -> LedgerSource:
         params = self.datastore.pool.kwargs
