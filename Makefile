@@ -9,11 +9,10 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-SHARED ?= ../shared
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint typecheck contract pytest postgres clean bench
+.PHONY: install run test lint typecheck contract schema pytest postgres clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "regentrace needs Python 3.11 or newer")'
@@ -40,11 +39,14 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The served schema against the partner contract kept in api/contract.graphql (the test suite
+# also checks that api/schema.graphql is the schema the code builds).
 contract: install
-	@test -f $(SHARED)/api/check_contract.py || { echo "contract check not found at $(SHARED)/api (set SHARED=...)"; exit 1; }
-	@mkdir -p var
-	$(BIN)/regentrace schema > var/schema.graphql
-	$(BIN)/python $(SHARED)/api/check_contract.py var/schema.graphql
+	$(BIN)/python -m api.contract
+
+# After a schema change: print it into api/schema.graphql and review the difference.
+schema: install
+	$(BIN)/regentrace schema > api/schema.graphql
 
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { \

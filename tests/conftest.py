@@ -19,6 +19,9 @@ from psycopg import sql as pgsql
 from api.settings import Settings, parse_database_url
 from api.wiring import Regentrace, migrate
 from domain.shared import Principal
+from tests import outside
+
+outside.install()
 
 POSTGRES_URL = os.environ.get(
     "REGENTRACE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/regentrace_test"
@@ -26,6 +29,17 @@ POSTGRES_URL = os.environ.get(
 DIALECTS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 ADMIN = Principal("test-admin", "administrator")
+
+
+@pytest.fixture(autouse=True)
+def no_reads_outside_the_repository() -> Iterator[None]:
+    """Fails a test that opened a file beside the repository (tests/outside.py says why)."""
+    before = len(outside.seen)
+    yield
+    found = outside.seen[before:]
+    del outside.seen[before:]
+    if found:
+        pytest.fail(f"the test read files outside the repository: {sorted(set(found))}")
 
 
 def _postgres_unavailable(reason: str) -> None:

@@ -1,23 +1,19 @@
-"""GS1's EPCIS 2.0 JSON Schema, from the shared reference folder, and reading documents."""
+"""GS1's EPCIS 2.0 JSON Schema (a copy kept in tests/data/epcis, see its SOURCES.md) and reading
+documents."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-import pytest
 
 from api.epcis.validation import problems, validator
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("SHARED", ROOT.parent / "shared"))
-SCHEMA = SHARED / "reference" / "epcis" / "ref.gs1.org-copies" / "epcis-json-schema.json"
+DATA = Path(__file__).resolve().parent / "data" / "epcis"
+SCHEMA = DATA / "schema" / "epcis-json-schema.json"
 
 
 def schema_path() -> Path:
-    if not SCHEMA.exists():
-        pytest.fail(f"GS1's EPCIS JSON Schema is not at {SCHEMA} (set SHARED=...)")
     return SCHEMA
 
 

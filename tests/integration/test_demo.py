@@ -20,7 +20,7 @@ from projections.registry import projection_tables
 from projections.sites import find_sites
 from tests.conftest import ledger_size
 
-SHARED_LOT = "LV-CD19-25A01"
+COMMON_LOT = "LV-CD19-25A01"
 
 
 @pytest.fixture
@@ -197,7 +197,7 @@ def test_several_batches_used_the_same_lentiviral_vector_lot(seeded):
                 for lot in event.material_lots:
                     users.setdefault(lot, []).append(batch.batch_id)
 
-    sharing = sorted(set(users.get(SHARED_LOT, [])))
+    sharing = sorted(set(users.get(COMMON_LOT, [])))
     assert len(sharing) >= 3
     products = {b.batch_id: b.product for b in all_batches(seeded)}
     assert {products[b] for b in sharing} == {"CART-CD19-AUTO"}
@@ -206,17 +206,17 @@ def test_several_batches_used_the_same_lentiviral_vector_lot(seeded):
         p
         for b in sharing
         for p, name, e in history(seeded, f"Batch:{b}")
-        if name == "StepRecorded" and SHARED_LOT in e.material_lots
+        if name == "StepRecorded" and COMMON_LOT in e.material_lots
     )
     with seeded.read() as sql:
         then = sql.one(
             "SELECT status FROM material_lot_versions"
             " WHERE lot_id = ? AND valid_from <= ? AND (valid_to IS NULL OR valid_to > ?)",
-            (SHARED_LOT, first_use, first_use),
+            (COMMON_LOT, first_use, first_use),
         )
         now = sql.one(
             "SELECT status FROM material_lot_versions WHERE lot_id = ? AND valid_to IS NULL",
-            (SHARED_LOT,),
+            (COMMON_LOT,),
         )
     assert then == {"status": "RELEASED"}
     assert now == {"status": "REJECTED"}

@@ -45,7 +45,7 @@ from tests.integration.independent import (
     trace_shape,
 )
 
-SHARED_LOT = "LV-CD19-25A01"
+COMMON_LOT = "LV-CD19-25A01"
 BERLIN = "DE-MU-BERLIN"
 DECEMBER = (
     datetime.fromisoformat("2025-12-01T00:00:00+00:00"),
@@ -111,9 +111,9 @@ def test_forward_from_a_vector_lot_reaches_every_batch_that_used_it_where_it_wen
 ):
     world = fold(demo.events)
 
-    found = agrees(demo, world, "MATERIAL_LOT", SHARED_LOT)
+    found = agrees(demo, world, "MATERIAL_LOT", COMMON_LOT)
 
-    users = users_of(world, SHARED_LOT)
+    users = users_of(world, COMMON_LOT)
     assert len(users) >= 3
     assert found.ids_of("BATCH") == users
     shipments = sorted(s for b in users for s in world.batches[b]["shipments"])
@@ -126,7 +126,7 @@ def test_forward_from_a_vector_lot_reaches_every_batch_that_used_it_where_it_wen
         for b in users
         if world.batches[b]["disposition"] and world.batches[b]["disposition"][0] == "ADMINISTERED"
     )
-    lot_edges = [e for e in found.edges if e.from_id == SHARED_LOT]
+    lot_edges = [e for e in found.edges if e.from_id == COMMON_LOT]
     assert all("Lentiviral transduction" in e.relation for e in lot_edges)
 
 
@@ -253,14 +253,14 @@ def test_a_trace_as_of_an_earlier_position_leaves_out_what_was_recorded_later(de
     uses = [
         s.position
         for s in events
-        if s.kind == "Batch.StepRecorded" and SHARED_LOT in s.event.material_lots
+        if s.kind == "Batch.StepRecorded" and COMMON_LOT in s.event.material_lots
     ]
     assert len(uses) >= 3
     earlier_nodes: set[tuple[str, str]] = set()
     for position in (uses[0] - 1, uses[0], uses[1], uses[2] + 40, head_of(events)):
         world = fold(events, position)
 
-        found = agrees(demo, world, "MATERIAL_LOT", SHARED_LOT)
+        found = agrees(demo, world, "MATERIAL_LOT", COMMON_LOT)
 
         later = {e.shape for e in fold(events).edges if e.position > position}
         mine = {e.shape for e in world.edges}
@@ -271,8 +271,8 @@ def test_a_trace_as_of_an_earlier_position_leaves_out_what_was_recorded_later(de
         assert len(found.ids_of("BATCH")) == len([u for u in uses if u <= position])
         assert earlier_nodes <= set(found.nodes)
         earlier_nodes = set(found.nodes)
-    assert traced(demo.service, uses[0] - 1, "MATERIAL_LOT", SHARED_LOT).nodes == [
-        ("MATERIAL_LOT", SHARED_LOT)
+    assert traced(demo.service, uses[0] - 1, "MATERIAL_LOT", COMMON_LOT).nodes == [
+        ("MATERIAL_LOT", COMMON_LOT)
     ]
 
 

@@ -1,0 +1,42 @@
+"""The repository needs nothing beside it: the set-up, CI and the tests read only its own files."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from tests import outside
+
+REPO = Path(outside.REPO)
+
+
+def test_a_file_beside_the_repository_counts_as_outside():
+    assert outside.beside_the_repository(os.path.join(outside.PARENT, "shared", "contract.graphql"))
+    assert outside.beside_the_repository(os.path.join(REPO, "..", "shared", "x.json"))
+
+
+def test_the_repository_itself_and_the_temporary_folder_do_not():
+    assert not outside.beside_the_repository(str(REPO / "api" / "contract.graphql"))
+    assert not outside.beside_the_repository(os.path.join(outside.TEMP, "pytest", "x"))
+    assert not outside.beside_the_repository("/usr/lib/python3/os.py")
+    assert not outside.beside_the_repository(os.path.join(outside.PARENT, ".cache", "x"))
+
+
+def test_opening_a_file_beside_the_repository_is_seen():
+    path = os.path.join(outside.PARENT, "regentrace-no-such-file-beside-the-repository")
+    before = len(outside.seen)
+    with pytest.raises(FileNotFoundError):
+        open(path)  # noqa: SIM115, PTH123 - the audit hook sees the attempt
+    assert outside.seen[before:] == [path]
+    del outside.seen[before:]  # seen on purpose: do not fail this test for it
+
+
+@pytest.mark.parametrize("name", ["Makefile", ".ci/run", "pyproject.toml"])
+def test_set_up_and_ci_name_no_path_outside_the_repository(name: str):
+    text = (REPO / name).read_text()
+
+    assert not re.search(r"(^|[\s=\"'(/])\.\./", text), f"{name} reaches outside the repository"
+    assert "shared" not in text.lower(), f"{name} names a folder outside the repository"
