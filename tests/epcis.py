@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-
 from api.epcis.validation import problems, validator
 
 DATA = Path(__file__).resolve().parent / "data" / "epcis"
