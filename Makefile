@@ -12,13 +12,17 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint typecheck contract schema pytest postgres clean bench
+.PHONY: install run test lint typecheck contract schema lock pytest postgres clean bench
 
-$(STAMP): pyproject.toml
+# Every package at the version and hash the lock names (make lock refreshes it), then the
+# project itself, built with the locked setuptools.
+LOCK := requirements/dev.lock
+
+$(STAMP): pyproject.toml $(LOCK)
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "regentrace needs Python 3.11 or newer")'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet --require-hashes -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
 install: $(STAMP)
@@ -47,6 +51,17 @@ contract: install
 # After a schema change: print it into api/schema.graphql and review the difference.
 schema: install
 	$(BIN)/regentrace schema > api/schema.graphql
+
+# Re-resolve the dependencies of pyproject.toml into the hashed locks (runtime: the image;
+# dev: make install), keeping the pins that still fit (UPGRADE=1 takes the newest). Review the
+# difference and commit it with the change that needed it.
+LOCK_TOOL := var/lock-tool
+lock:
+	@test -x $(LOCK_TOOL)/bin/uv || { $(PYTHON) -m venv $(LOCK_TOOL) && $(LOCK_TOOL)/bin/python -m pip install --quiet uv; }
+	cd requirements && ../$(LOCK_TOOL)/bin/uv pip compile --quiet --no-header --generate-hashes \
+		--python-version 3.11 $(if $(UPGRADE),--upgrade) ../pyproject.toml build.in -o runtime.lock
+	cd requirements && ../$(LOCK_TOOL)/bin/uv pip compile --quiet --no-header --generate-hashes \
+		--python-version 3.11 $(if $(UPGRADE),--upgrade) --extra dev ../pyproject.toml build.in -o dev.lock
 
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
