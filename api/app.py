@@ -109,6 +109,10 @@ def create_app(settings: Settings | None = None, service: Regentrace | None = No
         description="Regulatory traceability ledger for decentralised manufacture of "
         "regenerative medicines",
         lifespan=lifespan,
+        # The OpenAPI pages describe the service to anyone without credentials: development only.
+        docs_url=None if settings.is_production else "/docs",
+        redoc_url=None if settings.is_production else "/redoc",
+        openapi_url=None if settings.is_production else "/openapi.json",
     )
 
     async def get_context(connection: HTTPConnection) -> Context:

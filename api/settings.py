@@ -5,9 +5,11 @@ Built where the program starts (``create_app``, the CLI), never at import.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, model_validator
@@ -18,64 +20,129 @@ from api.privacy import DEVELOPMENT_KEY, decode_key
 DEFAULT_DATABASE_URL = "sqlite:///./var/regentrace.sqlite3"
 
 
-@dataclass(frozen=True)
+# What a PostgreSQL URL leaves out is filled in as regentrace always has (not libpq's defaults).
+PG_DEFAULTS = {"host": "localhost", "port": "5432", "user": "postgres"}
+PG_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
+# Connection parameters never shown: in a description, a repr, an error or a log line.
+SECRET_PARAMETERS = frozenset({"password", "sslpassword"})
+
+
+@dataclass(frozen=True, repr=False)
 class Database:
-    """Where the ledger lives, parsed from the database URL."""
+    """Where the ledger lives, parsed from the database URL. For PostgreSQL ``parameters`` holds
+    every connection parameter of the URL as libpq names them (sslmode, sslrootcert, options,
+    application_name, connect_timeout...), password included; its repr and ``describe()`` never
+    show the password."""
 
     dialect: Literal["sqlite", "postgresql"]
     path: str = ""
-    host: str = ""
-    port: int = 5432
-    user: str = ""
-    password: str = ""
-    dbname: str = ""
+    params: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def parameters(self) -> dict[str, str]:
+        return dict(self.params)
+
+    @property
+    def host(self) -> str:
+        return self.parameters.get("host", "")
+
+    @property
+    def port(self) -> str:
+        return self.parameters.get("port", "")
+
+    @property
+    def user(self) -> str:
+        return self.parameters.get("user", "")
+
+    @property
+    def password(self) -> str:
+        return self.parameters.get("password", "")
+
+    @property
+    def dbname(self) -> str:
+        return self.parameters.get("dbname", "")
 
     @property
     def conninfo(self) -> str:
+        """A libpq connection string with every parameter, the password too: to connect with,
+        never to show."""
         from psycopg.conninfo import make_conninfo
 
-        return make_conninfo(
-            host=self.host,
-            port=self.port,
-            user=self.user,
-            password=self.password or None,
-            dbname=self.dbname,
-        )
+        return make_conninfo(**self.parameters)
 
     def describe(self) -> str:
         if self.dialect == "sqlite":
             return f"SQLite at {self.path}"
-        return f"PostgreSQL database {self.dbname!r} on {self.host}:{self.port} as {self.user}"
+        shown = [
+            f"{k}={v}"
+            for k, v in self.params
+            if k not in SECRET_PARAMETERS and k not in ("host", "port", "user", "dbname")
+        ]
+        more = f" ({', '.join(shown)})" if shown else ""
+        return (
+            f"PostgreSQL database {self.dbname!r} on {self.host}:{self.port} as {self.user}{more}"
+        )
+
+    def __repr__(self) -> str:
+        return f"Database({self.describe()})"
+
+
+def redact_url(url: str) -> str:
+    """The URL with any password in it replaced by ***, to be shown."""
+    url = re.sub(r"(://[^/@:?#]*:)[^@/?#]*@", r"\1***@", url)
+    return re.sub(r"([?&](?:ssl)?password=)[^&#]*", r"\1***", url)
 
 
 def parse_database_url(url: str) -> Database:
-    parts = urlsplit(url)
-    if parts.scheme == "sqlite":
+    scheme = url.split("://", 1)[0] if "://" in url else ""
+    if scheme == "sqlite":
         # sqlite:///relative/path and sqlite:////absolute/path, as SQLAlchemy writes them
+        parts = urlsplit(url)
         path = unquote(parts.path[1:] if parts.path.startswith("/") else parts.path)
         if not path:
             raise ValueError(f"{url!r} names no file; e.g. sqlite:///./var/regentrace.sqlite3")
         return Database("sqlite", path=str(Path(path)))
-    if parts.scheme in ("postgresql", "postgres", "postgresql+psycopg"):
-        dbname = parts.path.lstrip("/")
-        if not dbname:
-            raise ValueError(f"{url!r} names no database; e.g. postgresql://user@host:5432/db")
-        return Database(
-            "postgresql",
-            host=parts.hostname or "localhost",
-            port=parts.port or 5432,
-            user=unquote(parts.username or "postgres"),
-            password=unquote(parts.password or ""),
-            dbname=dbname,
-        )
+    if scheme in PG_SCHEMES:
+        return _parse_postgres_url("postgresql" + url[len(scheme) :])
     raise ValueError(
-        f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql://USER@HOST:PORT/DB"
+        f"unsupported database URL {redact_url(url)!r}: use sqlite:///PATH or "
+        "postgresql://USER:PASSWORD@HOST:PORT/DB[?sslmode=require&...]"
     )
+
+
+def _parse_postgres_url(url: str) -> Database:
+    """libpq's own reading of the URL (psycopg's conninfo functions), so every query parameter
+    libpq knows is kept and an unknown one is refused rather than silently dropped."""
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict
+
+    try:
+        found = conninfo_to_dict(url)
+    except ProgrammingError as error:
+        problem = str(error).strip()
+        raw_password = re.match(r"[^:]+://[^:@/]*:(.*)@", url)
+        if raw_password and raw_password.group(1):
+            problem = problem.replace(raw_password.group(1), "***")  # libpq quotes the token
+        raise ValueError(
+            f"{redact_url(url)!r} is not a PostgreSQL URL libpq accepts: {problem} (percent-"
+            "encode special characters in the user and password, e.g. @ as %40)"
+        ) from None
+    if not found.get("dbname"):
+        raise ValueError(
+            f"{redact_url(url)!r} names no database; e.g. postgresql://user@host:5432/db"
+        )
+    params = PG_DEFAULTS | {k: str(v) for k, v in found.items() if v is not None}
+    return Database("postgresql", params=tuple(params.items()))
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
-        env_prefix="REGENTRACE_", env_file=".env", extra="ignore", frozen=True
+        env_prefix="REGENTRACE_",
+        env_file=".env",
+        extra="ignore",
+        frozen=True,
+        # A refused value is named, never echoed: the database URL may hold a password.
+        hide_input_in_errors=True,
     )
 
     environment: Literal["development", "production"] = Field(
@@ -153,6 +220,16 @@ class Settings(BaseSettings):
                 "own: 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)"
             )
         return self
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # repr() and str() name every setting, but show no secret.
+        for name, value in super().__repr_args__():
+            if name == "database_url":
+                yield name, redact_url(value)
+            elif name == "personal_data_keys":
+                yield name, "***"
+            else:
+                yield name, value
 
     @property
     def personal_data_key_list(self) -> list[bytes]:

@@ -40,7 +40,9 @@ def ledger_env(settings: Settings) -> dict[str, str]:
         }
     else:
         env |= {
-            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            # The library's factory, given every parameter of the URL (sslmode, options...).
+            "PERSISTENCE_MODULE": "projections.store:LedgerPostgresFactory",
+            "POSTGRES_CONNINFO": db.conninfo,
             "POSTGRES_DBNAME": db.dbname,
             "POSTGRES_HOST": db.host,
             "POSTGRES_PORT": str(db.port),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import select
 import sqlite3
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -23,22 +24,30 @@ from eventsourcing.persistence import (
     OperationalError,
     StoredEvent,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.postgres import (
+    PostgresApplicationRecorder,
+    PostgresDatastore,
+    PostgresFactory,
+)
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import retry
 from psycopg import Connection
 from psycopg import OperationalError as PsycopgOperationalError
-from psycopg.conninfo import make_conninfo
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from domain.command_ids import CommandKey, OutcomeUnknownError, RecordedCommand
 from domain.shared import LedgerEvent
+from projections import commands
 from projections.ledger import LedgerIndex
 from projections.registry import project
 from projections.sql import Dialect, Sql
 
 # The key of the advisory lock that serialises appends under PostgreSQL (an arbitrary constant).
 LEDGER_WRITE_LOCK = 7_140_211_094
+APPEND_ATTEMPTS = 3  # on PostgreSQL, when the connection fails
+# How long an append whose connection failed while committing keeps asking whether it landed.
+CHECK_WITHIN = 10.0
 
 INSERT_EVENT = (
     "INSERT INTO stored_events (originator_id, originator_version, topic, state) "
@@ -96,8 +105,10 @@ def append(
     positions: Sequence[int],
     domain_events: Sequence[Any],
     read_versions: Mapping[str, int] | None = None,
+    command: CommandKey | None = None,
 ) -> None:
-    """Check the command's read set, then write the ledger index and the inline projections."""
+    """Check the command's read set, then write the ledger index, the inline projections and
+    the sender's command id (if it gave one)."""
     if read_versions:
         ids = sorted(read_versions)
         latest = dict(
@@ -117,7 +128,10 @@ def append(
     index = LedgerIndex(sql)
     for stored, position, event in zip(stored_events, positions, domain_events, strict=True):
         assert isinstance(event, LedgerEvent), f"{type(event)} is not a LedgerEvent"
-        project(sql, index.append(position, stored.topic, stored.state, event))
+        appended = index.append(position, stored.topic, stored.state, event)
+        project(sql, appended)
+    if command is not None:
+        commands.record(sql, command, appended)
 
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
@@ -137,6 +151,7 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
                 positions,
                 kwargs["ledger_events"],
                 kwargs.get("read_versions"),
+                kwargs.get("command"),
             )
         return positions
 
@@ -191,6 +206,10 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     def source(self) -> LedgerSource:
         return LedgerSource(Dialect.SQLITE, self.datastore.pool.db_name)
 
+    def find_command(self, principal: str, command_id: str) -> RecordedCommand | None:
+        with self.read() as sql:
+            return commands.find(sql, principal, command_id)
+
     @contextmanager
     def write_in_bulk(self) -> Iterator[Sql]:
         """A write transaction on a connection of its own, closed afterwards: a rebuild may
@@ -211,6 +230,23 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
             connection.close()
 
 
+class LedgerPostgresFactory(PostgresFactory):
+    """The library's factory, connecting with every parameter of ``POSTGRES_CONNINFO`` (a libpq
+    connection string: sslmode, sslrootcert, options, application_name...), not only the five
+    the library reads from its ``POSTGRES_*`` variables. The pool reads its parameters at each
+    new connection; it opens later, when the recorder is made."""
+
+    POSTGRES_CONNINFO = "POSTGRES_CONNINFO"
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        conninfo = self.env.get(self.POSTGRES_CONNINFO)
+        if conninfo:
+            kwargs = self.datastore.pool.kwargs
+            assert isinstance(kwargs, dict), "the library passes connection parameters as a dict"
+            kwargs.update(conninfo_to_dict(conninfo))
+
+
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     dialect = Dialect.POSTGRES
 
@@ -219,8 +255,29 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         if datastore.pre_ping:
             ping_when_stale(datastore.pool)
 
-    @retry((InterfaceError, OperationalError), max_attempts=3, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
+        """Append, trying again on a lost connection, but never storing a command twice.
+
+        A connection lost before COMMIT was sent stored nothing. Lost while committing, the
+        append may have landed all the same: the events are looked for before anything else
+        happens, and found, they are the answer (ADR 7)."""
+        for attempt in range(1, APPEND_ATTEMPTS + 1):
+            committing = [False]
+            try:
+                return self._insert(stored_events, kwargs, committing)
+            except (InterfaceError, OperationalError):
+                if committing[0]:
+                    landed = self._landed(stored_events, kwargs.get("command"))
+                    if landed is not None:
+                        return landed
+                if attempt == APPEND_ATTEMPTS:
+                    raise
+                time.sleep(0.2 * attempt)
+        raise AssertionError("unreachable")
+
+    def _insert(
+        self, stored_events: Sequence[StoredEvent], kwargs: dict[str, Any], committing: list[bool]
+    ) -> list[int]:
         with self._append() as sql:
             positions = []
             for s in stored_events:
@@ -236,8 +293,35 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                 positions,
                 kwargs["ledger_events"],
                 kwargs.get("read_versions"),
+                kwargs.get("command"),
             )
+            committing[0] = True  # leaving the block sends COMMIT
         return positions
+
+    def _landed(
+        self, stored_events: Sequence[StoredEvent], key: CommandKey | None
+    ) -> list[int] | None:
+        """After a connection lost while committing: the positions of the events if that
+        append landed, None if it did not.
+
+        Asked under the ledger lock, which an append holds until its transaction ends, so one
+        still running on the server (its client gone) has ended by then: what is not there now
+        never will be. The database may be away for a while (a restart); past ``CHECK_WITHIN``
+        seconds the outcome is unknown, and said to be."""
+        deadline, wait = time.monotonic() + CHECK_WITHIN, 0.25
+        while True:
+            try:
+                with self.write() as sql:
+                    return commands.stored_positions(sql, stored_events)
+            except (InterfaceError, OperationalError):
+                if time.monotonic() + wait > deadline:
+                    raise OutcomeUnknownError(key) from None
+                time.sleep(wait)
+                wait *= 2
+
+    def find_command(self, principal: str, command_id: str) -> RecordedCommand | None:
+        with self.read() as sql:
+            return commands.find(sql, principal, command_id)
 
     @contextmanager
     def read(self) -> Iterator[Sql]:
@@ -285,10 +369,9 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     def source(self) -> LedgerSource:
         params = self.datastore.pool.kwargs
         assert isinstance(params, dict), "the library passes connection parameters as a dict"
-        keys = ("dbname", "host", "port", "user", "password")
-        return LedgerSource(
-            Dialect.POSTGRES, make_conninfo(**{k: params[k] for k in keys if params.get(k)})
-        )
+        # Every libpq parameter the pool connects with (row_factory is psycopg's, not libpq's).
+        found = {k: v for k, v in params.items() if k != "row_factory" and v not in (None, "")}
+        return LedgerSource(Dialect.POSTGRES, make_conninfo(**found))
 
 
 def ping_when_stale(pool: ConnectionPool[Any]) -> None:
