@@ -13,11 +13,11 @@ import anyio.to_thread
 import orjson
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
+from starlette.datastructures import Headers
 from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.extensions import SchemaExtension
-from strawberry.fastapi import GraphQLRouter
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
@@ -27,6 +27,8 @@ from api.auth.identity import ANONYMOUS
 from api.auth.middleware import Authentication
 from api.context import Context, RequestLog
 from api.errors import with_code
+from api.graphql_http import StrictGraphQLRouter
+from api.logs import request_id
 from api.schema import build_schema
 from api.settings import Settings
 from api.wiring import Regentrace
@@ -48,7 +50,7 @@ class OperationLog(SchemaExtension):
             )
 
 
-class LedgerGraphQLRouter(GraphQLRouter[Context, None]):
+class LedgerGraphQLRouter(StrictGraphQLRouter):
     def encode_json(self, data: object) -> bytes:
         try:
             return orjson.dumps(data)
@@ -78,8 +80,8 @@ class LedgerGraphQLRouter(GraphQLRouter[Context, None]):
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
         if result.errors:
-            result.errors = [with_code(e) for e in result.errors]
             log: RequestLog = request.state.log
+            result.errors = [with_code(e, log.request_id) for e in result.errors]
             log.error_codes = sorted({str((e.extensions or {}).get("code")) for e in result.errors})
             log.outcome = "error" if result.data is None else "partial"
         return process_result(result)
@@ -158,8 +160,9 @@ def create_app(settings: Settings | None = None, service: Regentrace | None = No
 
 
 class AccessLog:
-    """One structured log line a request: method, path, status, operation, outcome, duration and
-    the ledger position it wrote (a plain ASGI middleware, as cheap as the request allows)."""
+    """One structured log line a request: its id, method, path, status, principal, operation,
+    outcome, duration and the ledger position it wrote (a plain ASGI middleware, as cheap as the
+    request allows). The id is the caller's X-Request-ID, or ours; the response carries it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -168,22 +171,28 @@ class AccessLog:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope.setdefault("state", {})["log"] = log = RequestLog()
+        state = scope.setdefault("state", {})
+        state["log"] = log = RequestLog(request_id(Headers(scope=scope).get("x-request-id")))
         started, status = time.perf_counter(), 500
 
         async def noting_status(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                tagged = (b"x-request-id", log.request_id.encode())
+                message = {**message, "headers": [*message.get("headers", ()), tagged]}
             await send(message)
 
         try:
             await self.app(scope, receive, noting_status)
         finally:
+            identity = state.get("identity")  # put there by Authentication, when it knew it
             fields: dict[str, Any] = {
+                "request_id": log.request_id,
                 "method": scope["method"],
                 "path": scope["path"],
                 "status": status,
+                "principal": identity.id if identity is not None else None,
                 "operation": log.operation,
                 "outcome": log.outcome if status < 400 else "error",
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2),

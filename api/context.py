@@ -17,6 +17,7 @@ from domain.shared import Principal
 class RequestLog:
     """Filled while a request runs; written as one structured line when it ends."""
 
+    request_id: str = ""  # the X-Request-ID answered, and the reference of an INTERNAL error
     operation: str | None = None
     outcome: str = "ok"
     error_codes: list[str] = field(default_factory=list)

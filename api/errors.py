@@ -3,6 +3,7 @@
 Refusals by the domain keep their code and message. Errors in the request itself (syntax,
 unknown fields, values of the wrong type) are BAD_INPUT. Anything else is a fault of ours: it is
 logged with a reference, and the partner sees only INTERNAL and that reference, never a trace.
+Over HTTP the reference is the request's id (X-Request-ID), the same as on its access-log line.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ def from_domain(error: DomainError) -> GraphQLError:
     return GraphQLError(error.message, extensions=extensions, original_error=error)
 
 
-def with_code(error: GraphQLError) -> GraphQLError:
-    """Give every error a code; mask the unexpected ones."""
+def with_code(error: GraphQLError, reference: str | None = None) -> GraphQLError:
+    """Give every error a code; mask the unexpected ones (under ``reference``, when given)."""
     extensions = dict(error.extensions or {})
     if "code" in extensions:
         return error
@@ -39,14 +40,17 @@ def with_code(error: GraphQLError) -> GraphQLError:
         # validation, a variable of the wrong type). That is the caller's input, not our fault.
         extensions["code"] = "BAD_INPUT"
         return _copy(error, error.message, extensions)
-    return _copy(error, *masked(original or error, extensions))
+    return _copy(error, *masked(original or error, extensions, reference))
 
 
 def masked(
-    error: BaseException, extensions: dict[str, Any] | None = None
+    error: BaseException,
+    extensions: dict[str, Any] | None = None,
+    reference: str | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """A fault of ours, logged in full under a reference; the caller sees only the reference."""
-    reference = uuid.uuid4().hex[:12]
+    """A fault of ours, logged in full under a reference (a new one unless given); the caller
+    sees only the reference."""
+    reference = reference or uuid.uuid4().hex[:12]
     log.error("internal error %s", reference, exc_info=error)
     extensions = {**(extensions or {}), "code": "INTERNAL", "reference": reference}
     return f"internal error (reference {reference}); nothing was stored", extensions

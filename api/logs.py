@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+
+# What a caller may send as X-Request-ID: short and plain, so it can neither forge a log line nor
+# bloat one; anything else is replaced by an id of ours.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+
+def request_id(sent: str | None) -> str:
+    """The caller's ``X-Request-ID`` when it is plain enough to log, else a new one."""
+    if sent is not None and _REQUEST_ID.fullmatch(sent):
+        return sent
+    return uuid.uuid4().hex
 
 
 class JsonFormatter(logging.Formatter):

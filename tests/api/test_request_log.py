@@ -1,8 +1,10 @@
-"""One structured access-log line per request: operation, outcome, duration, ledger position."""
+"""One structured access-log line per request: its id, principal, operation, outcome, duration and
+ledger position; the id is answered in X-Request-ID and is the reference of an INTERNAL error."""
 
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 import httpx
@@ -134,3 +136,111 @@ async def test_each_request_gets_its_own_line(gql: GraphQL, access_log):
         ("Site", "ok"),
         ("RegisterSite", "error"),
     ]
+
+
+# ----------------------------------------------------------------- request id and principal
+
+
+async def test_a_request_id_sent_is_answered_and_logged_with_the_principal(
+    http: httpx.AsyncClient, access_log
+):
+    response = await http.post(
+        "/graphql",
+        json={"query": "query Sites { sites { id } }"},
+        headers={"X-Request-ID": "plant-7.req:0042_a-b"},
+    )
+
+    assert response.status_code == 200, response.text
+    assert response.headers["x-request-id"] == "plant-7.req:0042_a-b"
+    [line] = lines(access_log)
+    assert line["request_id"] == "plant-7.req:0042_a-b"
+    assert line["principal"] == "dev-operator"
+    assert line["operation"] == "Sites"
+
+
+async def test_without_a_request_id_one_is_made_answered_and_logged(
+    http: httpx.AsyncClient, access_log
+):
+    first = await http.post("/graphql", json={"query": "{ sites { id } }"})
+    second = await http.post("/graphql", json={"query": "{ sites { id } }"})
+
+    made = [first.headers["x-request-id"], second.headers["x-request-id"]]
+    assert all(re.fullmatch(r"[0-9a-f]{32}", x) for x in made), made
+    assert made[0] != made[1]
+    assert [x["request_id"] for x in lines(access_log)] == made
+
+
+@pytest.mark.parametrize(
+    "sent",
+    ["", "x" * 129, "two words", "line\\nbreak", 'quote"d', "ünïcode", "semi;colon"],
+)
+async def test_a_request_id_that_is_not_plain_is_replaced_by_one_of_ours(
+    http: httpx.AsyncClient, access_log, sent
+):
+    response = await http.get("/healthz", headers={"X-Request-ID": sent.encode()})
+
+    answered = response.headers["x-request-id"]
+    assert re.fullmatch(r"[0-9a-f]{32}", answered), answered
+    [line] = lines(access_log)
+    assert line["request_id"] == answered
+
+
+async def test_the_longest_plain_request_id_is_kept(http: httpx.AsyncClient, access_log):
+    sent = "A1._:-" * 21 + "Zz"  # 128 characters
+
+    response = await http.get("/healthz", headers={"X-Request-ID": sent})
+
+    assert response.headers["x-request-id"] == sent
+    assert lines(access_log)[0]["request_id"] == sent
+
+
+async def test_a_health_check_names_no_principal(http: httpx.AsyncClient, access_log):
+    response = await http.get("/healthz")
+
+    [line] = lines(access_log)
+    assert line["principal"] is None
+    assert line["request_id"] == response.headers["x-request-id"]
+
+
+async def test_a_refused_credential_is_logged_with_its_request_id_and_no_principal(
+    http: httpx.AsyncClient, access_log
+):
+    response = await http.post(
+        "/graphql",
+        json={"query": "{ sites { id } }"},
+        headers={"Authorization": "Bearer not-a-key", "X-Request-ID": "refused-1"},
+    )
+
+    assert response.status_code == 401
+    assert response.headers["x-request-id"] == "refused-1"
+    [line] = lines(access_log)
+    assert line["request_id"] == "refused-1"
+    assert line["status"] == 401
+    assert line["principal"] is None
+
+
+async def test_an_internal_error_is_referenced_by_the_request_id(
+    http: httpx.AsyncClient, service, access_log, caplog
+):
+    """A fault of ours (here a projection table gone from under the running service) answers
+    INTERNAL with the request id as its reference, so the line a client quotes can be found."""
+    caplog.set_level(logging.INFO, logger="regentrace.api")
+    with service.recorder.write() as sql:
+        sql.execute("ALTER TABLE site_versions RENAME TO site_versions_gone")
+
+    response = await http.post(
+        "/graphql",
+        json={"query": "{ sites { id } }"},
+        headers={"X-Request-ID": "quote-me-123"},
+    )
+
+    [error] = response.json()["errors"]
+    assert error["extensions"] == {"code": "INTERNAL", "reference": "quote-me-123"}
+    assert "quote-me-123" in error["message"]
+    assert "site_versions" not in error["message"]
+    [line] = lines(access_log)
+    assert line["request_id"] == "quote-me-123"
+    assert line["error_codes"] == ["INTERNAL"]
+    [fault] = [r for r in caplog.records if r.name == "regentrace.api"]
+    assert fault.getMessage() == "internal error quote-me-123"
+    assert fault.exc_info is not None

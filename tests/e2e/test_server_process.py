@@ -166,6 +166,8 @@ def test_the_server_logs_one_json_line_per_request(server: Server):
         ("RegisterSite", "ok", 1)
     ]
     assert isinstance(graphql[0]["duration_ms"], float)
+    assert graphql[0]["principal"] == "dev-operator"
+    assert len({x["request_id"] for x in requests}) == len(requests)  # one id each
     assert [x["status"] for x in requests if x["path"] == "/healthz"] == [200]
 
 
