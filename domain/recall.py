@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
-from domain.shared import LedgerAggregate, LedgerCreated
+from domain.shared import LedgerAggregate, LedgerCreated, NotFoundError
 
 NODE_KINDS = (
     "DONOR",
@@ -25,6 +25,12 @@ NODE_KINDS = (
     "ADVERSE_EVENT",
 )
 DIRECTIONS = ("FORWARD", "BACKWARD", "BOTH")
+
+
+def origin_not_found(kind: str, origin_id: str) -> NotFoundError:
+    """The one answer for an origin that names nothing, or nothing the caller may see: the two
+    must read alike, or the answer tells an outsider that a record exists."""
+    return NotFoundError(f"{kind.lower().replace('_', ' ')} {origin_id!r} not found")
 
 
 @dataclass(frozen=True)

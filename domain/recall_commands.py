@@ -11,13 +11,12 @@ from domain.donation import Donation
 from domain.donor import Donor
 from domain.isbt128 import normalise_donation_id
 from domain.material_lot import MaterialLot
-from domain.recall import NODE_KINDS, Recall, TraceOrigin, Tracer
+from domain.recall import NODE_KINDS, Recall, TraceOrigin, Tracer, origin_not_found
 from domain.shared import (
     BadInputError,
     CommandResult,
     ConflictError,
     LedgerAggregate,
-    NotFoundError,
     Principal,
     require_identifier,
     require_offset,
@@ -103,5 +102,5 @@ class RecallCommands(DistributionCommands):
             origin_id = normalise_donation_id(origin_id)[0]
         aggregate = AGGREGATE_OF_KIND.get(kind)
         if aggregate is not None and not self.exists(aggregate, origin_id):
-            raise NotFoundError(f"{kind.lower().replace('_', ' ')} {origin_id!r} not found")
+            raise origin_not_found(kind, origin_id)
         return TraceOrigin(kind, origin_id, window_from, window_to)

@@ -36,6 +36,7 @@ from projections.epcis import (
     event_id,
     urn,
 )
+from projections.scopes import visible_among
 from projections.source_and_flow import SHIPMENTS
 from projections.sql import Sql, iso_utc
 
@@ -137,7 +138,9 @@ def _batches_of(sql: Sql, position: int, scope: EpcisScope) -> list[str]:
         return [scope.batch_id]
     if scope.shipment_id is not None:
         shipment = _Shipments(sql, position).of(scope.shipment_id)
-        if shipment is None:
+        # One beyond the reader's reach reads as one that does not exist, as batches and
+        # recalls do through find_events.
+        if shipment is None or not _visible(sql, f"Shipment:{scope.shipment_id}"):
             raise NotFoundError(f"no shipment {scope.shipment_id!r}", id=scope.shipment_id)
         return list(shipment.batch_ids)
     assert scope.recall_id is not None
@@ -146,6 +149,10 @@ def _batches_of(sql: Sql, position: int, scope: EpcisScope) -> list[str]:
         raise NotFoundError(f"no recall {scope.recall_id!r}", id=scope.recall_id)
     trace: dict[str, Any] = _fact(rows[0]).payload["trace"]
     return list(trace["affected_batches"])
+
+
+def _visible(sql: Sql, aggregate_id: str) -> bool:
+    return sql.reach is None or bool(visible_among(sql, [aggregate_id], sql.reach))
 
 
 def _require(sql: Sql, position: int, aggregate_id: str, what: str) -> None:

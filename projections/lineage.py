@@ -18,10 +18,11 @@ from typing import Any
 from domain.adverse_event import AdverseEvent
 from domain.batch import Batch
 from domain.donation import Donation
-from domain.recall import NODE_KINDS, Trace, TraceEdge, TraceOrigin
+from domain.recall import NODE_KINDS, Trace, TraceEdge, TraceOrigin, origin_not_found
 from domain.shipment import Shipment
 from projections.ledger import Appended
 from projections.registry import Handlers
+from projections.scopes import Link, origin_within_reach, visible_trace
 from projections.sql import Sql
 
 TABLES = ("lineage_edges",)
@@ -119,7 +120,19 @@ def trace(
     Without ``with_edges`` the answer leaves its edges list empty: a caller that only wants
     what was reached (a query selecting no edges) is spared fetching, making and sorting
     thousands. Nodes come origin first, then by kind and id, whichever the database.
+
+    A reader with a reach (``sql.reach``) gets the trace cut to it here, the same whatever it
+    selects; an origin beyond that reach is answered exactly as one that does not exist.
     """
+    if not origin_within_reach(sql, origin.kind, origin.id, position):
+        raise origin_not_found(origin.kind, origin.id)
+    result = _walk(sql, position, origin, direction, with_edges)
+    if sql.reach is not None:
+        _cut(sql, result, with_edges)
+    return result
+
+
+def _walk(sql: Sql, position: int, origin: TraceOrigin, direction: str, with_edges: bool) -> Trace:
     result = Trace(origin=origin, direction=direction, position=position)
     start = (origin.kind, origin.id)
     nodes: set[tuple[str, str]] = set()
@@ -139,6 +152,35 @@ def trace(
         edges = map(_edge, rows)
         result.edges = sorted(edges, key=_edge_order)
     return result
+
+
+def _cut(sql: Sql, result: Trace, with_edges: bool) -> None:
+    """Keep the nodes the reader may see and the edges between them. Which patients it may
+    see depends on the edges to them, so those are fetched even when no edge is asked for."""
+    origin = result.origin
+    if with_edges:
+        edges = [((e.from_kind, e.from_id), (e.to_kind, e.to_id)) for e in result.edges]
+    else:
+        edges = _patient_links(sql, result.position, origin, result.direction)
+    kept = visible_trace(sql, result.nodes, edges, (origin.kind, origin.id))
+    result.nodes = [n for n in result.nodes if n in kept]
+    result.edges = [
+        e for e in result.edges if (e.from_kind, e.from_id) in kept and (e.to_kind, e.to_id) in kept
+    ]
+
+
+def _patient_links(sql: Sql, position: int, origin: TraceOrigin, direction: str) -> list[Link]:
+    """The edges the walk takes that end at a patient."""
+    links: list[Link] = []
+    for forward in _directions(direction):
+        near, far = ("from", "to") if forward else ("to", "from")
+        takes, params = _takes(position, origin)
+        statement = REACHED.format(near=near, far=far, takes=takes) + EDGES.format(
+            near=near, takes=f"{takes} AND 'PATIENT' IN (e.from_kind, e.to_kind)"
+        )
+        rows = sql.tuples(statement, [origin.kind, origin.id, *params, *params])
+        links += [((str(r[0]), str(r[1])), (str(r[2]), str(r[3]))) for r in rows]
+    return links
 
 
 def _edge_order(e: TraceEdge) -> tuple[Any, ...]:

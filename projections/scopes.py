@@ -121,6 +121,40 @@ def visible_among(sql: Sql, aggregate_ids: Sequence[str], site_ids: Sequence[str
     return visible
 
 
+# The records that name a patient code: the batches given to it and the reactions it had. A
+# patient is no aggregate of its own; it is where those records are.
+PATIENT_LINKS = """
+SELECT from_kind AS kind, from_id AS id FROM lineage_edges
+WHERE to_kind = 'PATIENT' AND to_id = ? AND position <= ?
+UNION
+SELECT to_kind AS kind, to_id AS id FROM lineage_edges
+WHERE from_kind = 'PATIENT' AND from_id = ? AND position <= ?
+"""
+
+
+def patient_records(sql: Sql, patient_code: str, position: int | None = None) -> list[str]:
+    """The aggregates that name ``patient_code`` by ``position`` (the head when None)."""
+    upto = 2**62 if position is None else position
+    rows = sql.all(PATIENT_LINKS, (patient_code, upto, patient_code, upto))
+    return sorted(f"{ORIGIN_TYPES[r['kind']]}:{r['id']}" for r in rows if r["kind"] in ORIGIN_TYPES)
+
+
+def origin_within_reach(sql: Sql, kind: str, origin_id: str, position: int | None = None) -> bool:
+    """Whether the reader may see a trace origin: a site within its reach, a record touching
+    one, a patient named by such a record."""
+    if sql.reach is None:
+        return True
+    if kind == "SITE":
+        return origin_id in sql.reach
+    if kind == "PATIENT":
+        aggregates = patient_records(sql, origin_id, position)
+    elif kind in ORIGIN_TYPES:
+        aggregates = [f"{ORIGIN_TYPES[kind]}:{origin_id}"]
+    else:
+        return False
+    return bool(visible_among(sql, aggregates, sql.reach))
+
+
 def within_reach(sql: Sql, column: str) -> tuple[list[str], list[Any]]:
     """WHERE conditions keeping the rows whose aggregate id (``column``, an SQL expression) the
     reader may see: none when the reader's reach is unrestricted."""

@@ -5,8 +5,9 @@ Three layers, so that no path around one of them leaks:
 1. the role's table of queries and mutations (api/auth/roles.py), checked before anything runs;
 2. the records a request names (a batch, a site, a donor, an event's position) must be within
    the caller's reach; acts a control site's quality unit signs need that very control site;
-3. reads carry the caller's reach into SQL (``Sql.reach``), so lists, filters, event history and
-   nested records only ever hold what the caller may see, and traces are cut to it.
+3. reads carry the caller's reach into SQL (``Sql.reach``), so lists, filters, event history,
+   nested records and traces only ever hold what the caller may see: each answer is cut where it
+   is built, never afterwards, so what a query selects cannot change what it is shown.
 """
 
 from __future__ import annotations
@@ -23,8 +24,6 @@ from api.auth.identity import Identity
 from api.auth.roles import Scope
 from api.auth.targets import Target, targets_of
 from api.auth.values import check_arguments
-from api.views.types import Recall, RecallTrace
-from projections.scopes import visible_trace
 
 
 def forbidden(message: str) -> GraphQLError:
@@ -57,10 +56,7 @@ class Guard(FieldExtension):
         targets = targets_of(info.field_name, kwargs, identity)
         if targets and identity.role.scope is not Scope.ALL:  # every record is within reach
             await anyio.to_thread.run_sync(_check_targets, info, identity, targets)
-        result = await next_(source, info, **kwargs)
-        if identity.role.scope is not Scope.ALL and isinstance(result, RecallTrace | Recall):
-            await anyio.to_thread.run_sync(_cut_trace, info, identity, result)
-        return result
+        return await next_(source, info, **kwargs)
 
 
 def _check_targets(info: Info, identity: Identity, targets: list[Target]) -> None:
@@ -70,21 +66,3 @@ def _check_targets(info: Info, identity: Identity, targets: list[Target]) -> Non
             refusal = target.refusal(sql, identity, reach)
             if refusal is not None:
                 raise forbidden(refusal)
-
-
-def _cut_trace(info: Info, identity: Identity, result: RecallTrace | Recall) -> None:
-    trace = result.trace if isinstance(result, Recall) else result
-    nodes = [(n.kind.value, str(n.id)) for n in trace.nodes]
-    links = [
-        ((e.from_kind.value, str(e.from_id)), (e.to_kind.value, str(e.to_id))) for e in trace.edges
-    ]
-    with info.context.service.read() as sql:
-        sql.reach = identity.reach(sql)
-        kept = visible_trace(sql, nodes, links, (trace.origin.kind.value, str(trace.origin.id)))
-    trace.nodes = [n for n, key in zip(trace.nodes, nodes, strict=True) if key in kept]
-    trace.edges = [
-        e for e, (a, b) in zip(trace.edges, links, strict=True) if a in kept and b in kept
-    ]
-    trace.affected_batches = [b for b in trace.affected_batches if ("BATCH", b) in kept]
-    trace.affected_patients = [p for p in trace.affected_patients if ("PATIENT", p) in kept]
-    trace.affected_sites = [s for s in trace.affected_sites if ("SITE", s) in kept]

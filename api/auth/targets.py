@@ -1,8 +1,12 @@
 """The records a root field names, each of which must lie within the caller's reach.
 
-A mutation names the site it acts at and the aggregates it changes; a few queries name a site or
-a trace origin. Records that do not exist yet are let through: the command itself answers
-NOT_FOUND, or creates them.
+A mutation names the site it acts at and the aggregates it changes (every mutation of the schema
+has a rule here: tests/unit/test_access_targets.py). Records that do not exist yet are let
+through: the command itself answers NOT_FOUND, or creates them.
+
+Queries name only sites here (the site register is public, so refusing one tells nothing). A
+record a query names (a trace origin, an EPCIS scope) is looked up through the caller's reach
+instead, so one beyond it is answered exactly as one that does not exist.
 """
 
 from __future__ import annotations
@@ -14,10 +18,10 @@ from typing import Any
 from graphql import GraphQLError
 
 from api.auth.identity import Identity
-from api.auth.roles import Scope
+from api.auth.roles import EVERY_MUTATION, Scope
 from domain.isbt128 import normalise_donation_id
 from domain.shared import DomainError
-from projections.scopes import ORIGIN_TYPES, sites_of
+from projections.scopes import ORIGIN_TYPES, patient_records, sites_of
 from projections.sql import Sql
 
 
@@ -25,16 +29,22 @@ from projections.sql import Sql
 class Target:
     # "site"; "aggregate" (one of the sites it touches must be within reach); "owned" (one of
     # the sites that own it); "position" (owned, the aggregate of the event there); "control" (a
-    # batch whose own control site must sign)
+    # batch whose own control site must sign); "patient" (a patient code: one of the records
+    # naming it must be within reach)
     kind: str
     id: str
 
-    def refusal(  # noqa: PLR0911 (one return per reason, each with its own message)
-        self, sql: Sql, identity: Identity, reach: tuple[str, ...] | None
-    ) -> str | None:
+    def refusal(self, sql: Sql, identity: Identity, reach: tuple[str, ...] | None) -> str | None:
         """Why ``identity`` may not touch this record; None when it may."""
         if reach is None:
             return None
+        if self.kind == "patient":
+            return _patient_refusal(sql, identity, reach, self.id)
+        return self._record_refusal(sql, identity, reach)
+
+    def _record_refusal(  # noqa: PLR0911 (one return per reason, each with its own message)
+        self, sql: Sql, identity: Identity, reach: tuple[str, ...]
+    ) -> str | None:
         if self.kind == "site":
             if self.id in reach or not _site_exists(sql, self.id):
                 return None
@@ -60,6 +70,17 @@ class Target:
                 f"{identity.describe()} may change"
             )
         return f"{aggregate_id} is outside what {identity.describe()} may see"
+
+
+def _patient_refusal(
+    sql: Sql, identity: Identity, reach: tuple[str, ...], patient_code: str
+) -> str | None:
+    """A patient code is where the records naming it are (the batches given to it, the
+    reactions it had): one of them must be within reach. A code nothing names is let through."""
+    sites = {s for a in patient_records(sql, patient_code) for s in sites_of(sql, a)}
+    if not sites or sites & set(reach):
+        return None
+    return f"patient {patient_code!r} is outside what {identity.describe()} may see"
 
 
 def _aggregate_at(sql: Sql, position: str) -> str | None:
@@ -102,6 +123,7 @@ def donation(donation_id: Any) -> list[Target]:
 
 
 def origin(o: Any) -> list[Target]:
+    """Every kind of trace origin names a record whose sites are known (tests check each)."""
     if o is None:
         return []
     kind = o.kind.value
@@ -109,7 +131,13 @@ def origin(o: Any) -> list[Target]:
         return site(o.id)
     if kind == "DONATION":
         return donation(o.id)
-    return of(ORIGIN_TYPES[kind], o.id) if kind in ORIGIN_TYPES else []
+    if kind == "PATIENT":
+        return [Target("patient", str(o.id))] if o.id else []
+    return of(ORIGIN_TYPES[kind], o.id)
+
+
+def site_origin(o: Any) -> list[Target]:
+    return site(o.id) if o is not None and o.kind.value == "SITE" else []
 
 
 def at_position(position: Any) -> list[Target]:
@@ -119,6 +147,8 @@ def at_position(position: Any) -> list[Target]:
 Rule = Callable[[Any], list[Target]]
 
 MUTATIONS: dict[str, Rule] = {
+    # The new site's own id names nothing yet; the control site it names must be within reach.
+    "registerSite": lambda i: site(i.control_site_id),
     "activateSite": lambda i: site(i.site_id),
     "suspendSite": lambda i: site(i.site_id),
     "reinstateSite": lambda i: site(i.site_id),
@@ -154,21 +184,39 @@ MUTATIONS: dict[str, Rule] = {
     "correctEvent": lambda i: at_position(i.position),
 }
 
-QUERIES: dict[str, Callable[[dict[str, Any]], list[Target]]] = {
-    "dmMasterFile": lambda kw: site(kw.get("control_site_id")),
-    "recallTrace": lambda kw: origin(kw.get("origin")),
-    "epcisDocument": lambda kw: epcis_scope(kw.get("scope")),
+# Input fields that name a record yet need no reach of their own, and why. Every other field
+# naming a record (an ID, a trace origin, an event's position) must feed a target of its
+# mutation's rule: tests/unit/test_access_targets.py checks both against the schema.
+NEEDS_NO_REACH: dict[tuple[str, str], str] = {
+    ("registerSite", "id"): "the site it creates",
+    ("registerDonor", "donor_code"): "the donor it registers",
+    ("recordDonation", "donation_id"): "the donation it records",
+    ("receiveMaterialLot", "lot_id"): "the lot it receives",
+    ("startBatch", "batch_id"): "the batch it starts",
+    ("startBatch", "control_site_id"): "the command requires the spoke's own control site",
+    ("startBatch", "patient_code"): "the patient the batch is made for, named by this act",
+    ("openDeviation", "deviation_id"): "the deviation it opens, on the batch checked",
+    ("closeDeviation", "deviation_id"): "a deviation of the batch checked",
+    ("dispatchShipment", "shipment_id"): "the shipment it dispatches",
+    ("dispatchShipment", "to_site_id"): "a shipment may go to any registered site",
+    ("recordAdministration", "patient_code"): "the patient treated, named by this act",
+    ("reportAdverseEvent", "adverse_event_id"): "the report it files",
+    ("reportAdverseEvent", "patient_code"): "the patient of the batch checked",
+    ("initiateRecall", "recall_id"): "the recall it initiates",
 }
 
-
-def epcis_scope(scope: Any) -> list[Target]:
-    if scope is None:
-        return []
-    return (
-        of("Batch", scope.batch_id)
-        + of("Shipment", scope.shipment_id)
-        + of("Recall", scope.recall_id)
+if set(MUTATIONS) != EVERY_MUTATION:  # a command without a rule would be checked against nothing
+    raise ImportError(
+        "target rules and role table disagree on "
+        + ", ".join(sorted(set(MUTATIONS) ^ EVERY_MUTATION))
     )
+
+QUERIES: dict[str, Callable[[dict[str, Any]], list[Target]]] = {
+    "dmMasterFile": lambda kw: site(kw.get("control_site_id")),
+    # Any other origin is looked up through the reach (projections/lineage.py); so are the
+    # records an epcisDocument scope names (projections/epcis_document.py).
+    "recallTrace": lambda kw: site_origin(kw.get("origin")),
+}
 
 
 def targets_of(field: str, kwargs: dict[str, Any], identity: Identity) -> list[Target]:

@@ -10,6 +10,7 @@ from api.resolve import command, ledger
 from api.views.queries import checked_origin
 from api.views.types import InitiateRecallInput, Recall, RecallTrace
 from domain.recall import Recall as RecallAggregate
+from projections.scopes import cut_trace
 
 
 @strawberry.type
@@ -30,14 +31,22 @@ class ViewMutations:
             origin.window_from,
             origin.window_to,
         )
-        recall: object = await anyio.to_thread.run_sync(
-            lambda: ledger(info).repository.get(RecallAggregate.ledger_id(input.recall_id))
-        )
-        assert isinstance(recall, RecallAggregate)
-        return Recall(
-            id=strawberry.ID(recall.key),
-            reason=recall.reason,
-            trace=RecallTrace.from_record(recall.origin.kind, recall.origin.id, recall.trace),
-            initiated_at=recall.created_on,
-            initiated_by=recall.initiated_by,
-        )
+        return await anyio.to_thread.run_sync(answer, info, input.recall_id)
+
+
+def answer(info: Info, recall_id: str) -> Recall:
+    """The recall as its initiator may see it: the whole trace is kept in the recall's event
+    (it reaches every batch its origin reached), the answer only the part within reach."""
+    recall: object = ledger(info).repository.get(RecallAggregate.ledger_id(recall_id))
+    assert isinstance(recall, RecallAggregate)
+    origin = recall.origin
+    with info.context.service.read() as sql:
+        sql.reach = info.context.identity.reach(sql)
+        trace = cut_trace(sql, recall.trace, (origin.kind, origin.id))
+    return Recall(
+        id=strawberry.ID(recall.key),
+        reason=recall.reason,
+        trace=RecallTrace.from_record(origin.kind, origin.id, trace),
+        initiated_at=recall.created_on,
+        initiated_by=recall.initiated_by,
+    )

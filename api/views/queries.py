@@ -145,9 +145,12 @@ class ViewQueries:
     ) -> RecallTrace:
         checked = await checked_origin(info, origin)
         edges = selects(info, "edges")
-        found = await read(
-            info, as_of, lambda sql, p: trace(sql, p, checked, direction.value, edges)
-        )
+        try:
+            found = await read(
+                info, as_of, lambda sql, p: trace(sql, p, checked, direction.value, edges)
+            )
+        except DomainError as error:  # an origin beyond the caller's reach: NOT_FOUND
+            raise from_domain(error) from error
         return RecallTrace.of(found)
 
 
