@@ -11,6 +11,9 @@ aggregates they only read.
 
 Within one command, loading an aggregate twice answers the same object: one read of the
 database, one version in the read set, and the events it triggers are stored once.
+
+A command its sender identified (``once``, ADR 7) runs at most once per principal and id: the
+id goes to the recorder with the events and is stored in their transaction, under a unique key.
 """
 
 from __future__ import annotations
@@ -18,15 +21,17 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar, cast
 
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
 from eventsourcing.utils import Environment
 
+from domain.command_ids import CommandKey, CommandLog, RecordedCommand
 from domain.shared import (
     CommandResult,
     ConflictError,
+    DomainError,
     LedgerAggregate,
     NotFoundError,
     Principal,
@@ -39,6 +44,8 @@ P = ParamSpec("P")
 _READ_SET: ContextVar[dict[str, tuple[LedgerAggregate, int]] | None] = ContextVar(
     "read_set", default=None
 )
+# The sender's id of the running command, if it gave one (``LedgerApplication.once``).
+_COMMAND: ContextVar[CommandKey | None] = ContextVar("command", default=None)
 
 
 def loaded_versions() -> dict[str, int] | None:
@@ -113,7 +120,7 @@ class LedgerApplication(Application[str]):
         written = {a.id for a in aggregates}
         reads = {k: v for k, v in (loaded_versions() or {}).items() if k not in written}
         try:
-            recordings = self.save(*aggregates, read_versions=reads)
+            recordings = self.save(*aggregates, read_versions=reads, command=_COMMAND.get())
         except IntegrityError as error:
             ids = ", ".join(sorted(a.id for a in aggregates))
             raise ConflictError(
@@ -130,6 +137,35 @@ class LedgerApplication(Application[str]):
             aggregate_id=str(last.domain_event.originator_id),
             version=last.domain_event.originator_version,
         )
+
+    def once(self, key: CommandKey, run: Callable[[], CommandResult]) -> CommandResult:
+        """Run a command its sender identified with ``key``, at most once.
+
+        Kept already: its result (or CONFLICT if the id was used for other content), nothing
+        stored. Otherwise the command runs with its key, which commit stores with its events. A
+        refusal may come from a duplicate sent at the same moment that won (the unique key on
+        the id, or the aggregate it changed first): then the winner's result is the answer.
+        """
+        earlier = self._recorded(key)
+        if earlier is not None:
+            return earlier.answer(key)
+        token = _COMMAND.set(key)
+        try:
+            return run()
+        except DomainError as refused:
+            try:
+                earlier = self._recorded(key)
+            except PersistenceError:
+                raise refused from None
+            if earlier is None:
+                raise
+            return earlier.answer(key)
+        finally:
+            _COMMAND.reset(token)
+
+    def _recorded(self, key: CommandKey) -> RecordedCommand | None:
+        log = cast(CommandLog, self.recorder)  # both recorders keep the commands (ADR 7)
+        return log.find_command(key.principal, key.command_id)
 
     @staticmethod
     def actor(principal: Principal) -> dict[str, Any]:

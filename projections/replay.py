@@ -1,8 +1,9 @@
 """Offline replay for inspectors: the ledger up to a moment, in a file of its own.
 
 The events up to the position that stood at that moment are copied with their ledger rows (so
-the chain verifies in the copy), and every projection is built from them there: the copy holds
-each view exactly as it stood at that moment, and answers without regentrace's server.
+the chain verifies in the copy) and the command ids kept with them (ADR 7), and every projection
+is built from them there: the copy holds each view exactly as it stood at that moment, and
+answers without regentrace's server.
 
 For a large ledger the rebuild's worker processes (projections/rebuild.py) project the same
 events, read from the source, while this process copies them; their rows join the copy in the
@@ -18,6 +19,7 @@ from typing import Any
 
 from eventsourcing.persistence import Mapper
 
+from projections import commands
 from projections.audit import RECORDED_AT
 from projections.read_ahead import read_ahead
 from projections.rebuild import Workers, rebuild, use_workers
@@ -25,6 +27,7 @@ from projections.sql import Dialect, Sql
 from projections.store import LedgerRecorder
 
 BATCH = 5000
+COMMANDS_BATCH = 50_000  # positions per read of the commands kept with the events (ADR 7)
 EVENT_COLUMNS = ("notification_id", "originator_id", "originator_version", "topic", "state")
 LEDGER_COLUMNS = (
     "position",
@@ -44,6 +47,11 @@ COPY = (
     " l.actor, l.actor_role, {recorded_at}, l.hash"
     " FROM ledger l JOIN stored_events e ON e.notification_id = l.position"
     " WHERE l.position > ? AND l.position <= ? ORDER BY l.position"
+)
+
+COPY_COMMANDS = (
+    f"SELECT {', '.join(commands.COLUMNS)} FROM commands"
+    " WHERE position > ? AND position <= ? ORDER BY position"
 )
 
 
@@ -113,6 +121,12 @@ def _copy_attached(out: Sql, source_file: str, until_position: int) -> int:
         f" SELECT {', '.join(LEDGER_COLUMNS)} FROM source.ledger WHERE position <= ?",
         (until_position,),
     )
+    columns = ", ".join(commands.COLUMNS)
+    out.execute(
+        f"INSERT INTO main.commands ({columns})"
+        f" SELECT {columns} FROM source.commands WHERE position <= ?",
+        (until_position,),
+    )
     return int(out.scalar("SELECT COUNT(*) FROM main.ledger"))
 
 
@@ -136,7 +150,18 @@ def _copy_rows(
         out.insert_rows("ledger", LEDGER_COLUMNS, [(*row[5:13], row[13].strip()) for row in rows])
         copied += len(rows)
         progress("copy", copied, until_position)
+    _copy_commands(read, out, until_position)
     return copied
+
+
+def _copy_commands(
+    read: Callable[[], AbstractContextManager[Sql]], out: Sql, until_position: int
+) -> None:
+    """The command ids kept with the copied events, by ranges of positions."""
+    for low in range(0, until_position, COMMANDS_BATCH):
+        with read() as sql:
+            kept = sql.tuples(COPY_COMMANDS, (low, min(low + COMMANDS_BATCH, until_position)))
+        out.insert_rows("commands", commands.COLUMNS, kept)
 
 
 def _sqlite_file(sql: Sql) -> str:

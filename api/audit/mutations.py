@@ -7,7 +7,7 @@ import strawberry
 from api.audit.types import CorrectEventInput
 from api.common import CommandResult
 from api.context import Info
-from api.resolve import arguments, command, ledger
+from api.resolve import CommandId, arguments, command, ledger
 
 
 @strawberry.type
@@ -16,6 +16,13 @@ class AuditMutations:
         description="Correct a descriptive field of a recorded event (or an earlier correction, "
         "field newValue). The history keeps both; views show the corrected value from then on."
     )
-    async def correct_event(self, info: Info, input: CorrectEventInput) -> CommandResult:
-        result = await command(info, ledger(info).correct_event, **arguments(input))
+    async def correct_event(
+        self, info: Info, input: CorrectEventInput, command_id: CommandId = None
+    ) -> CommandResult:
+        result = await command(
+            info,
+            ledger(info).correct_event,
+            identified_by=(command_id, input),
+            **arguments(input),
+        )
         return CommandResult.of(result)

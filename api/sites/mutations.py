@@ -6,17 +6,20 @@ import strawberry
 
 from api.common import CommandResult
 from api.context import Info
-from api.resolve import command, command_mutation, ledger
+from api.resolve import CommandId, command, command_mutation, ledger
 from api.sites.types import RegisterSiteInput, RelocateSiteInput, SiteStatusInput
 
 
 @strawberry.type
 class SiteMutations:
     @strawberry.mutation(description="Register a control site or a site under one.")
-    async def register_site(self, info: Info, input: RegisterSiteInput) -> CommandResult:
+    async def register_site(
+        self, info: Info, input: RegisterSiteInput, command_id: CommandId = None
+    ) -> CommandResult:
         result = await command(
             info,
             ledger(info).register_site,
+            identified_by=(command_id, input),
             site_id=input.id,
             name=input.name,
             kind=input.kind.value,

@@ -6,7 +6,7 @@ import anyio.to_thread
 import strawberry
 
 from api.context import Info
-from api.resolve import command, ledger
+from api.resolve import CommandId, command, ledger
 from api.views.queries import checked_origin
 from api.views.types import InitiateRecallInput, Recall, RecallTrace
 from domain.recall import Recall as RecallAggregate
@@ -19,7 +19,9 @@ class ViewMutations:
         description="Initiate a recall: trace FORWARD from the origin, keep that trace in the "
         "recall's own event, and mark every batch it reached RECALLED."
     )
-    async def initiate_recall(self, info: Info, input: InitiateRecallInput) -> Recall:
+    async def initiate_recall(
+        self, info: Info, input: InitiateRecallInput, command_id: CommandId = None
+    ) -> Recall:
         origin = await checked_origin(info, input.origin)
         await command(
             info,
@@ -30,6 +32,7 @@ class ViewMutations:
             input.reason,
             origin.window_from,
             origin.window_to,
+            identified_by=(command_id, input),
         )
         return await anyio.to_thread.run_sync(answer, info, input.recall_id)
 
