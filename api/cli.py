@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from api.cli_errors import EXIT_STATUSES, CommandError, Exit, global_options, run
 from api.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,10 +22,8 @@ if TYPE_CHECKING:
 
 
 def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValueError as error:
-        raise SystemExit(f"regentrace: bad settings: {error}") from None
+    """The settings, or a ValidationError the error handler reports as bad settings (exit 3)."""
+    return Settings()
 
 
 def _say(message: str) -> None:
@@ -102,9 +101,9 @@ def _moment(text: str | None, end_of_day: bool = False) -> datetime | None:
             return day + timedelta(days=1, microseconds=-1) if end_of_day else day
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise SystemExit(f"regentrace: {text!r} is not a date (2026-03-01) or a time") from None
+        raise CommandError(f"{text!r} is not a date (2026-03-01) or a time") from None
     if moment.tzinfo is None:
-        raise SystemExit(f"regentrace: {text!r} has no UTC offset; e.g. {text}+08:00")
+        raise CommandError(f"{text!r} has no UTC offset; e.g. {text}+08:00")
     return moment
 
 
@@ -179,7 +178,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         f"verify: FAILED at position {result.first_mismatch_position}: {result.problem} "
         f"({result.checked_events:,} events checked before it)"
     )
-    return 1
+    return Exit.FAILED  # tampering: 1, distinct from a database that cannot be read (4)
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
@@ -191,7 +190,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
     out = Path(args.out)
     if out.exists():
-        raise SystemExit(f"regentrace: {out} exists; the replay writes a new file")
+        raise CommandError(f"{out} exists; the replay writes a new file")
     settings = _settings()
     source = Regentrace(settings)
     with source.read() as sql:
@@ -229,14 +228,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from api import logs
-    from api.wiring import migrate
+    from api.wiring import Regentrace, migrate
 
     settings = _settings()
     logs.configure(json_lines=settings.json_logs)
     if args.workers < 1:
-        raise SystemExit("regentrace: --workers must be 1 or more")
+        raise CommandError("--workers must be 1 or more")
     if args.migrate or (args.migrate is None and not settings.is_production):
         migrate(settings.database, lambda m: _say(f"migrate: {m}"))
+    # Reach the database before listening, so a server that cannot start says why and exits 4
+    # (the same failure inside the server's startup would be a traceback).
+    Regentrace(settings).close()
     host = "localhost" if args.host in ("127.0.0.1", "0.0.0.0") else args.host  # noqa: S104
     _say(f"regentrace: serving {settings.database.describe()}")
     if args.workers > 1:
@@ -277,6 +279,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Regulatory traceability ledger for decentralised manufacture of "
         "regenerative medicines. Settings come from REGENTRACE_* variables; the database is "
         "REGENTRACE_DATABASE_URL (default sqlite:///./var/regentrace.sqlite3).",
+        epilog=EXIT_STATUSES,
+        parents=[global_options()],
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -356,7 +360,8 @@ def build_parser() -> argparse.ArgumentParser:
     verify = commands.add_parser("verify", help="recompute the hash chain; exit 1 on tampering")
     verify.description = (
         "Recompute the SHA-256 chain over the stored events and check every aggregate's version "
-        "continuity; report the first position that fails. Exit status 0 when intact, 1 if not."
+        "continuity; report the first position that fails. Exit status 0 when intact, 1 if not, "
+        "4 if the database cannot be read."
     )
     verify.add_argument("--from", dest="from_position", type=int, help="first position")
     verify.add_argument("--to", dest="to_position", type=int, help="last position")
@@ -385,8 +390,10 @@ def _add_schema_and_keys(commands: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Every subcommand runs inside one error handler (api/cli_errors.py): a failure is one line
+    on stderr and a documented exit status; --debug adds the traceback."""
     args = build_parser().parse_args(argv)
-    return int(args.run(args))
+    return run(lambda: int(args.run(args)), debug=args.debug)
 
 
 if __name__ == "__main__":

@@ -39,9 +39,10 @@ def add_epcis_export(exports: Any) -> None:
 
 def cmd_export_epcis(args: argparse.Namespace) -> int:
     from api.cli import _say
+    from api.cli_errors import CommandError
 
     if (args.window_from is None) != (args.window_to is None):
-        raise SystemExit("regentrace: a window needs both --from and --to")
+        raise CommandError("a window needs both --from and --to")
     document = _document(args)
     if args.validate and not _valid(Path(args.validate), document):
         return 1
@@ -57,6 +58,7 @@ def cmd_export_epcis(args: argparse.Namespace) -> int:
 
 def _document(args: argparse.Namespace) -> dict[str, Any]:
     from api.cli import _moment, _settings
+    from api.cli_errors import CommandError, Exit
     from api.wiring import Regentrace
     from domain.shared import DomainError
     from projections.epcis_document import EpcisScope, epcis_document
@@ -75,7 +77,7 @@ def _document(args: argparse.Namespace) -> dict[str, Any]:
             position = LedgerIndex(sql).position_at(_moment(args.as_of))
             return epcis_document(sql, position, scope, datetime.now(UTC))
     except DomainError as error:
-        raise SystemExit(f"regentrace: {error.message}") from None
+        raise CommandError(error.message, Exit.FAILED) from None
     finally:
         service.close()
 

@@ -55,7 +55,7 @@ def test_an_unknown_batch_is_refused_with_its_name(seeded: Cli):
 def test_a_window_needs_both_ends(seeded: Cli):
     result = seeded("export", "epcis", "--from", "2025-12-01")
 
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage error
     assert "--from and --to" in result.stderr
 
 
