@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from datetime import datetime
 from enum import Enum
 from typing import Annotated
@@ -67,18 +68,37 @@ def encode_cursor(key: str) -> str:
     return base64.urlsafe_b64encode(key.encode()).decode()
 
 
-def decode_cursor(cursor: str | None) -> str | None:
+# What a cursor this service issued decodes to: a record's key (a batch id: an identifier of at
+# most 64 characters, without spaces, ':' or control characters), or a ledger position (an integer
+# both databases store: at most 2^63 - 1). Anything else was not issued here.
+_KEY = re.compile(r"[^\s:\x00-\x1f\x7f]{1,64}")
+_POSITION = re.compile(r"[0-9]{1,19}")
+MAX_POSITION = 2**63 - 1
+_LONGEST_CURSOR = 4 * 64  # base64 of the longest key, in UTF-8, with room to spare
+
+
+def decode_cursor(cursor: str | None, shape: re.Pattern[str] = _KEY) -> str | None:
+    """The key a cursor stands for, checked to have the ``shape`` of the keys issued; every
+    paginated query decodes its ``after`` here."""
     if cursor is None:
         return None
     try:
+        if len(cursor) > _LONGEST_CURSOR:
+            raise ValueError("too long")
         key = base64.b64decode(cursor.encode(), altchars=b"-_", validate=True).decode()
-        if not key:
-            raise ValueError("empty cursor")
+        if not shape.fullmatch(key) or (shape is _POSITION and int(key) > MAX_POSITION):
+            raise ValueError("not a key this service issues")
         return key
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeError):
         raise from_domain(
             BadInputError("after is not a cursor this service issued", field="after")
         ) from None
+
+
+def decode_position(cursor: str | None) -> int | None:
+    """A cursor of ledger positions (the events' pages)."""
+    key = decode_cursor(cursor, _POSITION)
+    return int(key) if key is not None else None
 
 
 def page_info(fetched: int, size: int, last_key: str | None) -> PageInfo:

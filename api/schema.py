@@ -24,8 +24,10 @@ from api.audit.queries import AuditQueries
 from api.auth.guard import Guard
 from api.chain.mutations import ChainMutations
 from api.chain.queries import ChainQueries
+from api.document_limits import OneOperation, cost_rule
 from api.epcis.queries import EpcisQueries
 from api.feed.subscriptions import FeedSubscriptions
+from api.json_input import SCALAR_OVERRIDES
 from api.settings import Settings
 from api.sites.mutations import SiteMutations
 from api.sites.queries import SiteQueries
@@ -50,19 +52,24 @@ class Schema(strawberry.Schema):
 
 def build_schema(settings: Settings | None = None) -> Schema:
     """The schema, with every root field guarded (api/auth/guard.py) and, given settings, the
-    request limits they set: depth, aliases, tokens, and introspection where it is off."""
+    request limits they set: depth, aliases, cost, tokens, and introspection where it is off."""
     for root in (Query, Mutation):
         for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
             if not any(isinstance(e, Guard) for e in field.extensions):
                 field.extensions.append(Guard())
     # Partners send the same few documents again and again: parse and validate each once. The
     # limits' validation rules are built once too, so the validation cache recognises them.
-    extensions: list[Any] = [lambda: ParserCache(maxsize=512), lambda: ValidationCache(maxsize=512)]
+    extensions: list[Any] = [
+        lambda: ParserCache(maxsize=512),
+        OneOperation,
+        lambda: ValidationCache(maxsize=512),
+    ]
     if settings is not None:
         s = settings
         rules: list[type[ASTValidationRule]] = [
             depth_rule(s.max_query_depth, should_ignore=None),
             aliases_rule(s.max_aliases),
+            cost_rule(s.max_query_cost),
         ]
         extensions += [
             lambda: AddValidationRules(rules),
@@ -71,7 +78,11 @@ def build_schema(settings: Settings | None = None) -> Schema:
         if not settings.introspection_enabled:
             extensions.append(DisableIntrospection)
     return Schema(
-        query=Query, mutation=Mutation, subscription=FeedSubscriptions, extensions=extensions
+        query=Query,
+        mutation=Mutation,
+        subscription=FeedSubscriptions,
+        extensions=extensions,
+        scalar_overrides=SCALAR_OVERRIDES,  # JSON inputs: depth checked first (api/json_input.py)
     )
 
 

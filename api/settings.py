@@ -186,6 +186,9 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(15, ge=2, le=100, description="deepest selection accepted")
     max_aliases: int = Field(30, ge=1, le=1000, description="aliases accepted in one request")
     max_tokens: int = Field(5000, ge=100, description="tokens accepted in one GraphQL document")
+    max_query_cost: int = Field(
+        10_000, ge=10, description="estimated cost accepted in one document (see docs)"
+    )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body accepted")
     rate_limit_per_minute: int = Field(
         1200, ge=0, description="requests a principal may make per minute (0: unlimited)"

@@ -171,10 +171,70 @@ def aggregate_type_of(originator_id: str) -> str:
 
 
 def require_text(value: str | None, field: str) -> str:
-    """A required free-text field: present and not blank."""
+    """A required free-text field: present, not blank and within its length limit."""
     if value is None or not value.strip():
         raise BadInputError(f"{field} is required and must not be blank", field=field)
+    refusal = length_refusal(value, field)
+    if refusal is not None:
+        raise BadInputError(refusal, field=field, limit=text_limit(field))
     return value.strip()
+
+
+def _text_limits() -> tuple[int, dict[str, int]]:
+    text = resources.files("domain.data").joinpath("text_limits.json").read_text(encoding="utf-8")
+    data = json.loads(text)
+    by_field = {f: int(k["max_length"]) for k in data["kinds"].values() for f in k["fields"]}
+    return int(data["default"]), by_field
+
+
+# The longest text each kind of field may hold (domain/data/text_limits.json): a name is a name,
+# not a document; a megabyte in a site name costs every reader of every view that shows it.
+DEFAULT_TEXT_LIMIT, TEXT_LIMITS = _text_limits()
+
+
+def text_limit(field: str) -> int:
+    """The length limit of ``field``, named as the partner contract names it; a path such as
+    ``input.screening[0].test`` is limited as its last name (``test``)."""
+    name = field.rsplit(".", 1)[-1].split("[", 1)[0]
+    first, *rest = name.split("_")  # a Python name (site_id) as the contract's (siteId)
+    return TEXT_LIMITS.get(first + "".join(w.capitalize() for w in rest), DEFAULT_TEXT_LIMIT)
+
+
+def length_refusal(text: str, field: str) -> str | None:
+    """Why ``text`` is too long for ``field``; None when it is not."""
+    limit = text_limit(field)
+    if len(text) <= limit:
+        return None
+    return f"{field} is {len(text):,} characters long; the limit is {limit:,}"
+
+
+# JSON values a partner sends (batch-step parameters, personal data, a corrected value) nest at
+# most this deep: they state a fact's details, not a data structure, and every later reader (the
+# codec, the views, an export) can then walk them without running out of stack.
+MAX_JSON_DEPTH = 32
+
+
+def nests_deeper(value: Any, limit: int) -> bool:
+    """Whether the lists and objects of ``value`` nest deeper than ``limit`` (a scalar nests
+    0 levels, ``[1]`` one). Found without recursion, so a value of any depth can be measured."""
+    pending = [(value, 1)] if isinstance(value, dict | list | tuple) else []
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((c, depth + 1) for c in children if isinstance(c, dict | list | tuple))
+    return False
+
+
+def require_json_depth(value: Any, field: str) -> Any:
+    if nests_deeper(value, MAX_JSON_DEPTH):
+        raise BadInputError(
+            f"{field} nests deeper than the {MAX_JSON_DEPTH} levels a JSON value may have",
+            field=field,
+            limit=MAX_JSON_DEPTH,
+        )
+    return value
 
 
 def require_identifier(value: str, field: str) -> str:

@@ -6,7 +6,7 @@ import anyio.to_thread
 import strawberry
 
 from api.audit.types import EventFilter, LedgerEvent, LedgerEventConnection, LedgerVerification
-from api.common import decode_cursor, page_info, page_size
+from api.common import decode_position, page_info, page_size
 from api.context import Info
 from api.errors import from_domain
 from api.resolve import read
@@ -25,9 +25,7 @@ class AuditQueries:
         after: str | None = None,
     ) -> LedgerEventConnection:
         size = page_size(first)
-        start = decode_cursor(after)
-        if start is not None and not start.isdigit():
-            raise from_domain(BadInputError("after is not a cursor of events", field="after"))
+        start = decode_position(after)
         f = filter or EventFilter()
         try:
             for name in ("recorded_from", "recorded_to"):
@@ -39,7 +37,7 @@ class AuditQueries:
         rows = await read(
             info,
             None,
-            lambda sql, _: f.find(sql, int(start) if start is not None else None, size + 1),
+            lambda sql, _: f.find(sql, start, size + 1),
         )
         personal = info.context.identity.role.personal_data
         nodes = [LedgerEvent.of(r, personal) for r in rows[:size]]

@@ -1,7 +1,8 @@
 """The HTTP side of access control: credentials, body size and rate, before GraphQL runs.
 
 Refusals here answer in GraphQL's shape (``errors[0].extensions.code``) with the HTTP status that
-fits: 401 UNAUTHENTICATED, 413 BAD_INPUT, 429 RATE_LIMITED (with Retry-After).
+fits: 401 UNAUTHENTICATED, 413 BAD_INPUT, 429 RATE_LIMITED (with Retry-After), and 503
+UNAVAILABLE (with Retry-After) when the key cannot be looked up because the database is down.
 
 A plain ASGI middleware: it sees every request to /graphql, so it stays off the streaming and
 task-group machinery a ``BaseHTTPMiddleware`` wraps around each request.
@@ -9,8 +10,13 @@ task-group machinery a ``BaseHTTPMiddleware`` wraps around each request.
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+
 import anyio.to_thread
 import orjson
+import psycopg
+from eventsourcing import persistence
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,6 +62,10 @@ class Authentication:
                 send, 401, "UNAUTHENTICATED", str(error), {"WWW-Authenticate": _CHALLENGE}
             )
             return
+        except DATABASE_UNREACHABLE as error:  # the key's lookup: not the caller's fault, nor ours
+            log.warning("authentication could not read the API keys: %s", error)
+            await _refuse(send, 503, "UNAVAILABLE", _UNAVAILABLE, {"Retry-After": "1"})
+            return
         wait = self.limiter.admit(identity.id)
         if wait:
             await _refuse(
@@ -79,6 +89,19 @@ class Authentication:
 
 
 _CHALLENGE = 'Bearer realm="regentrace"'
+_UNAVAILABLE = (
+    "the ledger's database cannot be reached just now; nothing was done, send the request again "
+    "shortly"
+)
+# What reading the key table raises while the database is down or the connection was lost.
+DATABASE_UNREACHABLE = (
+    persistence.OperationalError,
+    persistence.InterfaceError,
+    psycopg.OperationalError,  # psycopg_pool's PoolTimeout among them
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
+log = logging.getLogger("regentrace.auth")
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
