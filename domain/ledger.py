@@ -27,7 +27,7 @@ from eventsourcing.application import AggregateNotFoundError, Application, Proce
 from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
 from eventsourcing.utils import Environment
 
-from domain.command_ids import CommandKey, CommandLog, RecordedCommand
+from domain.command_ids import CommandKey, CommandLog, OutcomeUnknownError, RecordedCommand
 from domain.shared import (
     CommandResult,
     ConflictError,
@@ -152,6 +152,8 @@ class LedgerApplication(Application[str]):
         token = _COMMAND.set(key)
         try:
             return run()
+        except OutcomeUnknownError:
+            raise  # the database could not be reached just now; the sender is told to retry
         except DomainError as refused:
             try:
                 earlier = self._recorded(key)

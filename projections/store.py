@@ -47,7 +47,7 @@ from projections.sql import Dialect, Sql
 LEDGER_WRITE_LOCK = 7_140_211_094
 APPEND_ATTEMPTS = 3  # on PostgreSQL, when the connection fails
 # How long an append whose connection failed while committing keeps asking whether it landed.
-CHECK_WITHIN = 10.0
+CHECK_WITHIN = 8.0
 
 INSERT_EVENT = (
     "INSERT INTO stored_events (originator_id, originator_version, topic, state) "
