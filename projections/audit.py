@@ -108,7 +108,8 @@ def verify(
         start = max((from_position or 1) - 1, 0)
         stop = head_position if to_position is None else min(to_position, head_position)
         anchor = sql.one(
-            "SELECT hash FROM ledger WHERE position <= ? ORDER BY position DESC LIMIT 1", (start,)
+            "SELECT position, hash FROM ledger WHERE position <= ? ORDER BY position DESC LIMIT 1",
+            (start,),
         )
         total = int(
             sql.scalar(
@@ -117,6 +118,8 @@ def verify(
         )
     chain = _Chain(read, start, anchor["hash"] if anchor else GENESIS_HASH)
     try:
+        if anchor is not None:
+            _check_link_into(read, int(anchor["position"]))
         for events, ledger in _batches(read, start, stop, dialect):
             chain.walk(events, ledger, total, progress)
     except ChainMismatchError as mismatch:
@@ -176,6 +179,14 @@ class _Chain:
                 progress(self.checked, total)
 
     def check(self, event: Row, entry: Row) -> None:
+        self.check_link(event, entry)
+        position, originator_id, version, *_ = event
+        self._check_version(position, originator_id, version)
+        self.prev_hash = entry[4]
+        self.checked += 1
+
+    def check_link(self, event: Row, entry: Row) -> None:
+        """The event's link after the previous one, and the ledger row's columns beside it."""
         position, originator_id, version, topic, state = event
         _, ledger_id, ledger_version, recorded_at, digest, *columns = entry
         if originator_id != ledger_id or version != ledger_version:
@@ -198,9 +209,6 @@ class _Chain:
             raise ChainMismatchError(
                 position, "ledger row's actor, role or type differs from the stored event"
             )
-        self._check_version(position, originator_id, version)
-        self.prev_hash = digest
-        self.checked += 1
 
     def _check_version(self, position: int, originator: str, version: int) -> None:
         previous = self.versions.get(originator)
@@ -222,6 +230,25 @@ class _Chain:
                 (originator, self.start),
             )
         return int(previous or 0)
+
+
+def _check_link_into(read: Reader, position: int) -> None:
+    """A range's first link uses the hash of the event just before the range: recompute that
+    event's own link too, so the range rests on a real event and not on a stored hash alone."""
+    with read() as sql:
+        before = sql.one(
+            "SELECT hash FROM ledger WHERE position < ? ORDER BY position DESC LIMIT 1", (position,)
+        )
+    events, ledger = _read_batch(read, position - 1, position)
+    anchor = _Chain(read, position - 1, before["hash"] if before else GENESIS_HASH)
+    try:
+        for event, entry in _pairs(iter(events), iter(ledger)):
+            anchor.check_link(event, entry)
+    except ChainMismatchError as mismatch:
+        raise ChainMismatchError(
+            mismatch.position,
+            f"{mismatch.problem} (the event before the range, whose hash links into it)",
+        ) from None
 
 
 def _links(prev_hash: str, event: Row, recorded_at: Any, digest: str) -> bool:

@@ -434,7 +434,8 @@ async def test_verify_ledger_over_a_range_from_the_middle_checks_only_that_range
     alter_state(service, 18)
 
     inside = await verification(gql, **{"from": 16, "to": 24})
-    after = await verification(gql, **{"from": 19})
+    linked_into = await verification(gql, **{"from": 19})
+    after = await verification(gql, **{"from": 20})
 
     assert (intact["ok"], intact["checkedEvents"]) == (True, 9)
     # With a range, the head answered is the range's last position and its hash.
@@ -444,7 +445,37 @@ async def test_verify_ledger_over_a_range_from_the_middle_checks_only_that_range
         18,
         2,
     )
-    assert (after["ok"], after["checkedEvents"]) == (True, 11)
+    # From 19, the link into 19 starts at 18's hash: 18 is checked as its start.
+    assert (linked_into["ok"], linked_into["firstMismatchPosition"]) == (False, 18)
+    assert "the event before the range" in linked_into["problem"]
+    assert (after["ok"], after["checkedEvents"]) == (True, 10)
+
+
+@pytest.mark.parametrize(
+    ("name", "edit"),
+    [
+        ("content", alter_state),
+        (
+            "stored hash",
+            lambda s, p: tamper(s, "UPDATE ledger SET hash = ? WHERE position = ?", ("ef" * 32, p)),
+        ),
+        (
+            "event deleted",
+            lambda s, p: tamper(s, "DELETE FROM stored_events WHERE notification_id = ?", (p,)),
+        ),
+    ],
+)
+async def test_verify_ledger_from_a_position_catches_a_broken_link_into_it(
+    gql: GraphQL, service, chain, name, edit
+):
+    intact = await verification(gql, **{"from": 23})
+    edit(service, 22)
+
+    found = await verification(gql, **{"from": 23})
+
+    assert intact["ok"] is True
+    assert (found["ok"], found["firstMismatchPosition"], found["checkedEvents"]) == (False, 22, 0)
+    assert "the event before the range" in found["problem"], name
 
 
 # ----------------------------------------------------------------------------- correctEvent

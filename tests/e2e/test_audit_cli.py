@@ -146,14 +146,19 @@ def test_verify_from_to_checks_only_that_range(cli, service, chain):
 
     inside = cli("verify", "--from", "16", "--to", "24")
     before = cli("verify", "--to", "17")
-    after = cli("verify", "--from", "19")
+    linked_into = cli("verify", "--from", "19")
+    after = cli("verify", "--from", "20")
 
     assert inside.returncode == 1
     assert "FAILED at position 18" in inside.stderr
     assert before.returncode == 0, before.stderr
     assert "verify: OK, 17 events" in before.stderr
+    # From 19 the range links into 19 from 18's hash, so 18 is checked too.
+    assert linked_into.returncode == 1, linked_into.stderr
+    assert "verify: FAILED at position 18: " in linked_into.stderr
+    assert "the event before the range" in linked_into.stderr
     assert after.returncode == 0, after.stderr
-    assert "verify: OK, 11 events" in after.stderr
+    assert "verify: OK, 10 events" in after.stderr
 
 
 # ------------------------------------------------------------- the export, checked independently

@@ -370,33 +370,55 @@ def test_a_range_catches_tampering_inside_it_and_not_outside_it(service, history
 
     inside = verify(service.read, 16, 24)
     before = verify(service.read, 1, 17)
-    after = verify(service.read, 19, 29)
+    right_after = verify(service.read, 19, 29)
+    after = verify(service.read, 20, 29)
 
     assert (inside.ok, inside.first_mismatch_position) == (False, 18)
     assert inside.checked_events == 2
     assert before.ok
     assert before.checked_events == 17
+    # The range from 19 links into it from 18's hash: 18 is checked as that link's start.
+    assert (right_after.ok, right_after.first_mismatch_position) == (False, 18)
+    assert right_after.checked_events == 0
+    assert "the event before the range" in (right_after.problem or "")
     assert after.ok
-    assert after.checked_events == 11
+    assert after.checked_events == 10
 
 
-def test_a_range_that_starts_right_after_a_deleted_event_still_sees_the_version_gap(
-    service, history
+# How the link into a range from position N - 1 can break; and from how far after N - 1 a range
+# no longer sees it (a stored hash also anchors the link of the event after it).
+LINK_INTO: list[tuple[str, Callable[[Regentrace, int], None], int]] = [
+    ("its content altered", alter_state, 1),
+    ("its ledger time altered", alter_recorded_at, 1),
+    ("its stored hash altered", alter_hash, 2),
+    ("its event deleted, the ledger row left", delete_event, 1),
+    ("its actor column altered", lambda s, p: alter_column(s, p, "actor"), 1),
+    ("its event type column altered", lambda s, p: alter_column(s, p, "event_type"), 1),
+]
+
+
+def alter_column(service: Regentrace, p: int, column: str) -> None:
+    tamper(service, f"UPDATE ledger SET {column} = ? WHERE position = ?", ("forged", p))
+
+
+@pytest.mark.parametrize(
+    ("edit", "unseen_from"), [t[1:] for t in LINK_INTO], ids=[t[0] for t in LINK_INTO]
+)
+@pytest.mark.parametrize("n", [2, 14, 28])
+def test_a_range_from_n_checks_the_link_into_n_from_n_minus_1(
+    service, history, edit, unseen_from, n
 ):
-    """Positions 18-22 are Batch:B-0001 versions 4-8. With version 5 removed and the chain
-    re-linked, a range from 20 starts at version 6: the versions before the range tell."""
-    delete_event_and_ledger_row(service, 19)
-    relink(service, 19)
+    intact = verify(service.read, n)
+    edit(service, n - 1)
 
-    whole = verify(service.read)
-    from_next = verify(service.read, 20)
-    further_on = verify(service.read, 21)
+    result = verify(service.read, n)
+    later = verify(service.read, n + unseen_from)
 
-    assert (whole.ok, whole.first_mismatch_position) == (False, 20)
-    assert "Batch:B-0001 jumps from version 4 to 6" in (whole.problem or "")
-    assert (from_next.ok, from_next.first_mismatch_position) == (False, 20)
-    assert "Batch:B-0001 jumps from version 4 to 6" in (from_next.problem or "")
-    assert further_on.ok, "past the gap, versions continue from the one before the range"
+    assert intact.ok, intact.problem
+    assert (result.ok, result.first_mismatch_position) == (False, n - 1), result.problem
+    assert result.checked_events == 0
+    assert "the event before the range" in (result.problem or "")
+    assert later.ok, "a range that starts after the damaged link does not see it"
 
 
 # ------------------------------------------------------- gaps in positions and version continuity
