@@ -136,6 +136,12 @@ def _database_problem(db: Database, chain: list[BaseException]) -> str | None:
             f"{db.describe()} has no regentrace tables (or not all): run `regentrace migrate` "
             "first, as the schema owner"
         )
+    if "permission denied" in text and db.dialect == "postgresql":
+        return (
+            f"PostgreSQL refused {db.user} a privilege ({_first_line(text)}): migrations and "
+            "rebuilds run as the schema owner; the API's login (a member of regentrace_app) "
+            "may only read and append"
+        )
     if db.dialect == "sqlite":
         for cause in chain:
             if isinstance(cause, sqlite3.Error) or _names_path_of(cause, db.path):
@@ -176,6 +182,10 @@ def postgres_problem(db: Database) -> str | None:
         f"cannot reach PostgreSQL on {where} ({reason}): check that the server is running and "
         "that REGENTRACE_DATABASE_URL names it"
     )
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else text
 
 
 def _is_connection_failure(error: BaseException) -> bool:

@@ -96,10 +96,15 @@ def migrate_postgres(conninfo: str, report: Report = lambda _: None) -> list[Mig
 
     with psycopg.connect(conninfo, autocommit=False) as conn, conn.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(%s)", (PG_ADVISORY_LOCK,))
-        cur.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (version integer PRIMARY KEY,"
-            " name text NOT NULL, checksum text NOT NULL, applied_at text NOT NULL)"
-        )
+        # Created only when missing: the application's role (no CREATE on the schema) may then
+        # run `migrate` as a check that the schema is current, and CREATE TABLE IF NOT EXISTS
+        # would be refused it even for a table that exists.
+        cur.execute("SELECT to_regclass('schema_migrations') IS NOT NULL")
+        if not cur.fetchone()[0]:  # type: ignore[index]
+            cur.execute(
+                "CREATE TABLE schema_migrations (version integer PRIMARY KEY,"
+                " name text NOT NULL, checksum text NOT NULL, applied_at text NOT NULL)"
+            )
         cur.execute("SELECT version, checksum FROM schema_migrations")
         applied = {int(v): str(c) for v, c in cur.fetchall()}
         pending = _check_applied(applied, available("postgresql"))
