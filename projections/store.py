@@ -8,6 +8,7 @@ and the previous chain link is stable; SQLite serialises writers by itself.
 
 from __future__ import annotations
 
+import logging
 import select
 import sqlite3
 import time
@@ -42,6 +43,8 @@ from projections import commands
 from projections.ledger import LedgerIndex
 from projections.registry import project
 from projections.sql import Dialect, Sql
+
+log = logging.getLogger("regentrace.store")
 
 # The key of the advisory lock that serialises appends under PostgreSQL (an arbitrary constant).
 LEDGER_WRITE_LOCK = 7_140_211_094
@@ -268,6 +271,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
             except (InterfaceError, OperationalError):
                 if committing[0]:
                     landed = self._landed(stored_events, kwargs.get("command"))
+                    log.warning(
+                        "the connection was lost while committing an append; it %s",
+                        f"landed at {landed}" if landed else "did not land",
+                    )
                     if landed is not None:
                         return landed
                 if attempt == APPEND_ATTEMPTS:
