@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint typecheck contract schema lock pytest postgres clean bench
+.PHONY: install run test lint typecheck contract schema lock pytest postgres clean bench graphiql-assets
 
 # Every package at the version and hash the lock names (make lock refreshes it), then the
 # project itself, built with the locked setuptools.
@@ -27,13 +27,32 @@ $(STAMP): pyproject.toml $(LOCK)
 
 install: $(STAMP)
 
-run: install
+# GraphiQL's scripts and styles, served by the app so its page works without internet: npm installs
+# the versions pinned (with integrity hashes) in web/graphiql/package-lock.json, and the files the
+# page loads are copied into web/graphiql/dist (api/graphiql.py). Without node and npm the page
+# loads them from a public CDN instead; that is said here and never stops make run.
+GRAPHIQL := web/graphiql
+GRAPHIQL_STAMP := $(GRAPHIQL)/dist/.installed
+
+graphiql-assets: $(GRAPHIQL_STAMP)
+
+$(GRAPHIQL_STAMP): $(GRAPHIQL)/package-lock.json $(STAMP)
+	@if ! command -v npm >/dev/null 2>&1; then \
+		echo "graphiql-assets: node and npm not found, so GraphiQL's page loads its scripts from a public CDN (blank without internet); install nodejs and npm, then run make graphiql-assets"; \
+	elif (cd $(GRAPHIQL) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error) \
+		&& $(BIN)/python -m api.graphiql $(GRAPHIQL)/node_modules $(GRAPHIQL)/dist; then \
+		touch $@; \
+	else \
+		echo "graphiql-assets: GraphiQL's assets could not be installed (see above), so its page loads them from a public CDN"; \
+	fi
+
+run: install graphiql-assets
 	$(BIN)/regentrace migrate
 	$(BIN)/regentrace demo --if-empty
 	@echo "make run: development principal ON (no credentials needed); never expose this server"
 	REGENTRACE_DEV_PRINCIPAL_ENABLED=true $(BIN)/regentrace serve --host $(HOST) --port $(PORT)
 
-test: install lint typecheck contract postgres pytest
+test: install lint typecheck contract postgres graphiql-assets pytest
 
 lint: install
 	$(BIN)/ruff check .
@@ -73,7 +92,7 @@ pytest: install
 	$(BIN)/pytest
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(GRAPHIQL)/node_modules $(GRAPHIQL)/dist
 
 bench: install postgres
 	$(BIN)/python -m bench.run --scale $(or $(SCALE),medium) $(if $(REUSE),--reuse)

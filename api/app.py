@@ -22,11 +22,13 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
+from api import graphiql
 from api.auth.authenticate import Authenticator, UnauthenticatedError
 from api.auth.identity import ANONYMOUS
 from api.auth.middleware import Authentication
 from api.context import Context, RequestLog
 from api.errors import with_code
+from api.feed.frames import TextFrames
 from api.graphql_http import StrictGraphQLRouter
 from api.logs import request_id
 from api.schema import build_schema
@@ -51,6 +53,16 @@ class OperationLog(SchemaExtension):
 
 
 class LedgerGraphQLRouter(StrictGraphQLRouter):
+    # A browser reads no binary frame (api/feed/frames.py); strawberry's own router needs the
+    # same ignore.
+    websocket_adapter_class = TextFrames  # type: ignore[assignment]
+    # GraphiQL's page on the app's own scripts and styles (api/graphiql.py), when installed.
+    offline_ide_html: str | None = None
+
+    @property
+    def graphql_ide_html(self) -> str:
+        return self.offline_ide_html or super().graphql_ide_html
+
     def encode_json(self, data: object) -> bytes:
         try:
             return orjson.dumps(data)
@@ -132,6 +144,8 @@ def create_app(settings: Settings | None = None, service: Regentrace | None = No
         context_getter=get_context,
         graphql_ide="graphiql" if settings.graphiql_enabled else None,
     )
+    if settings.graphiql_enabled:
+        router.offline_ide_html = graphiql.serve(app, settings.graphiql_assets)
     app.include_router(router, prefix="/graphql")
 
     @app.get("/healthz", summary="The process is up")

@@ -159,6 +159,11 @@ class Settings(BaseSettings):
         10_000, ge=0, description="aggregates kept in memory (0: replay each one on every load)"
     )
     graphiql: bool | None = Field(None, description="serve GraphiQL (default: in development)")
+    graphiql_assets: Path | None = Field(
+        None,
+        description="folder of GraphiQL's scripts and styles (make graphiql-assets; default: "
+        "web/graphiql/dist of the source tree); without them the page loads them from a CDN",
+    )
     log_format: Literal["auto", "json", "text"] = Field(
         "auto", description="request logs: JSON in production, readable in development"
     )

@@ -58,7 +58,9 @@ def subscribe(server: Server, after: int, authorization: str = "") -> Iterator[C
     ) as ws:
         payload = {"Authorization": authorization} if authorization else {}
         ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-        assert json.loads(ws.recv(timeout=10))["type"] == "connection_ack"
+        ack = ws.recv(timeout=10)
+        assert isinstance(ack, str), "a text frame: a browser's client reads no binary one"
+        assert json.loads(ack)["type"] == "connection_ack"
         message = {"query": FEED, "variables": {"after": after}}
         ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": message}))
         yield ws
@@ -67,7 +69,9 @@ def subscribe(server: Server, after: int, authorization: str = "") -> Iterator[C
 def receive(ws: ClientConnection, count: int) -> list[dict[str, Any]]:
     events = []
     while len(events) < count:
-        message = json.loads(ws.recv(timeout=10))
+        frame = ws.recv(timeout=10)
+        assert isinstance(frame, str), frame
+        message = json.loads(frame)
         assert message["type"] == "next", message
         assert "errors" not in message["payload"], message
         events.append(message["payload"]["data"]["ledgerEvents"])
