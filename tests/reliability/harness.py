@@ -505,7 +505,10 @@ class Seeded:
         )
 
     def send(self, query: str, variables: dict[str, Any]) -> httpx.Response:
-        body = encode({"query": query, "variables": variables})
+        return self.post(encode({"query": query, "variables": variables}))
+
+    def post(self, body: bytes) -> httpx.Response:
+        """POST ``body`` to /graphql as it is, declared as JSON."""
         return self.runner.run(
             self.http.post("/graphql", content=body, headers={"content-type": "application/json"})
         )
