@@ -39,7 +39,7 @@ from graphql import (
     IntValueNode,
     OperationDefinitionNode,
     SelectionSetNode,
-    ValidationContext,
+    ValidationRule,
 )
 from graphql.validation.validate import ValidationAbortedError
 from strawberry.extensions import SchemaExtension
@@ -116,9 +116,10 @@ def _field(level: _Level, node: FieldNode, pending: list[_Level]) -> int:
     kind = definition.type if definition is not None else None
     if isinstance(kind, GraphQLNonNull):
         kind = kind.of_type
-    paged = definition is not None and "first" in definition.args
-    if paged:
-        size = _page(node, definition.args["first"].default_value)
+    first = definition.args.get("first") if definition is not None else None
+    paged = first is not None
+    if first is not None:
+        size = _page(node, first.default_value)
     elif isinstance(kind, GraphQLList):
         size = 1 if level.paged else LIST_ESTIMATE
     else:
@@ -139,10 +140,7 @@ def _page(node: FieldNode, default: Any) -> int:
 def cost_rule(limit: int) -> type[ASTValidationRule]:
     """A validation rule refusing documents that cost more than ``limit``."""
 
-    class QueryCost(ASTValidationRule):
-        def __init__(self, context: ValidationContext) -> None:
-            super().__init__(context)
-
+    class QueryCost(ValidationRule):
         def enter_document(self, node: DocumentNode, *_: Any) -> None:
             cost = query_cost(self.context.schema, node, limit * COUNT_UP_TO)
             if cost <= limit:
