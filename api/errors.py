@@ -53,7 +53,10 @@ def masked(
     reference = reference or uuid.uuid4().hex[:12]
     log.error("internal error %s", reference, exc_info=error)
     extensions = {**(extensions or {}), "code": "INTERNAL", "reference": reference}
-    return f"internal error (reference {reference}); nothing was stored", extensions
+    # Not "nothing was stored": a fault may follow a command that was (ADR 7); a command sent
+    # with a commandId is safe to send again either way.
+    message = f"internal error (reference {reference}); a command with a commandId may be resent"
+    return message, extensions
 
 
 def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
