@@ -77,10 +77,10 @@ schema: install
 LOCK_TOOL := var/lock-tool
 lock:
 	@test -x $(LOCK_TOOL)/bin/uv || { $(PYTHON) -m venv $(LOCK_TOOL) && $(LOCK_TOOL)/bin/python -m pip install --quiet uv; }
-	cd requirements && ../$(LOCK_TOOL)/bin/uv pip compile --quiet --no-header --generate-hashes \
-		--python-version 3.11 $(if $(UPGRADE),--upgrade) ../pyproject.toml build.in -o runtime.lock
-	cd requirements && ../$(LOCK_TOOL)/bin/uv pip compile --quiet --no-header --generate-hashes \
-		--python-version 3.11 $(if $(UPGRADE),--upgrade) --extra dev ../pyproject.toml build.in -o dev.lock
+	$(LOCK_TOOL)/bin/uv pip compile --quiet --no-header --generate-hashes --python-version 3.11 \
+		$(if $(UPGRADE),--upgrade) pyproject.toml requirements/build.in -o requirements/runtime.lock
+	$(LOCK_TOOL)/bin/uv pip compile --quiet --no-header --generate-hashes --python-version 3.11 \
+		$(if $(UPGRADE),--upgrade) --extra dev pyproject.toml requirements/build.in -o requirements/dev.lock
 
 postgres:
 	@pg_isready -q -h 127.0.0.1 -p 5432 || { \
