@@ -155,10 +155,12 @@ def cmd_export_ledger(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    from api.checkpoint_cli import checkpoint_outcome
     from api.wiring import Regentrace
     from projections.audit import verify
 
-    service = Regentrace(_settings())
+    settings = _settings()
+    service = Regentrace(settings)
     started = time.perf_counter()
 
     def progress(done: int, total: int) -> None:
@@ -166,6 +168,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         _say(f"verify: {done:,}/{total:,} events, {rate:,.0f} events/s")
 
     result = verify(service.read, args.from_position, args.to_position, progress)
+    extended = checkpoint_outcome(args, settings, service) if result.ok else None
     service.close()
     elapsed = time.perf_counter() - started
     if result.ok:
@@ -173,7 +176,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
             f"verify: OK, {result.checked_events:,} events in {elapsed:.2f}s; head position "
             f"{result.head_position}, head hash {result.head_hash}"
         )
-        return 0
+        if extended is not None:
+            _say(extended[1])
+        return 0 if extended is None or extended[0] else 1
     _say(
         f"verify: FAILED at position {result.first_mismatch_position}: {result.problem} "
         f"({result.checked_events:,} events checked before it)"
@@ -382,6 +387,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_schema_and_keys(commands: Any) -> None:
     from api.auth.cli import add_apikey_commands
+    from api.checkpoint_cli import add_checkpoint_command, add_verify_options
+
+    add_verify_options(commands.choices["verify"])
+    add_checkpoint_command(commands)
 
     add_apikey_commands(commands)
     schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")

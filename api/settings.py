@@ -15,6 +15,8 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.checkpoint import DEVELOPMENT_KEY as DEVELOPMENT_CHECKPOINT_KEY
+from api.checkpoint import decode_seed
 from api.privacy import DEVELOPMENT_KEY, decode_key
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/regentrace.sqlite3"
@@ -202,6 +204,12 @@ class Settings(BaseSettings):
         DEVELOPMENT_KEY,
         description="comma-separated base64 AES-256 keys; the first seals, all open (rotation)",
     )
+    checkpoint_key_file: str | None = Field(
+        None, description="the Ed25519 private key checkpoints are signed with (PEM, or raw)"
+    )
+    checkpoint_key: str | None = Field(
+        None, description="that key's 32 bytes in base64, instead of a file"
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
@@ -227,15 +235,30 @@ class Settings(BaseSettings):
                 "REGENTRACE_PERSONAL_DATA_KEYS holds the development key; production needs its "
                 "own: 32 random bytes, base64-encoded (e.g. `openssl rand -base64 32`)"
             )
+        self._check_checkpoint_key()
         return self
+
+    def _check_checkpoint_key(self) -> None:
+        if self.checkpoint_key_file and self.checkpoint_key:
+            raise ValueError(
+                "set REGENTRACE_CHECKPOINT_KEY_FILE or REGENTRACE_CHECKPOINT_KEY, not both"
+            )
+        if self.checkpoint_key:
+            decode_seed(self.checkpoint_key)
+            if self.is_production and self.checkpoint_key.strip() == DEVELOPMENT_CHECKPOINT_KEY:
+                raise ValueError(
+                    "REGENTRACE_CHECKPOINT_KEY is the development key; production needs its own "
+                    "(`openssl genpkey -algorithm ed25519 -out checkpoint-key.pem`, then "
+                    "REGENTRACE_CHECKPOINT_KEY_FILE)"
+                )
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
         # repr() and str() name every setting, but show no secret.
         for name, value in super().__repr_args__():
             if name == "database_url":
                 yield name, redact_url(value)
-            elif name == "personal_data_keys":
-                yield name, "***"
+            elif name in ("personal_data_keys", "checkpoint_key"):
+                yield name, "***" if value else value
             else:
                 yield name, value
 

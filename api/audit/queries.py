@@ -5,8 +5,17 @@ from __future__ import annotations
 import anyio.to_thread
 import strawberry
 
-from api.audit.types import EventFilter, LedgerEvent, LedgerEventConnection, LedgerVerification
-from api.common import decode_position, page_info, page_size
+from api.audit.types import (
+    Checkpoint,
+    CheckpointConnection,
+    EventFilter,
+    LedgerEvent,
+    LedgerEventConnection,
+    LedgerVerification,
+)
+from api.checkpoint import Checkpoint as SignedCheckpoint
+from api.checkpoint import find_checkpoints
+from api.common import decode_cursor, decode_position, page_info, page_size
 from api.context import Info
 from api.errors import from_domain
 from api.resolve import read
@@ -62,4 +71,27 @@ class AuditQueries:
             head_hash=result.head_hash.strip(),
             first_mismatch_position=result.first_mismatch_position,
             problem=result.problem,
+        )
+
+    @strawberry.field(
+        description="The signed checkpoints taken (`regentrace checkpoint`), oldest first, a "
+        "page at a time: each a ledger position and hash the ledger must extend from then on."
+    )
+    async def checkpoints(
+        self, info: Info, first: int | None = 50, after: str | None = None
+    ) -> CheckpointConnection:
+        size = page_size(first)
+        start = decode_cursor(after)
+        if start is not None and not (start.isascii() and start.isdigit() and len(start) < 19):
+            raise from_domain(BadInputError("after is not a cursor of checkpoints", field="after"))
+        service = info.context.service
+
+        def page() -> list[SignedCheckpoint]:
+            with service.read() as sql:
+                return find_checkpoints(sql, int(start) if start else None, size + 1)
+
+        found = await anyio.to_thread.run_sync(page)
+        nodes = [Checkpoint.of(c) for c in found[:size]]
+        return CheckpointConnection(
+            nodes=nodes, page_info=page_info(len(found), size, nodes[-1].id if nodes else None)
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -9,6 +10,7 @@ import orjson
 import strawberry
 from strawberry.scalars import JSON
 
+from api.checkpoint import Checkpoint as SignedCheckpoint
 from api.common import PageInfo
 from projections.audit import find_events
 from projections.sql import Sql
@@ -97,6 +99,44 @@ class LedgerVerification:
     head_hash: str = strawberry.field(description="the hash at headPosition")
     first_mismatch_position: int | None
     problem: str | None = strawberry.field(description="what failed at firstMismatchPosition")
+
+
+@strawberry.type(
+    description="A signed checkpoint: a ledger position and its hash, signed (Ed25519) by the "
+    "operator; the ledger must extend it from then on (docs/ledger-chain.md)"
+)
+class Checkpoint:
+    id: strawberry.ID = strawberry.field(description="the checkpoint's number, in order taken")
+    position: int
+    head_hash: str = strawberry.field(description="the hash at position")
+    signed_at: datetime
+    key_id: str = strawberry.field(description="the signing key's fingerprint")
+    public_key: str = strawberry.field(description="the Ed25519 public key, 32 bytes in base64")
+    signature: str = strawberry.field(description="the Ed25519 signature, base64")
+    document: str = strawberry.field(
+        description="the checkpoint as `regentrace checkpoint --out` writes it: JSON to hand "
+        "over, for `regentrace verify --checkpoint` and tools/verify_ledger_export.py"
+    )
+
+    @classmethod
+    def of(cls, checkpoint: SignedCheckpoint) -> Checkpoint:
+        document = checkpoint.document()
+        return cls(
+            id=strawberry.ID(str(checkpoint.checkpoint_id)),
+            position=checkpoint.position,
+            head_hash=checkpoint.head_hash,
+            signed_at=checkpoint.signed_at,
+            key_id=checkpoint.key_id,
+            public_key=document["public_key"],
+            signature=document["signature"],
+            document=json.dumps(document, indent=2),
+        )
+
+
+@strawberry.type
+class CheckpointConnection:
+    nodes: list[Checkpoint]
+    page_info: PageInfo
 
 
 @strawberry.input

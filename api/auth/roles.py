@@ -38,7 +38,9 @@ RECORDS = frozenset(
 )
 HISTORY = frozenset({"events"})
 SAFETY = frozenset({"adverseEvents", "recallTrace"})
-EVERY_QUERY = REGISTRY | RECORDS | HISTORY | SAFETY | {"dmMasterFile"}
+# The signed checkpoints: for those who keep or inspect the ledger as a whole.
+CHECKPOINTS = frozenset({"checkpoints"})
+EVERY_QUERY = REGISTRY | RECORDS | HISTORY | SAFETY | CHECKPOINTS | {"dmMasterFile"}
 
 SITE_ADMINISTRATION = frozenset(
     {
@@ -172,7 +174,7 @@ ROLES: dict[str, Role] = {
             "administrator",
             "an administrator: the site register and API keys; no manufacturing records",
             Scope.ALL,
-            REGISTRY | {"dmMasterFile"},
+            REGISTRY | CHECKPOINTS | {"dmMasterFile"},
             SITE_ADMINISTRATION,
         ),
         Role(

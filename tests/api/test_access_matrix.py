@@ -91,6 +91,12 @@ QUERIES = [
     ),
     Operation("sites", "{ sites { id } }", no_variables, EVERYONE),
     Operation("verifyLedger", "{ verifyLedger { ok } }", no_variables, EVERYONE),
+    Operation(
+        "checkpoints",
+        "{ checkpoints { nodes { position } } }",
+        no_variables,
+        frozenset({QP, REG, ADMIN}),
+    ),
     Operation("donor", DONOR, lambda p, r: {"code": "DNR-A1"}, frozenset({SO, QP, REG, RI})),
     Operation("batch", BATCH, lambda p, r: {"id": "A1"}, frozenset({SO, QC, MI, QP, PV, REG, RI})),
     Operation("batches", BATCHES, no_variables, frozenset({SO, QC, QP, REG, RI})),
