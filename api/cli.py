@@ -61,8 +61,8 @@ def cmd_rebuild(_: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from api import demo
     from api.wiring import Regentrace, migrate
+    from demo import network as demo
 
     settings = _settings()
     migrate(settings.database)
