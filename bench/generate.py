@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from api.demo_chain import QC_TESTS, SCREENING
+from demo.chain import QC_TESTS, SCREENING
 from domain.application import TraceabilityLedger
 from domain.shared import Principal
 

@@ -1,6 +1,6 @@
 """Demo data: a realistic hub-and-spoke network, seeded through the ledger's own commands.
 
-The network comes first (this module), then the patients' flows over it (``demo_chain``).
+The network comes first (this module), then the patients' flows over it (``demo.chain``).
 
 A Taiwanese control site supervised by TFDA runs decentralised sites in Taiwan, Germany, the
 Netherlands and the United Kingdom, each supervised by its own authority, with the history a real
@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from api import demo_chain
+from demo.chain import chain_steps
 from domain.application import TraceabilityLedger
 from domain.shared import Principal
 
@@ -264,7 +264,7 @@ def seed(
     app: TraceabilityLedger, progress: Progress = lambda _d, _t, _m: None, *, flows: bool = True
 ) -> int:
     """Seed the demo network and (unless ``flows`` is off) its patients' flows; answer the count."""
-    chain = list(demo_chain.chain_steps(app)) if flows else []
+    chain = list(chain_steps(app)) if flows else []
     total = len(SITES) + len(HISTORY) + len(chain)
     done = 0
     for site in SITES:

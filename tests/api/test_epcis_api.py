@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from api.demo import seed
+from demo.network import seed
 from tests.api.client import GraphQL
 from tests.epcis import events, violations
 

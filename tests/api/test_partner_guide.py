@@ -9,8 +9,8 @@ import json
 import re
 from pathlib import Path
 
-from api import demo
 from api.wiring import Regentrace
+from demo import network as demo
 from tests.api.client import GraphQL
 from tests.conftest import ledger_size
 

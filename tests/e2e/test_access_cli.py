@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from api.demo import CONTROL
+from demo.network import CONTROL
 from tests.e2e.conftest import Cli
 from tests.e2e.test_server_process import Server, start
 

@@ -6,9 +6,9 @@ import re
 
 import pytest
 
-from api.demo import CONTROL, SITES
 from api.settings import Settings
 from api.wiring import Regentrace
+from demo.network import CONTROL, SITES
 from projections.sites import find_sites
 from tests.e2e.conftest import Cli
 

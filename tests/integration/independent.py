@@ -23,9 +23,9 @@ import psycopg
 import pytest
 from psycopg import sql as pgsql
 
-from api.demo import seed
 from api.settings import Settings, parse_database_url
 from api.wiring import Regentrace, migrate
+from demo.network import seed
 from domain import reference
 from domain.shared import CommandResult, Principal, utcnow
 from tests.conftest import POSTGRES_URL
@@ -686,7 +686,7 @@ def shared_database(
 
 
 def demo_database(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Seeded:
-    """The demo (``api.demo.seed``), seeded once per run and database."""
+    """The demo (``demo.network.seed``), seeded once per run and database."""
     return shared_database(request, tmp_path_factory, "demo", lambda s: seed(s.app))
 
 

@@ -8,9 +8,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from api.demo import seed as seed_demo
 from api.settings import Settings
 from api.wiring import Regentrace, migrate
+from demo.network import seed as seed_demo
 from projections import audit, rebuild, registry, replay, scratch
 from projections.audit import verify
 from projections.sql import Dialect

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from api.demo import CONTROL, seed
+from demo.network import CONTROL, seed
 from projections.chain import BatchView, find_batches
 from projections.ledger import LedgerIndex
 from projections.rebuild import rebuild

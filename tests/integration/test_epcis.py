@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from api.demo import seed
-from api.demo_chain import LOTS
 from api.settings import Settings
 from api.wiring import Regentrace, migrate
+from demo.chain import LOTS
+from demo.network import seed
 from domain.recall import TraceOrigin
 from domain.shared import BadInputError, NotFoundError, Principal
 from projections.epcis import batch_uri, donation_uri, lot_uri

@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from api.demo import CONTROL
-from api.demo import seed as seed_demo
+from demo.network import CONTROL
+from demo.network import seed as seed_demo
 from domain.shared import utcnow
 from projections.ledger import GENESIS_HASH, LedgerIndex, chain_hash
 from projections.rebuild import rebuild

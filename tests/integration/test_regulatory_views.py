@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from api.demo import seed
+from demo.network import seed
 from domain.shared import Principal
 from projections.adverse_events import find_adverse_events
 from projections.chain import find_batches

@@ -2,7 +2,7 @@
 a new SQLite file: the events up to the position that stood at a moment T, their chain, and every
 projection rebuilt from them, answering exactly as the live database answers ``asOf`` T.
 
-The live ledger is the demo network (``api.demo.seed``); after T the control site is suspended,
+The live ledger is the demo network (``demo.network.seed``); after T the control site is suspended,
 its name corrected, a step's operator corrected and a new site registered, so a replay that
 leaked anything recorded after T, or a view that ignored T, would show it. The demo is seeded
 once per database for the module, in a database of the module's own.
@@ -23,9 +23,9 @@ import psycopg
 import pytest
 from psycopg import sql as pgsql
 
-from api.demo import ADMIN, CONTROL, seed
 from api.settings import Settings, parse_database_url
 from api.wiring import Regentrace, migrate
+from demo.network import ADMIN, CONTROL, seed
 from domain.recall import TraceOrigin
 from domain.shared import utcnow
 from projections import lineage
