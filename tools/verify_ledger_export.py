@@ -179,7 +179,7 @@ def check_shown(event, state, where):
 
 class Walk:
     """The walk along the export: the last link, each aggregate's last version, and the hash at
-    every position a checkpoint may name."""
+    the position a checkpoint names."""
 
     def __init__(self, header, wanted):
         self.header = header

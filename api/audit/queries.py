@@ -55,7 +55,8 @@ class AuditQueries:
 
     @strawberry.field(
         description="Recompute the hash chain over a range of positions (the whole ledger by "
-        "default) and name the first position that fails."
+        "default; from a position N, the link into N from the event before it too) and name the "
+        "first position that fails."
     )
     async def verify_ledger(
         self, info: Info, from_position: int | None = None, to_position: int | None = None
