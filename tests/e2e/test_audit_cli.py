@@ -292,7 +292,9 @@ def test_an_export_of_a_ledger_altered_in_the_database_fails_at_the_altered_posi
     checked = independent(out)
 
     assert checked.returncode == 1
-    assert "FAILED after 22 good events: position 23: hash does not match" in checked.stdout
+    assert (
+        "FAILED after 22 good events: line 24, position 23: hash does not match" in checked.stdout
+    )
 
 
 def test_an_export_until_a_past_moment_holds_only_the_events_up_to_its_position(
