@@ -9,7 +9,6 @@ and the previous chain link is stable; SQLite serialises writers by itself.
 from __future__ import annotations
 
 import logging
-import select
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -31,16 +30,14 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from psycopg import Connection
-from psycopg import OperationalError as PsycopgOperationalError
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
 
 from domain.command_ids import CommandKey, OutcomeUnknownError, RecordedCommand
 from domain.shared import LedgerEvent
 from projections import commands
 from projections.ledger import LedgerIndex
+from projections.pool_check import ping_when_stale
 from projections.registry import project
 from projections.sql import Dialect, Sql
 
@@ -379,30 +376,3 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         # Every libpq parameter the pool connects with (row_factory is psycopg's, not libpq's).
         found = {k: v for k, v in params.items() if k != "row_factory" and v not in (None, "")}
         return LedgerSource(Dialect.POSTGRES, make_conninfo(**found))
-
-
-def ping_when_stale(pool: ConnectionPool[Any]) -> None:
-    """Check a pooled connection before use only when its socket has something to say.
-
-    An idle connection's socket stays silent until the server speaks: when PostgreSQL restarts
-    or ends the session, it sends an error and closes, and the socket turns readable. So instead
-    of a round trip before every transaction (the library's pre-ping), a zero-timeout ``select``
-    decides whether the round trip is needed. A connection found dead is replaced by the pool;
-    since the server has most likely ended every other session too, the whole pool is checked
-    at once, rather than one dead connection per request after ever longer back-offs.
-    """
-    assert hasattr(pool, "_check"), "psycopg_pool no longer keeps its check where expected"
-
-    def check(conn: Connection[Any]) -> None:
-        if conn.closed or conn.broken:
-            raise PsycopgOperationalError("the connection is closed")
-        readable, _, _ = select.select([conn.fileno()], [], [], 0)
-        if not readable:
-            return
-        try:
-            ConnectionPool.check_connection(conn)
-        except PsycopgOperationalError:
-            pool.check()  # the idle ones: the dead are discarded and new ones opened
-            raise
-
-    pool._check = check
