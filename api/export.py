@@ -16,11 +16,10 @@ import base64
 import csv
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import IO, Any
 
 from api.wiring import Regentrace
-from domain import reference
 from projections.audit import find_events
 from projections.ledger import GENESIS_HASH, LedgerIndex
 from projections.sites import SiteView
@@ -74,9 +73,7 @@ def _iso(value: datetime | None) -> str:
 
 
 def _batch_fields(r: SourceAndFlowView) -> dict[str, Any]:
-    b, site = r.batch, r.sites.get
-    product = reference.product(b.product)
-    made = max((s.completed_at for s in r.manufacture), default=b.started_at)
+    b, site, product = r.batch, r.sites.get, r.product
     manufacturer = site(b.site_id)
     eligibility = r.donor["eligibility_outcome"] or ""
     if eligibility and r.donor["eligibility_revoked"]:
@@ -86,9 +83,9 @@ def _batch_fields(r: SourceAndFlowView) -> dict[str, Any]:
         "batch_id": b.batch_id,
         "product": f"{b.product} — {product.name}",
         "status": b.shown_status,
-        "quantity_made": 1,
-        "manufactured_on": made.date().isoformat(),
-        "expires_on": (made + timedelta(days=product.shelf_life_days)).date().isoformat(),
+        "quantity_made": r.quantity_made,
+        "manufactured_on": r.manufactured_at.date().isoformat(),
+        "expires_on": r.expires_at.date().isoformat(),
         "shelf_life_days": product.shelf_life_days,
         "tracking_code": b.donation_id,
         "donation_type": r.donation["donation_type"],
@@ -99,16 +96,14 @@ def _batch_fields(r: SourceAndFlowView) -> dict[str, Any]:
         "acquired_at": _iso(r.donation["acquired_at"]),
         "manufacturer": _name(manufacturer),
         "manufacturer_address": manufacturer.location if manufacturer else "",
-        "material_lots": " ".join(
-            dict.fromkeys(lot for s in r.manufacture for lot in s.material_lots)
-        ),
+        "material_lots": " ".join(r.material_lots),
         "release_decision": r.decision.decision if r.decision else "",
         "qualified_person": r.decision.decided_by if r.decision else "",
         "signature_meaning": (r.decision.meaning or "") if r.decision else "",
         "released_at": _iso(r.decision.decided_at) if r.decision else "",
         "final_disposition": b.disposition_kind or "",
         "disposition_site": _name(site(disposed_at)) if disposed_at else "",
-        "patient_code": b.patient_code if b.disposition_kind == "ADMINISTERED" else "",
+        "patient_code": r.administered_to or "",
         "disposition_at": _iso(b.disposition_at),
     }
 
@@ -134,7 +129,7 @@ def _flow_rows(r: SourceAndFlowView, base: dict[str, Any]) -> Iterator[dict[str,
             "recipient": _name(recipient),
             "recipient_address": (recipient.location or "") if recipient else "",
             "recipient_contact": (recipient.contact or "") if recipient else "",
-            "quantity_delivered": 1,
+            "quantity_delivered": r.quantity_delivered,
             "dispatched_at": _iso(f.dispatched_at),
             "delivered_at": _iso(f.received_at),
             "condition_on_receipt": _condition(f.condition_acceptable),

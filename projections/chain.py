@@ -352,6 +352,11 @@ class BatchView:
         return [r for r in self.affected_by.split(",") if r]
 
     @property
+    def affected(self) -> bool:
+        """Whether anything reached the batch after it was made (find_batches filters the same)."""
+        return self.affected_by != ""
+
+    @property
     def recalls(self) -> list[str]:
         return [r for r in self.recalled_by.split(",") if r]
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta
+from typing import Any, ClassVar
 
+from domain import reference
 from domain.batch import Batch
 from domain.shipment import Shipment
 from projections.chain import DONATIONS, DONORS, BatchView, find_batches
@@ -219,6 +220,9 @@ class FlowView:
 
 @dataclass
 class SourceAndFlowView:
+    """One batch's record, and the facts derived from it: the GraphQL record and the inspectors'
+    exports both read these, so the two never disagree on a date."""
+
     batch: BatchView
     donation: dict[str, Any]
     donor: dict[str, Any]
@@ -226,6 +230,36 @@ class SourceAndFlowView:
     decision: DecisionView | None = None
     flow: list[FlowView] = field(default_factory=list)
     sites: dict[str, SiteView] = field(default_factory=dict)
+
+    # A batch is one patient's dose: one unit made, and a shipment carries all of it.
+    quantity_made: ClassVar[int] = 1
+    quantity_delivered: ClassVar[int] = 1
+
+    @property
+    def product(self) -> reference.Product:
+        """The batch's product as configured (domain/data/products.json)."""
+        return reference.product(self.batch.product)
+
+    @property
+    def manufactured_at(self) -> datetime:
+        """Completion of the last manufacturing step; the batch's start while it has none."""
+        return max((s.completed_at for s in self.manufacture), default=self.batch.started_at)
+
+    @property
+    def expires_at(self) -> datetime:
+        """The manufacture date plus the product's configured shelf life."""
+        return self.manufactured_at + timedelta(days=self.product.shelf_life_days)
+
+    @property
+    def material_lots(self) -> list[str]:
+        """Every lot any step used, once each, in the order first used."""
+        return list(dict.fromkeys(lot for s in self.manufacture for lot in s.material_lots))
+
+    @property
+    def administered_to(self) -> str | None:
+        """The patient the batch was used on: known once, and only if, it was administered."""
+        b = self.batch
+        return b.patient_code if b.disposition_kind == "ADMINISTERED" else None
 
 
 def find_records(

@@ -177,10 +177,9 @@ class Batch:
         description="what reached this batch after it was made: CONSENT_WITHDRAWN, "
         "ELIGIBILITY_REVOKED; further release is blocked"
     )
-
-    @strawberry.field(description="true when anything in affectedBy reached the batch")
-    def affected(self) -> bool:
-        return bool(self.affected_by)
+    affected: bool = strawberry.field(
+        description="true when anything in affectedBy reached the batch"
+    )
 
     @strawberry.field(description="the parts of donationId when it is an ISBT 128 DIN")
     def din(self) -> DinParts | None:
@@ -214,6 +213,7 @@ class Batch:
             started_at=view.started_at,
             release=release,
             affected_by=view.affected_reasons,
+            affected=view.affected,
             recalls=[strawberry.ID(r) for r in view.recalls],
         )
 

@@ -3,7 +3,7 @@ recall traces. Field names follow the partner contract; additions are marked in 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 
 import strawberry
@@ -12,7 +12,6 @@ from api.chain.inputs import EligibilityOutcome
 from api.chain.types import BatchStatus, DinParts, EligibilityDetermination
 from api.common import PageInfo
 from api.sites.types import Site
-from domain import reference
 from domain.donation import DonationType
 from domain.recall import Trace
 from projections.adverse_events import AdverseEventView
@@ -121,16 +120,14 @@ class SourceAndFlowRecord:
                 criteria_version=donor["eligibility_criteria_version"],
                 revoked=bool(donor["eligibility_revoked"]),
             )
-        manufactured_at = max((s.completed_at for s in r.manufacture), default=b.started_at)
         disposition = None
         if b.disposition_kind is not None and b.disposition_site and b.disposition_at:
+            patient = r.administered_to
             disposition = FinalDisposition(
                 kind=FinalDispositionKind(b.disposition_kind),
                 site=site(b.disposition_site),
                 at=b.disposition_at,
-                patient_code=(
-                    strawberry.ID(b.patient_code) if b.disposition_kind == "ADMINISTERED" else None
-                ),
+                patient_code=None if patient is None else strawberry.ID(patient),
             )
         return cls(
             batch_id=strawberry.ID(b.batch_id),
@@ -185,10 +182,9 @@ class SourceAndFlowRecord:
             ],
             final_disposition=disposition,
             manufacturer_site=site(b.site_id),
-            manufactured_at=manufactured_at,
-            expires_at=manufactured_at
-            + timedelta(days=reference.product(b.product).shelf_life_days),
-            quantity=1,
+            manufactured_at=r.manufactured_at,
+            expires_at=r.expires_at,
+            quantity=r.quantity_made,
         )
 
 
