@@ -6,21 +6,23 @@ import base64
 import re
 from datetime import datetime
 from enum import Enum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
 from api.errors import from_domain
-from domain.shared import BadInputError
+from domain.shared import JURISDICTIONS, BadInputError
 from domain.shared import CommandResult as CommandResultData
 
-
-@strawberry.enum(description="Legal system whose law governs a site")
-class Jurisdiction(Enum):
-    TW = "TW"
-    EU = "EU"
-    UK = "UK"
-    US = "US"
+# The values are the jurisdictions of domain/data/jurisdictions.json, in their order there. A
+# type checker cannot read members made from data, so it is told only that this is an Enum.
+if TYPE_CHECKING:
+    Jurisdiction = Enum
+else:
+    Jurisdiction = strawberry.enum(
+        Enum("Jurisdiction", [(j, j) for j in JURISDICTIONS]),
+        description="Legal system whose law governs a site",
+    )
 
 
 @strawberry.type

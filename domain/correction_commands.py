@@ -12,10 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from domain.adverse_event import AdverseEvent
-from domain.batch import Batch
-from domain.donation import Donation
-from domain.material_lot import MaterialLot
+from domain import reference
 from domain.recall_commands import RecallCommands
 from domain.shared import (
     BadInputError,
@@ -29,18 +26,7 @@ from domain.shared import (
     require_text,
     utcnow,
 )
-from domain.shipment import Shipment
-from domain.site import Site
 
-CORRECTABLE: dict[type[LedgerEvent], frozenset[str]] = {
-    Site.Registered: frozenset({"name", "contact", "licence_number"}),
-    Donation.Recorded: frozenset({"material"}),
-    MaterialLot.Received: frozenset({"material", "supplier"}),
-    Batch.StepRecorded: frozenset({"operator", "equipment"}),
-    Batch.QcResultRecorded: frozenset({"method", "specification", "result"}),
-    Shipment.Dispatched: frozenset({"courier"}),
-    AdverseEvent.Reported: frozenset({"description"}),
-}
 BASE_FIELDS = frozenset(
     {
         "originator_id",
@@ -56,6 +42,14 @@ BASE_FIELDS = frozenset(
 
 def _snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name.strip()).lower()
+
+
+def _correctable_fields(event_type: type[LedgerEvent]) -> frozenset[str] | None:
+    """What domain/data/correctable_fields.json allows for this event type (or a type it
+    extends), None when it names the type nowhere."""
+    listed = reference.correctable_fields()
+    names = (c.__qualname__ for c in event_type.__mro__)
+    return next((listed[name] for name in names if name in listed), None)
 
 
 def _aggregate_classes() -> dict[str, type[LedgerAggregate]]:
@@ -120,7 +114,7 @@ class CorrectionCommands(RecallCommands):
                 f"{', '.join(fields)}",
                 field="field",
             )
-        allowed = next((f for cls, f in CORRECTABLE.items() if isinstance(event, cls)), None)
+        allowed = _correctable_fields(type(event))
         if not allowed or field not in allowed:
             raise RuleViolationError(
                 f"{field!r} of {type(event).__qualname__} is not corrected after the fact: it "

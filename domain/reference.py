@@ -1,4 +1,5 @@
-"""Reference data kept as data, not code: product QC requirements and reporting deadlines.
+"""Reference data kept as data, not code: product QC requirements, reporting deadlines and the
+fields a correction may re-write (jurisdictions and countries are read in domain/shared.py).
 
 The files live in ``domain/data/``; changing a product's required tests or a jurisdiction's
 deadline is an edit to JSON that a quality unit can review, not a code change.
@@ -85,3 +86,13 @@ def reporting_deadline(jurisdiction: str, serious: bool, aware_at: datetime) -> 
     if rules is None:
         raise BadInputError(f"no reporting deadline is configured for {jurisdiction}")
     return rules["serious" if serious else "non_serious"].deadline(aware_at)
+
+
+@cache
+def correctable_fields() -> dict[str, frozenset[str]]:
+    """The fields a correction may re-write, by recorded event type (``Site.Registered``); the
+    views that show a corrected field read the same list (projections/corrections.py)."""
+    return {
+        event_type: frozenset(fields)
+        for event_type, fields in _load("correctable_fields.json").items()
+    }

@@ -283,24 +283,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _countries() -> dict[str, list[str]]:
-    text = resources.files("domain.data").joinpath("countries.json").read_text(encoding="utf-8")
+def _country_data(name: str) -> dict[str, list[str]]:
+    text = resources.files("domain.data").joinpath(name).read_text(encoding="utf-8")
     data: dict[str, list[str]] = json.loads(text)
-    return data
+    return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
-_COUNTRIES = _countries()
-ISO_3166_ALPHA2 = frozenset(_COUNTRIES["iso3166_alpha2"])
-EU_MEMBER_STATES = frozenset(_COUNTRIES["eu_member_states"])
-
-# Which countries each jurisdiction's law covers (UK law covers Great Britain and Northern
-# Ireland, ISO code GB).
+ISO_3166_ALPHA2 = frozenset(_country_data("countries.json")["iso3166_alpha2"])
+# Which countries each jurisdiction's law covers (domain/data/jurisdictions.json), in the order
+# partners see the jurisdictions; every list of jurisdictions and member states reads these.
 JURISDICTION_COUNTRIES: dict[str, frozenset[str]] = {
-    "TW": frozenset({"TW"}),
-    "EU": EU_MEMBER_STATES,
-    "UK": frozenset({"GB"}),
-    "US": frozenset({"US"}),
+    jurisdiction: frozenset(countries)
+    for jurisdiction, countries in _country_data("jurisdictions.json").items()
 }
+JURISDICTIONS = tuple(JURISDICTION_COUNTRIES)
+EU_MEMBER_STATES = JURISDICTION_COUNTRIES["EU"]
 
 
 def require_country(country: str, jurisdiction: str) -> str:

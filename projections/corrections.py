@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from domain import reference
 from domain.shared import LedgerAggregate
 from projections.adverse_events import REPORTS
 from projections.chain import DONATIONS, LOTS
@@ -28,30 +29,43 @@ def _step_key(e: LedgerAggregate.Corrected) -> object:
     return e.corrected_position
 
 
-# (corrected event type, field) -> (view, which row, column)
-VIEWS: dict[tuple[str, str], tuple[VersionedTable, KeyOf, str]] = {
-    ("Site.Registered", "name"): (SITES, _aggregate_key, "name"),
-    ("Site.Registered", "contact"): (SITES, _aggregate_key, "contact"),
-    ("Site.Registered", "licence_number"): (SITES, _aggregate_key, "licence_number"),
-    ("Donation.Recorded", "material"): (DONATIONS, _aggregate_key, "material"),
-    ("MaterialLot.Received", "material"): (LOTS, _aggregate_key, "material"),
-    ("MaterialLot.Received", "supplier"): (LOTS, _aggregate_key, "supplier"),
-    ("Batch.StepRecorded", "operator"): (STEPS, _step_key, "operator"),
-    ("Batch.StepRecorded", "equipment"): (STEPS, _step_key, "equipment"),
-    ("Shipment.Dispatched", "courier"): (SHIPMENTS, _aggregate_key, "courier"),
-    ("AdverseEvent.Reported", "description"): (REPORTS, _aggregate_key, "description"),
+# Corrected event type -> (the view that shows its fields, which row). The corrected fields are
+# those domain/data/correctable_fields.json lists; each is the view's column of the same name.
+VIEWS: dict[str, tuple[VersionedTable, KeyOf]] = {
+    "Site.Registered": (SITES, _aggregate_key),
+    "Donation.Recorded": (DONATIONS, _aggregate_key),
+    "MaterialLot.Received": (LOTS, _aggregate_key),
+    "Batch.StepRecorded": (STEPS, _step_key),
+    "Shipment.Dispatched": (SHIPMENTS, _aggregate_key),
+    "AdverseEvent.Reported": (REPORTS, _aggregate_key),
 }
+
+
+def _shown_fields() -> dict[tuple[str, str], tuple[VersionedTable, KeyOf]]:
+    """(event type, field) -> where it is shown; a correctable field a view lacks is an error
+    here, at import, not a correction that silently never reaches the view."""
+    shown: dict[tuple[str, str], tuple[VersionedTable, KeyOf]] = {}
+    for event_type, (table, key_of) in VIEWS.items():
+        fields = reference.correctable_fields().get(event_type, frozenset())
+        missing = sorted(fields - set(table.columns))
+        if missing:
+            raise LookupError(f"{table.table} has no column for {event_type} {missing}")
+        shown.update({(event_type, field): (table, key_of) for field in fields})
+    return shown
+
+
+SHOWN = _shown_fields()
 
 
 def _corrected(sql: Sql, a: Appended) -> None:
     e = a.event
     assert isinstance(e, LedgerAggregate.Corrected)
-    target = VIEWS.get((e.corrected_event_type, e.field))
+    target = SHOWN.get((e.corrected_event_type, e.field))
     if target is None:
         return
-    table, key_of, column = target
+    table, key_of = target
     if sql.keeps is None or table.table in sql.keeps:
-        table.change(sql, key_of(e), a.position, **{column: e.new_value})
+        table.change(sql, key_of(e), a.position, **{e.field: e.new_value})
 
 
 HANDLERS: Handlers = {LedgerAggregate.Corrected: _corrected}

@@ -18,17 +18,10 @@ from typing import Any
 from api.auth.identity import Identity
 from api.auth.roles import Scope, role
 from api.wiring import Regentrace
-from domain.shared import BadInputError, NotFoundError
+from domain.shared import EU_MEMBER_STATES, JURISDICTIONS, BadInputError, NotFoundError
 from projections.sql import Sql
 
 PREFIX = "rtk_"
-JURISDICTIONS = ("TW", "EU", "UK", "US")
-EU_MEMBER_STATES = frozenset(
-    {
-        "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU",
-        "IE", "IT", "LT", "LU", "LV", "MT", "NL", "PL", "PT", "RO", "SE", "SI", "SK",
-    }
-)  # fmt: skip
 
 
 def _hash(secret: str) -> str:
@@ -184,7 +177,7 @@ def _check_scope(
         raise BadInputError("this role is not scoped by site: leave out --site", field="site")
     if scope is Scope.JURISDICTION and not jurisdiction:
         raise BadInputError(
-            "a regulator needs --jurisdiction (TW, EU, UK, US)", field="jurisdiction"
+            f"a regulator needs --jurisdiction ({', '.join(JURISDICTIONS)})", field="jurisdiction"
         )
     if jurisdiction is not None and jurisdiction not in JURISDICTIONS:
         raise BadInputError(

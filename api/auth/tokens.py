@@ -14,9 +14,9 @@ from typing import Any
 import jwt
 
 from api.auth.identity import Identity
-from api.auth.keys import JURISDICTIONS
 from api.auth.roles import role
 from api.settings import Settings
+from domain.shared import JURISDICTIONS
 
 
 class TokenError(Exception):
