@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from api.signing_keys import DEVELOPMENT_SEED, decode_seed
 from projections.sql import Sql, iso_utc
 
 if TYPE_CHECKING:
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
 FORMAT = "regentrace-checkpoint/1"
 ALGORITHM = "Ed25519"
 FIELDS = ("format", "position", "head_hash", "signed_at", "key_id", "algorithm")
-# Signs only on a development machine: Settings refuses it in production.
-DEVELOPMENT_SEED = hashlib.sha256(b"regentrace development checkpoint key").digest()
-DEVELOPMENT_KEY = base64.b64encode(DEVELOPMENT_SEED).decode()
 # An Ed25519 public key in DER (SubjectPublicKeyInfo): this prefix, then its 32 bytes.
 SPKI_PREFIX = bytes.fromhex("302a300506032b6570032100")
 
@@ -48,17 +46,6 @@ class CheckpointError(Exception):
 
 class LedgerNotIntactError(Exception):
     """The ledger failed verification: no checkpoint is signed over it."""
-
-
-def decode_seed(text: str, what: str = "REGENTRACE_CHECKPOINT_KEY") -> bytes:
-    """An Ed25519 private key's 32 bytes from their base64."""
-    try:
-        seed = base64.b64decode(text.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        seed = b""
-    if len(seed) != 32:
-        raise ValueError(f"{what} is not 32 bytes in base64 (an Ed25519 private key)")
-    return seed
 
 
 def key_id(public_key: bytes) -> str:

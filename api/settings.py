@@ -15,9 +15,9 @@ from urllib.parse import unquote, urlsplit
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api.checkpoint import DEVELOPMENT_KEY as DEVELOPMENT_CHECKPOINT_KEY
-from api.checkpoint import decode_seed
 from api.privacy import DEVELOPMENT_KEY, decode_key
+from api.signing_keys import DEVELOPMENT_KEY as DEVELOPMENT_CHECKPOINT_KEY
+from api.signing_keys import decode_seed
 
 DEFAULT_DATABASE_URL = "sqlite:///./var/regentrace.sqlite3"
 

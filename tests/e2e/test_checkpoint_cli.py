@@ -357,7 +357,7 @@ def production(**more: str) -> dict[str, str]:
 
 
 def test_production_refuses_to_sign_without_a_key_of_its_own(cli, service, chain, tmp_path):
-    from api.checkpoint import DEVELOPMENT_KEY
+    from api.signing_keys import DEVELOPMENT_KEY
 
     no_key = cli("checkpoint", **production())
     development_key = cli("checkpoint", **production(checkpoint_key=DEVELOPMENT_KEY))

@@ -162,7 +162,7 @@ def test_a_database_url_it_cannot_use_is_refused_with_a_clear_message(regentrace
 
     result = regentrace("migrate")
 
-    assert result.returncode == 3  # bad settings (api/cli_errors.py)
+    assert result.returncode == 3  # bad settings (api/cli/errors.py)
     assert "regentrace: bad settings" in result.stderr
     assert "unsupported database URL" in result.stderr
     assert "Traceback" not in result.stderr

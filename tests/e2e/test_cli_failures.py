@@ -1,6 +1,6 @@
 """The ``regentrace`` command fails like a tool: one line on stderr that says what to do, no
 traceback unless ``--debug``, no password ever, and an exit status a monitor can tell apart
-(api/cli_errors.py): 1 the command found a problem (verify: tampering), 2 usage, 3 bad settings,
+(api/cli/errors.py): 1 the command found a problem (verify: tampering), 2 usage, 3 bad settings,
 4 database unreachable, missing or unwritable, 5 internal error. Real processes throughout."""
 
 from __future__ import annotations

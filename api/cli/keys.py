@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from api.auth.roles import ASSIGNABLE, ROLES
-
-
-def _say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+from api.cli.common import load_settings, say
 
 
 def _keys() -> Any:
     from api.auth.keys import ApiKeys
-    from api.cli import _settings
     from api.wiring import Regentrace, migrate
 
-    settings = _settings()
+    settings = load_settings()
     migrate(settings.database)
     return ApiKeys(Regentrace(settings))
 
@@ -32,12 +27,12 @@ def cmd_create(args: argparse.Namespace) -> int:
             args.name, args.role, args.site or [], args.jurisdiction, args.member_state
         )
     except (DomainError, ValueError) as error:
-        _say(f"regentrace apikey: {getattr(error, 'message', error)}")
+        say(f"regentrace apikey: {getattr(error, 'message', error)}")
         return 2
     finally:
         keys.service.close()
-    _say(f"created key {key.key_id} {key.name!r}: {key.identity().describe()}")
-    _say("the key is shown this once; store it now (only its hash is kept):")
+    say(f"created key {key.key_id} {key.name!r}: {key.identity().describe()}")
+    say("the key is shown this once; store it now (only its hash is kept):")
     print(token, flush=True)
     return 0
 
@@ -49,11 +44,11 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     try:
         key = keys.revoke(args.name)
     except DomainError as error:
-        _say(f"regentrace apikey: {error.message}")
+        say(f"regentrace apikey: {error.message}")
         return 2
     finally:
         keys.service.close()
-    _say(f"revoked key {key.key_id} {key.name!r} at {key.revoked_at:%Y-%m-%d %H:%M:%S %Z}")
+    say(f"revoked key {key.key_id} {key.name!r} at {key.revoked_at:%Y-%m-%d %H:%M:%S %Z}")
     return 0
 
 
@@ -66,7 +61,7 @@ def cmd_list(_: argparse.Namespace) -> int:
     for k in found:
         state = f"revoked {k.revoked_at:%Y-%m-%d}" if k.revoked_at else "active"
         print(f"{k.key_id}\t{k.name}\t{k.identity().describe()}\t{state}")
-    _say(f"{len(found)} key(s)")
+    say(f"{len(found)} key(s)")
     return 0
 
 

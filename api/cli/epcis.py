@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from api.cli.common import load_settings, moment, say
+from api.cli.errors import CommandError, Exit
+
 
 def add_epcis_export(exports: Any) -> None:
     """Register ``epcis`` under ``regentrace export``."""
@@ -38,9 +41,6 @@ def add_epcis_export(exports: Any) -> None:
 
 
 def cmd_export_epcis(args: argparse.Namespace) -> int:
-    from api.cli import _say
-    from api.cli_errors import CommandError
-
     if (args.window_from is None) != (args.window_to is None):
         raise CommandError("a window needs both --from and --to")
     document = _document(args)
@@ -52,29 +52,27 @@ def cmd_export_epcis(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     count = len(document["epcisBody"]["eventList"])
-    _say(f"export: done, {count:,} EPCIS events" + (f" in {args.out}" if args.out else ""))
+    say(f"export: done, {count:,} EPCIS events" + (f" in {args.out}" if args.out else ""))
     return 0
 
 
 def _document(args: argparse.Namespace) -> dict[str, Any]:
-    from api.cli import _moment, _settings
-    from api.cli_errors import CommandError, Exit
     from api.wiring import Regentrace
     from domain.shared import DomainError
     from projections.epcis_document import EpcisScope, epcis_document
     from projections.ledger import LedgerIndex
 
-    service = Regentrace(_settings())
+    service = Regentrace(load_settings())
     try:
         scope = EpcisScope.of(
             batch_id=args.batch,
             shipment_id=args.shipment,
             recall_id=args.recall,
-            window_from=_moment(args.window_from),
-            window_to=_moment(args.window_to, end_of_day=True),
+            window_from=moment(args.window_from),
+            window_to=moment(args.window_to, end_of_day=True),
         )
         with service.read() as sql:
-            position = LedgerIndex(sql).position_at(_moment(args.as_of))
+            position = LedgerIndex(sql).position_at(moment(args.as_of))
             return epcis_document(sql, position, scope, datetime.now(UTC))
     except DomainError as error:
         raise CommandError(error.message, Exit.FAILED) from None
@@ -83,12 +81,11 @@ def _document(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _valid(schema: Path, document: Any) -> bool:
-    from api.cli import _say
     from api.epcis.validation import problems, validator
 
     found = problems(validator(schema), document)
     for problem in found[:20]:
-        _say(f"export: invalid EPCIS: {problem}")
+        say(f"export: invalid EPCIS: {problem}")
     if found:
-        _say(f"export: {len(found)} schema violation(s); nothing written")
+        say(f"export: {len(found)} schema violation(s); nothing written")
     return not found

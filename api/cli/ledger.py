@@ -1,0 +1,158 @@
+"""``regentrace migrate``, ``rebuild``, ``demo``, ``replay`` and ``schema``: the ledger's
+tables, its projections rebuilt, demo data, a copy up to a moment, and the GraphQL schema."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any
+
+from api.cli.common import load_settings, moment, say
+from api.cli.errors import CommandError
+
+
+def add_migrate(commands: Any) -> None:
+    migrate = commands.add_parser("migrate", help="create or upgrade the database tables")
+    migrate.description = "Apply pending versioned SQL migrations. Idempotent: safe at every start."
+    migrate.set_defaults(run=cmd_migrate)
+
+
+def add_rebuild(commands: Any) -> None:
+    rebuild = commands.add_parser("rebuild", help="replay the ledger into empty projections")
+    rebuild.description = (
+        "Empty every projection table and replay the whole ledger into it, with progress, in "
+        "one transaction. Commands sent meanwhile wait for the ledger lock and fail after "
+        "the lock timeout; run it in a quiet period."
+    )
+    rebuild.set_defaults(run=cmd_rebuild)
+
+
+def add_demo(commands: Any) -> None:
+    demo = commands.add_parser("demo", help="seed realistic demo data into an empty ledger")
+    demo.description = "Seed a demo hub-and-spoke network (migrating first) into an empty ledger."
+    demo.add_argument(
+        "--if-empty", action="store_true", help="do nothing (and succeed) if the ledger has events"
+    )
+    demo.set_defaults(run=cmd_demo)
+
+
+def add_replay(commands: Any) -> None:
+    replay = commands.add_parser("replay", help="the ledger up to a moment, in its own file")
+    replay.description = (
+        "Write a self-contained SQLite database holding the events up to a moment, their hash "
+        "chain and every projection as it stood then; serve or query it offline."
+    )
+    replay.add_argument("--until", help="the moment (default: now), e.g. 2026-06-30 or a time")
+    replay.add_argument("--out", required=True, help="new SQLite file to write")
+    replay.set_defaults(run=cmd_replay)
+
+
+def add_schema(commands: Any) -> None:
+    schema = commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    schema.description = "Print the GraphQL schema in SDL, e.g. to check it against the contract."
+    schema.set_defaults(run=cmd_schema)
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from api.wiring import migrate
+
+    settings = load_settings()
+    say(f"migrating {settings.database.describe()}")
+    applied = migrate(settings.database, lambda m: say(f"  {m}"))
+    say(f"migrate: {len(applied)} migration(s) applied; schema is current")
+    return 0
+
+
+def cmd_rebuild(_: argparse.Namespace) -> int:
+    from api.wiring import Regentrace
+    from projections.rebuild import rebuild
+
+    settings = load_settings()
+    service = Regentrace(settings)
+    started = time.perf_counter()
+
+    def progress(done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        share = f"{100 * done / total:.0f}%" if total else "100%"
+        say(f"rebuild: {done:,}/{total:,} events ({share}), {rate:,.0f} events/s")
+
+    say(f"rebuilding projections from the ledger in {settings.database.describe()}")
+    count = rebuild(service.recorder, service.app.mapper, progress)
+    service.close()
+    say(f"rebuild: done, {count:,} events replayed in {time.perf_counter() - started:.2f}s")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from api.wiring import Regentrace, migrate
+    from demo import network as demo
+
+    settings = load_settings()
+    migrate(settings.database)
+    service = Regentrace(settings)
+    try:
+        head = service.app.head_position()
+        if head:
+            if args.if_empty:
+                say(f"demo: the ledger already holds {head:,} events; not seeding")
+                return 0
+            say(
+                f"demo: the ledger already holds {head:,} events; the demo seeds only an empty "
+                "ledger (use --if-empty to skip quietly, or point REGENTRACE_DATABASE_URL "
+                "at a new database)"
+            )
+            return 1
+
+        def progress(done: int, total: int, label: str) -> None:
+            if done % 25 == 0 or done == total or done < 10:
+                say(f"demo: [{done}/{total}] {label}")
+
+        count = demo.seed(service.app, progress)
+        say(f"demo: seeded {count} commands; head position {service.app.head_position()}")
+        return 0
+    finally:
+        service.close()
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from api.wiring import Regentrace, migrate
+    from projections.ledger import LedgerIndex
+    from projections.replay import replay
+
+    out = Path(args.out)
+    if out.exists():
+        raise CommandError(f"{out} exists; the replay writes a new file")
+    settings = load_settings()
+    source = Regentrace(settings)
+    with source.read() as sql:
+        until = LedgerIndex(sql).position_at(moment(args.until, end_of_day=True))
+    target_settings = settings.model_copy(update={"database_url": f"sqlite:///{out}"})
+    migrate(target_settings.database)
+    target = Regentrace(target_settings)
+    started = time.perf_counter()
+
+    def progress(stage: str, done: int, total: int) -> None:
+        rate = done / max(time.perf_counter() - started, 1e-9)
+        say(f"replay: {stage} {done:,}/{total:,} events, {rate:,.0f} events/s")
+
+    try:
+        count = replay(source.recorder, until, target.recorder, target.app.mapper, progress)
+    finally:
+        source.close()
+        target.close()
+    say(
+        f"replay: done, {count:,} events up to position {until} in {out} "
+        f"({time.perf_counter() - started:.2f}s); open it with "
+        f"REGENTRACE_DATABASE_URL=sqlite:///{out} regentrace serve"
+    )
+    return 0
+
+
+def cmd_schema(_: argparse.Namespace) -> int:
+    from api.schema import sdl
+
+    sys.stdout.write(sdl())
+    return 0
