@@ -114,7 +114,9 @@ def command_mutation(name: str, input_type: type, description: str) -> Any:
     from api.common import CommandResult
 
     async def resolve(info: Info, input: Any, command_id: str | None = None) -> CommandResult:
-        method = getattr(info.context.service.app, name)
+        app = info.context.service.app
+        group = next(g for g in TraceabilityLedger.groups() if name in vars(g))
+        method = app.bind(getattr(group, name))
         result = await command(info, method, identified_by=(command_id, input), **arguments(input))
         return CommandResult.of(result)
 

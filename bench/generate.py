@@ -27,7 +27,7 @@ OPEN_FROM = 9_000_000  # donor and patient numbers no generated batch reaches
 def network(app: TraceabilityLedger, spokes: int) -> list[tuple[str, str]]:
     """Control site, laboratory, and (spoke, hospital) pairs, all active."""
     at = START - timedelta(days=30)
-    app.register_site(
+    app.sites.register_site(
         ADMIN,
         site_id=CONTROL,
         name="Bench control site",
@@ -37,8 +37,8 @@ def network(app: TraceabilityLedger, spokes: int) -> list[tuple[str, str]]:
         supervising_authority="TFDA",
         registered_at=at,
     )
-    app.activate_site(ADMIN, CONTROL, "qualified", at)
-    app.register_site(
+    app.sites.activate_site(ADMIN, CONTROL, "qualified", at)
+    app.sites.register_site(
         ADMIN,
         site_id=LAB,
         name="Bench QC laboratory",
@@ -48,11 +48,11 @@ def network(app: TraceabilityLedger, spokes: int) -> list[tuple[str, str]]:
         supervising_authority="TFDA",
         registered_at=at,
     )
-    app.activate_site(ADMIN, LAB, "qualified", at)
+    app.sites.activate_site(ADMIN, LAB, "qualified", at)
     pairs = []
     for n in range(spokes):
         spoke, hospital = f"BENCH-MU-{n:03d}", f"BENCH-MI-{n:03d}"
-        app.register_site(
+        app.sites.register_site(
             ADMIN,
             site_id=spoke,
             name=f"Bench modular unit {n}",
@@ -63,8 +63,8 @@ def network(app: TraceabilityLedger, spokes: int) -> list[tuple[str, str]]:
             control_site_id=CONTROL,
             registered_at=at,
         )
-        app.activate_site(ADMIN, spoke, "qualified", at)
-        app.register_site(
+        app.sites.activate_site(ADMIN, spoke, "qualified", at)
+        app.sites.register_site(
             ADMIN,
             site_id=hospital,
             name=f"Bench hospital {n}",
@@ -74,13 +74,13 @@ def network(app: TraceabilityLedger, spokes: int) -> list[tuple[str, str]]:
             supervising_authority="MOHW",
             registered_at=at,
         )
-        app.activate_site(ADMIN, hospital, "qualified", at)
+        app.sites.activate_site(ADMIN, hospital, "qualified", at)
         pairs.append((spoke, hospital))
     return pairs
 
 
 def lot(app: TraceabilityLedger, lot_id: str, at: datetime) -> None:
-    app.receive_material_lot(
+    app.batches.receive_material_lot(
         ADMIN,
         lot_id,
         "Lentiviral vector",
@@ -89,7 +89,7 @@ def lot(app: TraceabilityLedger, lot_id: str, at: datetime) -> None:
         at,
         at + timedelta(days=3650),
     )
-    app.release_material_lot(ADMIN, lot_id, "CoA reviewed", at + timedelta(hours=1))
+    app.batches.release_material_lot(ADMIN, lot_id, "CoA reviewed", at + timedelta(hours=1))
 
 
 def batch(app: TraceabilityLedger, n: int, spoke: str, hospital: str, lot_id: str) -> None:
@@ -100,28 +100,28 @@ def batch(app: TraceabilityLedger, n: int, spoke: str, hospital: str, lot_id: st
         return t0 + timedelta(hours=hours)
 
     donor, patient, batch_id = f"D{n:07d}", f"P{n:07d}", f"B{n:07d}"
-    app.register_donor(ADMIN, donor)
-    app.record_consent(ADMIN, donor, f"ICF-{n}", at(0))
-    app.determine_eligibility(ADMIN, donor, "ELIGIBLE", "v1", SCREENING, at(1))
-    app.record_donation(ADMIN, f"DON{n:07d}", donor, "AUTOLOGOUS", hospital, "Leukapheresis", at(2))
-    app.start_batch(
+    app.donors.register_donor(ADMIN, donor)
+    app.donors.record_consent(ADMIN, donor, f"ICF-{n}", at(0))
+    app.donors.determine_eligibility(ADMIN, donor, "ELIGIBLE", "v1", SCREENING, at(1))
+    app.donors.record_donation(ADMIN, f"DON{n:07d}", donor, "AUTOLOGOUS", hospital, "Leukapheresis", at(2))
+    app.batches.start_batch(
         ADMIN, batch_id, "CART-CD19-AUTO", f"DON{n:07d}", patient, CONTROL, spoke, at(3)
     )
     for k, step in enumerate(
         ("selection", "activation", "transduction", "expansion", "harvest", "cryopreservation")
     ):
         lots = [lot_id] if step == "transduction" else []
-        app.record_batch_step(
+        app.batches.record_batch_step(
             ADMIN, batch_id, step, spoke, at(4 + k), at(4.5 + k), "operator", None, lots, None
         )
     for test, method, spec, result in QC_TESTS:
-        app.record_qc_result(ADMIN, batch_id, test, method, spec, result, True, at(11), LAB)
-    app.release_batch(ADMIN, batch_id, "QP certification", at(12))
-    app.dispatch_shipment(ADMIN, f"S{n:07d}", [batch_id], spoke, hospital, "Courier", at(13))
-    app.receive_shipment(ADMIN, f"S{n:07d}", at(14), True)
-    app.record_administration(ADMIN, batch_id, hospital, patient, at(15), True)
+        app.batches.record_qc_result(ADMIN, batch_id, test, method, spec, result, True, at(11), LAB)
+    app.batches.release_batch(ADMIN, batch_id, "QP certification", at(12))
+    app.distribution.dispatch_shipment(ADMIN, f"S{n:07d}", [batch_id], spoke, hospital, "Courier", at(13))
+    app.distribution.receive_shipment(ADMIN, f"S{n:07d}", at(14), True)
+    app.distribution.record_administration(ADMIN, batch_id, hospital, patient, at(15), True)
     if n % 50 == 0:
-        app.report_adverse_event(
+        app.distribution.report_adverse_event(
             ADMIN, f"AE{n:07d}", batch_id, patient, hospital, True, "CRS grade 2", at(16), at(17)
         )
 
@@ -172,11 +172,11 @@ def open_batches(app: TraceabilityLedger, count: int, spoke: str, hospital: str)
     for k in range(count):
         n = OPEN_FROM + k
         donor, donation, batch_id = f"D{n:07d}", f"DON{n:07d}", f"BENCH-OPEN-{k:02d}"
-        app.register_donor(ADMIN, donor)
-        app.record_consent(ADMIN, donor, f"ICF-{n}", START)
-        app.determine_eligibility(ADMIN, donor, "ELIGIBLE", "v1", SCREENING, START)
-        app.record_donation(ADMIN, donation, donor, "AUTOLOGOUS", hospital, "Leukapheresis", START)
-        app.start_batch(
+        app.donors.register_donor(ADMIN, donor)
+        app.donors.record_consent(ADMIN, donor, f"ICF-{n}", START)
+        app.donors.determine_eligibility(ADMIN, donor, "ELIGIBLE", "v1", SCREENING, START)
+        app.donors.record_donation(ADMIN, donation, donor, "AUTOLOGOUS", hospital, "Leukapheresis", START)
+        app.batches.start_batch(
             ADMIN, batch_id, "CART-CD19-AUTO", donation, f"P{n:07d}", CONTROL, spoke, START
         )
         ids.append(batch_id)

@@ -206,13 +206,13 @@ def chain_steps(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
         yield (
             f"register {site['site_id']}",
             _call(
-                app.register_site, OPERATOR, registered_at=datetime(2025, 8, 1, tzinfo=UTC), **site
+                app.sites.register_site, OPERATOR, registered_at=datetime(2025, 8, 1, tzinfo=UTC), **site
             ),
         )
         yield (
             f"activate {site['site_id']}",
             _call(
-                app.activate_site,
+                app.sites.activate_site,
                 OPERATOR,
                 site["site_id"],
                 "Approved and qualified",
@@ -224,7 +224,7 @@ def chain_steps(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
         yield (
             f"receive lot {lot['lot_id']}",
             _call(
-                app.receive_material_lot,
+                app.batches.receive_material_lot,
                 OPERATOR,
                 site_id=CONTROL,
                 received_at=received,
@@ -235,7 +235,7 @@ def chain_steps(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
         yield (
             f"release lot {lot['lot_id']}",
             _call(
-                app.release_material_lot,
+                app.batches.release_material_lot,
                 QP,
                 lot["lot_id"],
                 "CoA reviewed; identity test passed",
@@ -258,15 +258,15 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
     hospital, lab = ROUTES[p.site_id]
     donation = din(n + 1)
     vector = "LV-BCMA-25B07" if p.product == "CART-BCMA-AUTO" else "LV-CD19-25A01"
-    yield f"donor {donor}", _call(app.register_donor, CLINIC, donor)
+    yield f"donor {donor}", _call(app.donors.register_donor, CLINIC, donor)
     yield (
         f"consent {donor}",
-        _call(app.record_consent, CLINIC, donor, f"ICF-CART-v3-{n + 1:04d}", p.at(-3)),
+        _call(app.donors.record_consent, CLINIC, donor, f"ICF-CART-v3-{n + 1:04d}", p.at(-3)),
     )
     yield (
         f"eligibility {donor}",
         _call(
-            app.determine_eligibility,
+            app.donors.determine_eligibility,
             PHYSICIAN,
             donor,
             "ELIGIBLE",
@@ -278,7 +278,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
     yield (
         f"apheresis {donation}",
         _call(
-            app.record_donation,
+            app.donors.record_donation,
             CLINIC,
             donation,
             donor,
@@ -291,7 +291,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
     yield (
         f"start {batch}",
         _call(
-            app.start_batch,
+            app.batches.start_batch,
             OPERATOR,
             batch,
             p.product,
@@ -314,7 +314,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
         yield (
             f"{batch}: {name}",
             _call(
-                app.record_batch_step,
+                app.batches.record_batch_step,
                 OPERATOR,
                 batch,
                 name,
@@ -331,7 +331,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
             yield (
                 f"{batch}: deviation",
                 _call(
-                    app.open_deviation,
+                    app.batches.open_deviation,
                     OPERATOR,
                     batch,
                     f"DEV-{batch}",
@@ -342,7 +342,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
             yield (
                 f"{donor} withdraws consent",
                 _call(
-                    app.withdraw_consent,
+                    app.donors.withdraw_consent,
                     CLINIC,
                     donor,
                     "Patient withdrew from the treatment",
@@ -352,7 +352,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
             yield (
                 f"{batch}: destroyed",
                 _call(
-                    app.destroy_batch, OPERATOR, batch, "Donor consent withdrawn during manufacture"
+                    app.batches.destroy_batch, OPERATOR, batch, "Donor consent withdrawn during manufacture"
                 ),
             )
             return
@@ -361,7 +361,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
         yield (
             f"{batch}: QC {test}",
             _call(
-                app.record_qc_result,
+                app.batches.record_qc_result,
                 LAB,
                 batch,
                 test,
@@ -376,18 +376,18 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
     if p.sterility_fails:
         yield (
             f"{batch}: rejected",
-            _call(app.reject_batch, QP, batch, "Sterility test failed (S. epidermidis)"),
+            _call(app.batches.reject_batch, QP, batch, "Sterility test failed (S. epidermidis)"),
         )
         yield (
             f"{batch}: destroyed",
-            _call(app.destroy_batch, OPERATOR, batch, "Rejected batch destroyed per SOP-QA-014"),
+            _call(app.batches.destroy_batch, OPERATOR, batch, "Rejected batch destroyed per SOP-QA-014"),
         )
         return
     if p.deviation:
         yield (
             f"{batch}: deviation closed",
             _call(
-                app.close_deviation,
+                app.batches.close_deviation,
                 QP,
                 batch,
                 f"DEV-{batch}",
@@ -403,12 +403,12 @@ def _release_and_use(
     shipment = f"SHP-{batch}"
     yield (
         f"{batch}: QP release",
-        _call(app.release_batch, QP, batch, "QP certification (EU GMP Annex 16)", p.at(12)),
+        _call(app.batches.release_batch, QP, batch, "QP certification (EU GMP Annex 16)", p.at(12)),
     )
     yield (
         f"{shipment}: dispatch",
         _call(
-            app.dispatch_shipment,
+            app.distribution.dispatch_shipment,
             COURIER,
             shipment,
             [batch],
@@ -421,12 +421,12 @@ def _release_and_use(
     if p.excursion:
         yield (
             f"{shipment}: temperature excursion",
-            _call(app.record_temperature_excursion, COURIER, shipment, p.at(12.6), -128.5, 14),
+            _call(app.distribution.record_temperature_excursion, COURIER, shipment, p.at(12.6), -128.5, 14),
         )
-    yield f"{shipment}: received", _call(app.receive_shipment, CLINIC, shipment, p.at(13), True)
+    yield f"{shipment}: received", _call(app.distribution.receive_shipment, CLINIC, shipment, p.at(13), True)
     yield (
         f"{batch}: administered",
-        _call(app.record_administration, CLINIC, batch, hospital, patient, p.at(14), True),
+        _call(app.distribution.record_administration, CLINIC, batch, hospital, patient, p.at(14), True),
     )
     if p.adverse_event:
         description, serious, submit_after = p.adverse_event
@@ -434,7 +434,7 @@ def _release_and_use(
         yield (
             f"{report}: reported",
             _call(
-                app.report_adverse_event,
+                app.distribution.report_adverse_event,
                 PV,
                 report,
                 batch,
@@ -456,7 +456,7 @@ def _release_and_use(
             yield (
                 f"{report}: submitted",
                 _call(
-                    app.submit_adverse_event_to_authority,
+                    app.distribution.submit_adverse_event_to_authority,
                     PV,
                     report,
                     authority,
@@ -469,15 +469,15 @@ def _allogeneic(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
     """One allogeneic MSC donor, two batches; eligibility revoked on look-back afterwards."""
     donor, donation = "DNR-ALLO-0001", din(90)
     start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
-    yield f"donor {donor}", _call(app.register_donor, CLINIC, donor)
+    yield f"donor {donor}", _call(app.donors.register_donor, CLINIC, donor)
     yield (
         f"consent {donor}",
-        _call(app.record_consent, CLINIC, donor, "ICF-MSC-v2-0001", start - timedelta(days=10)),
+        _call(app.donors.record_consent, CLINIC, donor, "ICF-MSC-v2-0001", start - timedelta(days=10)),
     )
     yield (
         f"eligibility {donor}",
         _call(
-            app.determine_eligibility,
+            app.donors.determine_eligibility,
             PHYSICIAN,
             donor,
             "ELIGIBLE",
@@ -489,7 +489,7 @@ def _allogeneic(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
     yield (
         f"bone marrow {donation}",
         _call(
-            app.record_donation,
+            app.donors.record_donation,
             CLINIC,
             donation,
             donor,
@@ -505,7 +505,7 @@ def _allogeneic(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
         yield (
             f"start {batch}",
             _call(
-                app.start_batch,
+                app.batches.start_batch,
                 OPERATOR,
                 batch,
                 "MSC-ALLO",
@@ -519,7 +519,7 @@ def _allogeneic(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
         yield (
             f"{batch}: expansion",
             _call(
-                app.record_batch_step,
+                app.batches.record_batch_step,
                 OPERATOR,
                 batch,
                 "MSC expansion (P0-P3)",
@@ -536,7 +536,7 @@ def _allogeneic(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
             yield (
                 f"{batch}: QC {test}",
                 _call(
-                    app.record_qc_result,
+                    app.batches.record_qc_result,
                     LAB,
                     batch,
                     test,
@@ -550,12 +550,12 @@ def _allogeneic(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
             )
         yield (
             f"{batch}: QP release",
-            _call(app.release_batch, QP, batch, "QP certification", t + timedelta(days=20)),
+            _call(app.batches.release_batch, QP, batch, "QP certification", t + timedelta(days=20)),
         )
     yield (
         f"{donor}: eligibility revoked",
         _call(
-            app.revoke_eligibility,
+            app.donors.revoke_eligibility,
             PHYSICIAN,
             donor,
             "Look-back: HBV NAT positive on retained donor sample (LB-2026-004)",
@@ -569,7 +569,7 @@ def _recalls(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
     yield (
         "LV-CD19-25A01 found contaminated",
         _call(
-            app.reject_material_lot,
+            app.batches.reject_material_lot,
             QP,
             "LV-CD19-25A01",
             "Supplier notice SN-2026-07: replication-competent lentivirus detected in a retained "
@@ -579,7 +579,7 @@ def _recalls(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
     yield (
         "recall of LV-CD19-25A01",
         _call(
-            app.initiate_recall,
+            app.recalls.initiate_recall,
             QP,
             "RCL-2026-001",
             "MATERIAL_LOT",
@@ -591,7 +591,7 @@ def _recalls(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
     yield (
         "recall of DNR-ALLO-0001",
         _call(
-            app.initiate_recall,
+            app.recalls.initiate_recall,
             QP,
             "RCL-2026-002",
             "DONOR",
@@ -602,7 +602,7 @@ def _recalls(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
     yield (
         "recall of DE-MU-BERLIN over December 2025",
         _call(
-            app.initiate_recall,
+            app.recalls.initiate_recall,
             QP,
             "RCL-2026-003",
             "SITE",

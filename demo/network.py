@@ -271,17 +271,17 @@ def seed(
         control = None if site["kind"] == "CONTROL_SITE" else CONTROL
         if site["kind"] in ("TESTING_LABORATORY", "MEDICAL_INSTITUTION"):
             control = None
-        app.register_site(ADMIN, control_site_id=control, **site)
+        app.sites.register_site(ADMIN, control_site_id=control, **site)
         done += 1
         progress(done, total, f"registered {site['site_id']}")
     for verb, site_id, reason, when in HISTORY:
         at = _t(when)
         if verb == "relocate":
-            app.relocate_site(
+            app.sites.relocate_site(
                 ADMIN, site_id, "UMC Utrecht, Heidelberglaan 100, Utrecht", reason, effective_at=at
             )
         else:
-            getattr(app, f"{verb}_site")(ADMIN, site_id, reason, at)
+            getattr(app.sites, f"{verb}_site")(ADMIN, site_id, reason, at)
         done += 1
         progress(done, total, f"{verb} {site_id}")
     for label, step in chain:

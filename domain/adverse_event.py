@@ -59,6 +59,44 @@ class AdverseEvent(LedgerAggregate):
         self.reporting_deadline = reporting_deadline
         self.submitted_at: datetime | None = None
 
+    @classmethod
+    def create(
+        cls,
+        *,
+        adverse_event_id: str,
+        batch_id: str,
+        patient_code: str,
+        reported_by_site_id: str,
+        control_site_id: str,
+        jurisdiction: str,
+        serious: bool,
+        description: str,
+        onset_at: datetime,
+        aware_at: datetime,
+        reporting_deadline: datetime,
+        occurred_at: datetime,
+        actor: str,
+        actor_role: str,
+    ) -> AdverseEvent:
+        """A new adverse event report: its Reported event, pending until saved."""
+        return cls._create(
+            cls.Reported,
+            id=cls.ledger_id(adverse_event_id),
+            batch_id=batch_id,
+            patient_code=patient_code,
+            reported_by_site_id=reported_by_site_id,
+            control_site_id=control_site_id,
+            jurisdiction=jurisdiction,
+            serious=serious,
+            description=description,
+            onset_at=onset_at,
+            aware_at=aware_at,
+            reporting_deadline=reporting_deadline,
+            occurred_at=occurred_at,
+            actor=actor,
+            actor_role=actor_role,
+        )
+
     def submit(self, authority: str, submitted_at: datetime, **actor: Any) -> None:
         if self.submitted_at is not None:
             raise RuleViolationError(

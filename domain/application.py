@@ -1,9 +1,16 @@
 """The one ledger: a single eventsourcing Application holding every aggregate.
 
 One application means one global order of events: the order regulators replay and the hash chain
-covers. Each aggregate's commands live in a mixin (sites, then donors and donations, then
-materials and batches, then distribution and adverse events, then recalls, then corrections,
-each building on the one before).
+covers. Its commands live in sibling groups, one per area (``sites``, ``donors``, ``batches``,
+``distribution``, ``recalls``, ``corrections``), each a plain class given the ledger core
+(``domain.ledger.LedgerApplication``) and running each command in a unit of work of it.
+
+Adding a command: the aggregate method that decides and triggers the event; the group method
+that checks the input and runs ``load``, decide, ``save`` in ``self.ledger.unit_of_work()``;
+and one GraphQL declaration naming the group method by reference (``SiteCommands.register_site``),
+which the API runs through ``TraceabilityLedger.bind``. Rules shared by groups are functions
+taking the unit of work, in the module of the aggregate they are about
+(``domain.site.operating_site``, ``domain.donor.require_donor_may_give``).
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from domain.batch_commands import BatchCommands
 from domain.correction_commands import CorrectionCommands
 from domain.distribution_commands import DistributionCommands
 from domain.donor_commands import DonorCommands
+from domain.ledger import LedgerApplication
 from domain.recall_commands import RecallCommands
 from domain.site_commands import SiteCommands
 
@@ -29,8 +37,17 @@ _GROUPS: dict[type, str] = {
 }
 
 
-class TraceabilityLedger(CorrectionCommands):
-    """Every aggregate of regentrace, in one ledger."""
+class TraceabilityLedger(LedgerApplication):
+    """Every aggregate of regentrace, in one ledger, and its command groups."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.sites = SiteCommands(self)
+        self.donors = DonorCommands(self)
+        self.batches = BatchCommands(self)
+        self.distribution = DistributionCommands(self)
+        self.recalls = RecallCommands(self)
+        self.corrections = CorrectionCommands(self)
 
     @classmethod
     def groups(cls) -> Mapping[type, str]:
@@ -42,12 +59,12 @@ class TraceabilityLedger(CorrectionCommands):
         """The attribute of the group that defines ``function``; raises if none does."""
         owner = function.__qualname__.rpartition(".")[0]
         for group, attribute in cls.groups().items():
-            if group.__qualname__ == owner and vars(group).get(function.__name__) is not None:
+            if group.__qualname__ == owner and vars(group).get(function.__name__) is function:
                 return attribute
         raise TypeError(f"{function.__qualname__} is not a command of a command group")
 
     def bind(self, function: Callable[..., Any]) -> Callable[..., Any]:
         """The command ``function`` (given by reference, e.g. ``SiteCommands.register_site``)
         bound to this application's instance of its group."""
-        self.group_of(function)
-        return getattr(self, function.__name__)  # type: ignore[no-any-return]
+        group = getattr(self, self.group_of(function))
+        return getattr(group, function.__name__)  # type: ignore[no-any-return]

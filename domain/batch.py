@@ -186,6 +186,36 @@ class Batch(LedgerAggregate):
         self.made_by = started_at
         self.administered_at: datetime | None = None
 
+    @classmethod
+    def create(
+        cls,
+        *,
+        batch_id: str,
+        product: str,
+        donation_id: str,
+        patient_code: str,
+        control_site_id: str,
+        site_id: str,
+        started_at: datetime,
+        occurred_at: datetime,
+        actor: str,
+        actor_role: str,
+    ) -> Batch:
+        """A new batch named ``batch_id``: its Started event, pending until saved."""
+        return cls._create(
+            cls.Started,
+            id=cls.ledger_id(batch_id),
+            product=product,
+            donation_id=donation_id,
+            patient_code=patient_code,
+            control_site_id=control_site_id,
+            site_id=site_id,
+            started_at=started_at,
+            occurred_at=occurred_at,
+            actor=actor,
+            actor_role=actor_role,
+        )
+
     # ------------------------------------------------------------------------------- queries
 
     @property

@@ -9,8 +9,9 @@ from typing import Any
 from domain import reference
 from domain.batch import Batch
 from domain.donation import Donation, DonationType
-from domain.donor_commands import DonorCommands
+from domain.donor import Donor, require_donor_may_give
 from domain.isbt128 import check_patient_code, normalise_donation_id
+from domain.ledger import LedgerApplication, UnitOfWork, actor
 from domain.material_lot import MaterialLot
 from domain.shared import (
     CommandResult,
@@ -24,10 +25,15 @@ from domain.shared import (
     require_time,
     utcnow,
 )
-from domain.site import Site, SiteStatus
+from domain.site import Site, SiteStatus, operating_site
 
 
-class BatchCommands(DonorCommands):
+class BatchCommands:
+    """Material lots received and decided; batches made, tested, released or discarded."""
+
+    def __init__(self, ledger: LedgerApplication) -> None:
+        self.ledger = ledger
+
     # ------------------------------------------------------------------------ material lots
 
     def receive_material_lot(
@@ -47,21 +53,21 @@ class BatchCommands(DonorCommands):
         if expires_at is not None:
             require_offset(expires_at, "expiresAt")
             require_order(received_at, expires_at, "receivedAt", "expiresAt")
-        if self.exists(MaterialLot, lot_id):
-            raise ConflictError(f"material lot {lot_id!r} is already received", id=lot_id)
-        self.operating_site(site_id, received_at)
-        lot = MaterialLot._create(
-            MaterialLot.Received,
-            id=MaterialLot.ledger_id(lot_id),
-            material=material,
-            supplier=supplier,
-            site_id=site_id,
-            received_at=received_at,
-            expires_at=expires_at,
-            occurred_at=received_at,
-            **self.actor(principal),
-        )
-        return self.commit(lot)
+        with self.ledger.unit_of_work() as uow:
+            if uow.exists(MaterialLot, lot_id):
+                raise ConflictError(f"material lot {lot_id!r} is already received", id=lot_id)
+            operating_site(uow, site_id, received_at)
+            lot = MaterialLot.create(
+                lot_id=lot_id,
+                material=material,
+                supplier=supplier,
+                site_id=site_id,
+                received_at=received_at,
+                expires_at=expires_at,
+                occurred_at=received_at,
+                **actor(principal),
+            )
+            return uow.save(lot)
 
     def release_material_lot(
         self,
@@ -90,9 +96,10 @@ class BatchCommands(DonorCommands):
         decide: Callable[..., None],
     ) -> CommandResult:
         at = require_time(decided_at or utcnow(), "decidedAt")
-        lot = self.load(MaterialLot, lot_id)
-        decide(lot, _optional(reason), at, **self.actor(principal))
-        return self.commit(lot)
+        with self.ledger.unit_of_work() as uow:
+            lot = uow.load(MaterialLot, lot_id)
+            decide(lot, _optional(reason), at, **actor(principal))
+            return uow.save(lot)
 
     # ------------------------------------------------------------------------------ batches
 
@@ -111,31 +118,34 @@ class BatchCommands(DonorCommands):
         reference.product(product)
         patient_code = check_patient_code(require_identifier(patient_code, "patientCode"))
         started_at = require_time(started_at, "startedAt")
-        if self.exists(Batch, batch_id):
-            raise ConflictError(f"batch {batch_id!r} is already started", id=batch_id)
-        donation = self.load(Donation, _donation_key(donation_id))
-        require_order(donation.acquired_at, started_at, "the donation's acquiredAt", "startedAt")
-        self.require_donor_may_give(self.donor_of(donation), donation.donation_type, started_at)
-        control = self.load(Site, control_site_id)
-        if not control.is_control_site:
-            raise RuleViolationError(
-                f"site {control_site_id!r} is a {control.kind.value}, not a CONTROL_SITE",
-                control_site_id=control_site_id,
+        with self.ledger.unit_of_work() as uow:
+            if uow.exists(Batch, batch_id):
+                raise ConflictError(f"batch {batch_id!r} is already started", id=batch_id)
+            donation = uow.load(Donation, _donation_key(donation_id))
+            require_order(
+                donation.acquired_at, started_at, "the donation's acquiredAt", "startedAt"
             )
-        self._require_manufacturing_site(control, site_id, started_at)
-        batch = Batch._create(
-            Batch.Started,
-            id=Batch.ledger_id(batch_id),
-            product=product,
-            donation_id=donation.key,
-            patient_code=patient_code,
-            control_site_id=control.key,
-            site_id=site_id,
-            started_at=started_at,
-            occurred_at=started_at,
-            **self.actor(principal),
-        )
-        return self.commit(batch)
+            donor = uow.load(Donor, donation.donor_code)
+            require_donor_may_give(donor, donation.donation_type, started_at)
+            control = uow.load(Site, control_site_id)
+            if not control.is_control_site:
+                raise RuleViolationError(
+                    f"site {control_site_id!r} is a {control.kind.value}, not a CONTROL_SITE",
+                    control_site_id=control_site_id,
+                )
+            _require_manufacturing_site(uow, control, site_id, started_at)
+            batch = Batch.create(
+                batch_id=batch_id,
+                product=product,
+                donation_id=donation.key,
+                patient_code=patient_code,
+                control_site_id=control.key,
+                site_id=site_id,
+                started_at=started_at,
+                occurred_at=started_at,
+                **actor(principal),
+            )
+            return uow.save(batch)
 
     def record_batch_step(
         self,
@@ -156,25 +166,25 @@ class BatchCommands(DonorCommands):
         completed_at = require_time(completed_at, "completedAt")
         require_order(started_at, completed_at, "startedAt", "completedAt")
         lots = tuple(dict.fromkeys(material_lots or ()))
-        batch = self.load(Batch, batch_id)
-        self._require_manufacturing_site(
-            self.load(Site, batch.control_site_id), site_id, started_at
-        )
-        self.operating_site(site_id, started_at, until=completed_at)
-        for lot_id in lots:
-            self.load(MaterialLot, lot_id).require_usable(started_at)
-        batch.record_step(
-            step=step,
-            site_id=site_id,
-            started_at=started_at,
-            completed_at=completed_at,
-            operator=operator,
-            equipment=_optional(equipment),
-            material_lots=lots,
-            parameters=parameters or None,
-            **self.actor(principal),
-        )
-        return self.commit(batch)
+        with self.ledger.unit_of_work() as uow:
+            batch = uow.load(Batch, batch_id)
+            control = uow.load(Site, batch.control_site_id)
+            _require_manufacturing_site(uow, control, site_id, started_at)
+            operating_site(uow, site_id, started_at, until=completed_at)
+            for lot_id in lots:
+                uow.load(MaterialLot, lot_id).require_usable(started_at)
+            batch.record_step(
+                step=step,
+                site_id=site_id,
+                started_at=started_at,
+                completed_at=completed_at,
+                operator=operator,
+                equipment=_optional(equipment),
+                material_lots=lots,
+                parameters=parameters or None,
+                **actor(principal),
+            )
+            return uow.save(batch)
 
     def record_qc_result(
         self,
@@ -195,101 +205,112 @@ class BatchCommands(DonorCommands):
             "result": require_text(result, "result"),
         }
         tested_at = require_time(tested_at, "testedAt")
-        batch = self.load(Batch, batch_id)
-        self.operating_site(laboratory_site_id, tested_at)
-        batch.record_qc_result(
-            passed=bool(passed),
-            tested_at=tested_at,
-            laboratory_site_id=laboratory_site_id,
-            **fields,
-            **self.actor(principal),
-        )
-        return self.commit(batch)
+        with self.ledger.unit_of_work() as uow:
+            batch = uow.load(Batch, batch_id)
+            operating_site(uow, laboratory_site_id, tested_at)
+            batch.record_qc_result(
+                passed=bool(passed),
+                tested_at=tested_at,
+                laboratory_site_id=laboratory_site_id,
+                **fields,
+                **actor(principal),
+            )
+            return uow.save(batch)
 
     def open_deviation(
         self, principal: Principal, batch_id: str, deviation_id: str, description: str
     ) -> CommandResult:
         deviation_id = require_identifier(deviation_id, "deviationId")
         description = require_text(description, "description")
-        batch = self.load(Batch, batch_id)
-        batch.open_deviation(deviation_id, description, **self._now(principal))
-        return self.commit(batch)
+        with self.ledger.unit_of_work() as uow:
+            batch = uow.load(Batch, batch_id)
+            batch.open_deviation(deviation_id, description, **_now(principal))
+            return uow.save(batch)
 
     def close_deviation(
         self, principal: Principal, batch_id: str, deviation_id: str, resolution: str
     ) -> CommandResult:
         resolution = require_text(resolution, "resolution")
-        batch = self.load(Batch, batch_id)
-        batch.close_deviation(deviation_id, resolution, **self._now(principal))
-        return self.commit(batch)
+        with self.ledger.unit_of_work() as uow:
+            batch = uow.load(Batch, batch_id)
+            batch.close_deviation(deviation_id, resolution, **_now(principal))
+            return uow.save(batch)
 
     def release_batch(
         self, principal: Principal, batch_id: str, signature_meaning: str, released_at: datetime
     ) -> CommandResult:
         meaning = require_text(signature_meaning, "signatureMeaning")
         released_at = require_time(released_at, "releasedAt")
-        batch = self.load(Batch, batch_id)
-        require_order(batch.started_at, released_at, "the batch's startedAt", "releasedAt")
-        batch.require_status({batch.status.IN_PROCESS}, "release")
-        required = reference.product(batch.product).required_qc_tests
-        reasons = batch.release_blockers(required, released_at)
-        reasons += self._site_blockers(batch, released_at)
-        reasons += self._donor_blockers(batch, released_at)
-        if reasons:
-            raise RuleViolationError(
-                f"release of batch {batch.key!r} refused: " + "; ".join(reasons),
-                batch_id=batch.key,
-                reasons=reasons,
-            )
-        batch.release(meaning, released_at, **self.actor(principal))
-        return self.commit(batch)
+        with self.ledger.unit_of_work() as uow:
+            batch = uow.load(Batch, batch_id)
+            require_order(batch.started_at, released_at, "the batch's startedAt", "releasedAt")
+            batch.require_status({batch.status.IN_PROCESS}, "release")
+            required = reference.product(batch.product).required_qc_tests
+            reasons = batch.release_blockers(required, released_at)
+            reasons += _site_blockers(uow, batch, released_at)
+            reasons += _donor_blockers(uow, batch, released_at)
+            if reasons:
+                raise RuleViolationError(
+                    f"release of batch {batch.key!r} refused: " + "; ".join(reasons),
+                    batch_id=batch.key,
+                    reasons=reasons,
+                )
+            batch.release(meaning, released_at, **actor(principal))
+            return uow.save(batch)
 
     def reject_batch(self, principal: Principal, batch_id: str, reason: str) -> CommandResult:
         reason = require_text(reason, "reason")
-        batch = self.load(Batch, batch_id)
-        batch.reject(reason, **self._now(principal))
-        return self.commit(batch)
+        with self.ledger.unit_of_work() as uow:
+            batch = uow.load(Batch, batch_id)
+            batch.reject(reason, **_now(principal))
+            return uow.save(batch)
 
     def destroy_batch(self, principal: Principal, batch_id: str, reason: str) -> CommandResult:
         reason = require_text(reason, "reason")
-        batch = self.load(Batch, batch_id)
-        batch.destroy(reason, **self._now(principal))
-        return self.commit(batch)
+        with self.ledger.unit_of_work() as uow:
+            batch = uow.load(Batch, batch_id)
+            batch.destroy(reason, **_now(principal))
+            return uow.save(batch)
 
-    # ---------------------------------------------------------------------------- internals
 
-    def _now(self, principal: Principal) -> dict[str, Any]:
-        return {"occurred_at": utcnow(), **self.actor(principal)}
+# -------------------------------------------------------------------------------- internals
 
-    def _require_manufacturing_site(self, control: Site, site_id: str, at: datetime) -> None:
-        """The site makes for ``control`` (is it, or answers to it) and operates at ``at``."""
-        site = self.operating_site(site_id, at)
-        if control.key not in (site.key, site.control_site_id):
-            raise RuleViolationError(
-                f"site {site_id!r} does not operate under control site {control.key!r}",
-                site_id=site_id,
-            )
 
-    def _site_blockers(self, batch: Batch, at: datetime) -> list[str]:
-        reasons = []
-        for site_id in sorted(batch.sites | {batch.control_site_id}):
-            site = self.load(Site, site_id)
-            status = site.status_at(at)
-            if status is not SiteStatus.ACTIVE:
-                reasons.append(f"site {site_id} is {status.value if status else 'unknown'}")
-        return reasons
+def _now(principal: Principal) -> dict[str, Any]:
+    return {"occurred_at": utcnow(), **actor(principal)}
 
-    def _donor_blockers(self, batch: Batch, at: datetime) -> list[str]:
-        donation = self.load(Donation, batch.donation_id)
-        donor = self.donor_of(donation)
-        reasons = []
-        if donor.consent_withdrawn or not donor.consent_stands_at(at):
-            reasons.append(f"consent of donor {donor.key} does not stand")
-        if donor.eligibility_revoked:
-            reasons.append(f"eligibility of donor {donor.key} was revoked")
-        elif donation.donation_type is DonationType.ALLOGENEIC and not donor.eligible_at(at):
-            reasons.append(f"donor {donor.key} is not ELIGIBLE")
-        return reasons
+
+def _require_manufacturing_site(uow: UnitOfWork, control: Site, site_id: str, at: datetime) -> None:
+    """The site makes for ``control`` (is it, or answers to it) and operates at ``at``."""
+    site = operating_site(uow, site_id, at)
+    if control.key not in (site.key, site.control_site_id):
+        raise RuleViolationError(
+            f"site {site_id!r} does not operate under control site {control.key!r}",
+            site_id=site_id,
+        )
+
+
+def _site_blockers(uow: UnitOfWork, batch: Batch, at: datetime) -> list[str]:
+    reasons = []
+    for site_id in sorted(batch.sites | {batch.control_site_id}):
+        site = uow.load(Site, site_id)
+        status = site.status_at(at)
+        if status is not SiteStatus.ACTIVE:
+            reasons.append(f"site {site_id} is {status.value if status else 'unknown'}")
+    return reasons
+
+
+def _donor_blockers(uow: UnitOfWork, batch: Batch, at: datetime) -> list[str]:
+    donation = uow.load(Donation, batch.donation_id)
+    donor = uow.load(Donor, donation.donor_code)
+    reasons = []
+    if donor.consent_withdrawn or not donor.consent_stands_at(at):
+        reasons.append(f"consent of donor {donor.key} does not stand")
+    if donor.eligibility_revoked:
+        reasons.append(f"eligibility of donor {donor.key} was revoked")
+    elif donation.donation_type is DonationType.ALLOGENEIC and not donor.eligible_at(at):
+        reasons.append(f"donor {donor.key} is not ELIGIBLE")
+    return reasons
 
 
 def _optional(value: str | None) -> str | None:

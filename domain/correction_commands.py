@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from domain import reference
-from domain.recall_commands import RecallCommands
+from domain.ledger import LedgerApplication, actor
 from domain.shared import (
     BadInputError,
     CommandResult,
@@ -62,7 +62,12 @@ def _aggregate_classes() -> dict[str, type[LedgerAggregate]]:
     return found
 
 
-class CorrectionCommands(RecallCommands):
+class CorrectionCommands:
+    """Corrections of recorded facts, each a new event naming the one it corrects."""
+
+    def __init__(self, ledger: LedgerApplication) -> None:
+        self.ledger = ledger
+
     def correct_event(
         self, principal: Principal, position: int, field: str, new_value: Any, reason: str
     ) -> CommandResult:
@@ -80,28 +85,29 @@ class CorrectionCommands(RecallCommands):
             event = self._event_at(position)
         original = self._correctable(event, field)
         cls = _aggregate_classes()[aggregate_type_of(event.originator_id)]
-        aggregate = self.load(cls, event.originator_id.split(":", 1)[1])
-        old_value = aggregate.corrections.get((position, field), original)
-        self._check_value(field, old_value, new_value)
-        aggregate.trigger_event(
-            aggregate.Corrected,
-            corrected_position=position,
-            corrected_event_type=type(event).__qualname__,
-            field=field,
-            old_value=old_value,
-            new_value=new_value,
-            reason=reason,
-            correction_of=correction_of,
-            occurred_at=utcnow(),
-            **self.actor(principal),
-        )
-        return self.commit(aggregate)
+        with self.ledger.unit_of_work() as uow:
+            aggregate = uow.load(cls, event.originator_id.split(":", 1)[1])
+            old_value = aggregate.corrections.get((position, field), original)
+            self._check_value(field, old_value, new_value)
+            aggregate.trigger_event(
+                aggregate.Corrected,
+                corrected_position=position,
+                corrected_event_type=type(event).__qualname__,
+                field=field,
+                old_value=old_value,
+                new_value=new_value,
+                reason=reason,
+                correction_of=correction_of,
+                occurred_at=utcnow(),
+                **actor(principal),
+            )
+            return uow.save(aggregate)
 
     def _event_at(self, position: int) -> LedgerEvent:
-        found = self.recorder.select_notifications(start=position, limit=1, stop=position)
+        found = self.ledger.recorder.select_notifications(start=position, limit=1, stop=position)
         if not found or found[0].id != position:
             raise NotFoundError(f"no event at ledger position {position}", position=position)
-        event = self.mapper.to_domain_event(found[0])
+        event = self.ledger.mapper.to_domain_event(found[0])
         assert isinstance(event, LedgerEvent)
         return event
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from domain import reference
 from domain.adverse_event import AdverseEvent
 from domain.batch import Batch, BatchStatus
-from domain.batch_commands import BatchCommands
+from domain.ledger import LedgerApplication, actor
 from domain.shared import (
     BadInputError,
     CommandResult,
@@ -20,10 +20,15 @@ from domain.shared import (
     require_time,
 )
 from domain.shipment import Shipment
-from domain.site import Site
+from domain.site import Site, operating_site
 
 
-class DistributionCommands(BatchCommands):
+class DistributionCommands:
+    """Shipments, administration to the patient, and adverse reactions."""
+
+    def __init__(self, ledger: LedgerApplication) -> None:
+        self.ledger = ledger
+
     def dispatch_shipment(
         self,
         principal: Principal,
@@ -42,26 +47,28 @@ class DistributionCommands(BatchCommands):
             raise BadInputError("a shipment carries at least one batch", field="batchIds")
         if from_site_id == to_site_id:
             raise BadInputError("fromSiteId and toSiteId must differ", field="toSiteId")
-        if self.exists(Shipment, shipment_id):
-            raise ConflictError(f"shipment {shipment_id!r} is already dispatched", id=shipment_id)
-        self.operating_site(from_site_id, dispatched_at)
-        self.operating_site(to_site_id, dispatched_at)
-        batches = [self.load(Batch, b) for b in ids]
-        actor = self.actor(principal)
-        for batch in batches:
-            batch.dispatch(shipment_id, from_site_id, to_site_id, dispatched_at, **actor)
-        shipment = Shipment._create(
-            Shipment.Dispatched,
-            id=Shipment.ledger_id(shipment_id),
-            batch_ids=tuple(b.key for b in batches),
-            from_site_id=from_site_id,
-            to_site_id=to_site_id,
-            courier=courier,
-            dispatched_at=dispatched_at,
-            occurred_at=dispatched_at,
-            **actor,
-        )
-        return self.commit(*batches, shipment)
+        by = actor(principal)
+        with self.ledger.unit_of_work() as uow:
+            if uow.exists(Shipment, shipment_id):
+                raise ConflictError(
+                    f"shipment {shipment_id!r} is already dispatched", id=shipment_id
+                )
+            operating_site(uow, from_site_id, dispatched_at)
+            operating_site(uow, to_site_id, dispatched_at)
+            batches = [uow.load(Batch, b) for b in ids]
+            for batch in batches:
+                batch.dispatch(shipment_id, from_site_id, to_site_id, dispatched_at, **by)
+            shipment = Shipment.create(
+                shipment_id=shipment_id,
+                batch_ids=tuple(b.key for b in batches),
+                from_site_id=from_site_id,
+                to_site_id=to_site_id,
+                courier=courier,
+                dispatched_at=dispatched_at,
+                occurred_at=dispatched_at,
+                **by,
+            )
+            return uow.save(*batches, shipment)
 
     def record_temperature_excursion(
         self,
@@ -74,11 +81,12 @@ class DistributionCommands(BatchCommands):
         observed_at = require_time(observed_at, "observedAt")
         if duration_minutes <= 0:
             raise BadInputError("durationMinutes must be positive", field="durationMinutes")
-        shipment = self.load(Shipment, shipment_id)
-        shipment.record_excursion(
-            observed_at, float(temperature_celsius), duration_minutes, **self.actor(principal)
-        )
-        return self.commit(shipment)
+        with self.ledger.unit_of_work() as uow:
+            shipment = uow.load(Shipment, shipment_id)
+            shipment.record_excursion(
+                observed_at, float(temperature_celsius), duration_minutes, **actor(principal)
+            )
+            return uow.save(shipment)
 
     def receive_shipment(
         self,
@@ -88,16 +96,16 @@ class DistributionCommands(BatchCommands):
         condition_acceptable: bool,
     ) -> CommandResult:
         received_at = require_time(received_at, "receivedAt")
-        shipment = self.load(Shipment, shipment_id)
-        self.operating_site(shipment.to_site_id, received_at)
-        actor = self.actor(principal)
-        shipment.receive(received_at, bool(condition_acceptable), **actor)
-        batches = [self.load(Batch, b) for b in shipment.batch_ids]
-        for batch in batches:
-            batch.receive(
-                shipment.key, shipment.to_site_id, received_at, bool(condition_acceptable), **actor
-            )
-        return self.commit(*batches, shipment)
+        by = actor(principal)
+        acceptable = bool(condition_acceptable)
+        with self.ledger.unit_of_work() as uow:
+            shipment = uow.load(Shipment, shipment_id)
+            operating_site(uow, shipment.to_site_id, received_at)
+            shipment.receive(received_at, acceptable, **by)
+            batches = [uow.load(Batch, b) for b in shipment.batch_ids]
+            for batch in batches:
+                batch.receive(shipment.key, shipment.to_site_id, received_at, acceptable, **by)
+            return uow.save(*batches, shipment)
 
     def record_administration(
         self,
@@ -110,12 +118,13 @@ class DistributionCommands(BatchCommands):
     ) -> CommandResult:
         patient_code = require_text(patient_code, "patientCode")
         administered_at = require_time(administered_at, "administeredAt")
-        batch = self.load(Batch, batch_id)
-        self.operating_site(site_id, administered_at)
-        batch.administer(
-            site_id, patient_code, administered_at, bool(identity_verified), **self.actor(principal)
-        )
-        return self.commit(batch)
+        with self.ledger.unit_of_work() as uow:
+            batch = uow.load(Batch, batch_id)
+            operating_site(uow, site_id, administered_at)
+            batch.administer(
+                site_id, patient_code, administered_at, bool(identity_verified), **actor(principal)
+            )
+            return uow.save(batch)
 
     def report_adverse_event(
         self,
@@ -134,43 +143,51 @@ class DistributionCommands(BatchCommands):
         onset_at = require_time(onset_at, "onsetAt")
         aware_at = require_time(aware_at, "awareAt")
         require_order(onset_at, aware_at, "onsetAt", "awareAt")
-        if self.exists(AdverseEvent, adverse_event_id):
-            raise ConflictError(
-                f"adverse event {adverse_event_id!r} is already reported", id=adverse_event_id
-            )
-        batch = self.load(Batch, batch_id)
-        if batch.status is not BatchStatus.ADMINISTERED or batch.patient_code != patient_code:
-            raise RuleViolationError(
-                f"batch {batch.key!r} was not administered to patient {patient_code!r}; an "
-                "adverse reaction is reported against the batch the patient received",
+        with self.ledger.unit_of_work() as uow:
+            if uow.exists(AdverseEvent, adverse_event_id):
+                raise ConflictError(
+                    f"adverse event {adverse_event_id!r} is already reported", id=adverse_event_id
+                )
+            batch = uow.load(Batch, batch_id)
+            _require_administered_to(batch, patient_code, onset_at)
+            site = uow.load(Site, reported_by_site_id)
+            report = AdverseEvent.create(
+                adverse_event_id=adverse_event_id,
                 batch_id=batch.key,
+                patient_code=patient_code,
+                reported_by_site_id=site.key,
+                control_site_id=batch.control_site_id,
+                jurisdiction=site.jurisdiction,
+                serious=bool(serious),
+                description=description,
+                onset_at=onset_at,
+                aware_at=aware_at,
+                reporting_deadline=reference.reporting_deadline(
+                    site.jurisdiction, serious, aware_at
+                ),
+                occurred_at=aware_at,
+                **actor(principal),
             )
-        if batch.administered_at is not None:
-            require_order(batch.administered_at, onset_at, "the administration", "onsetAt")
-        site = self.load(Site, reported_by_site_id)
-        report = AdverseEvent._create(
-            AdverseEvent.Reported,
-            id=AdverseEvent.ledger_id(adverse_event_id),
-            batch_id=batch.key,
-            patient_code=patient_code,
-            reported_by_site_id=site.key,
-            control_site_id=batch.control_site_id,
-            jurisdiction=site.jurisdiction,
-            serious=bool(serious),
-            description=description,
-            onset_at=onset_at,
-            aware_at=aware_at,
-            reporting_deadline=reference.reporting_deadline(site.jurisdiction, serious, aware_at),
-            occurred_at=aware_at,
-            **self.actor(principal),
-        )
-        return self.commit(report)
+            return uow.save(report)
 
     def submit_adverse_event_to_authority(
         self, principal: Principal, adverse_event_id: str, authority: str, submitted_at: datetime
     ) -> CommandResult:
         authority = require_text(authority, "authority")
         submitted_at = require_time(submitted_at, "submittedAt")
-        report = self.load(AdverseEvent, adverse_event_id)
-        report.submit(authority, submitted_at, **self.actor(principal))
-        return self.commit(report)
+        with self.ledger.unit_of_work() as uow:
+            report = uow.load(AdverseEvent, adverse_event_id)
+            report.submit(authority, submitted_at, **actor(principal))
+            return uow.save(report)
+
+
+def _require_administered_to(batch: Batch, patient_code: str, onset_at: datetime) -> None:
+    """An adverse reaction is reported against the batch the patient received, after it."""
+    if batch.status is not BatchStatus.ADMINISTERED or batch.patient_code != patient_code:
+        raise RuleViolationError(
+            f"batch {batch.key!r} was not administered to patient {patient_code!r}; an "
+            "adverse reaction is reported against the batch the patient received",
+            batch_id=batch.key,
+        )
+    if batch.administered_at is not None:
+        require_order(batch.administered_at, onset_at, "the administration", "onsetAt")

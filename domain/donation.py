@@ -43,3 +43,33 @@ class Donation(LedgerAggregate):
         self.material = material
         self.acquired_at = acquired_at
         self.isbt128_din = isbt128_din
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        donation_id: str,
+        donor_code: str,
+        donation_type: str,
+        site_id: str,
+        material: str,
+        acquired_at: datetime,
+        isbt128_din: str | None = None,
+        occurred_at: datetime,
+        actor: str,
+        actor_role: str,
+    ) -> Donation:
+        """A new donation named ``donation_id``: its Recorded event, pending until saved."""
+        return cls._create(
+            cls.Recorded,
+            id=cls.ledger_id(donation_id),
+            donor_code=donor_code,
+            donation_type=donation_type,
+            site_id=site_id,
+            material=material,
+            acquired_at=acquired_at,
+            isbt128_din=isbt128_din,
+            occurred_at=occurred_at,
+            actor=actor,
+            actor_role=actor_role,
+        )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from domain.donation import DonationType
 from domain.shared import LedgerAggregate, LedgerCreated, RuleViolationError
 
 # Screening an eligible donor must include (DOMAIN: HIV, HBV, HCV and others).
@@ -107,6 +108,28 @@ class Donor(LedgerAggregate):
         self.site_id = site_id
         self.consents: list[Consent] = []
         self.determinations: list[Eligibility] = []
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        donor_code: str,
+        sealed_personal_data: str | None = None,
+        site_id: str | None = None,
+        occurred_at: datetime,
+        actor: str,
+        actor_role: str,
+    ) -> Donor:
+        """A new donor named ``donor_code``: its Registered event, pending until saved."""
+        return cls._create(
+            cls.Registered,
+            id=cls.ledger_id(donor_code),
+            sealed_personal_data=sealed_personal_data,
+            site_id=site_id,
+            occurred_at=occurred_at,
+            actor=actor,
+            actor_role=actor_role,
+        )
 
     # ------------------------------------------------------------------------------- queries
 
@@ -243,3 +266,18 @@ class Donor(LedgerAggregate):
                 donor_code=self.key,
             )
         self.trigger_event(self.EligibilityRevoked, reason=reason, occurred_at=occurred_at, **actor)
+
+
+def require_donor_may_give(donor: Donor, donation_type: DonationType, at: datetime) -> None:
+    """Consent standing at ``at``; for allogeneic use, an ELIGIBLE determination too."""
+    if not donor.consent_stands_at(at):
+        raise RuleViolationError(
+            f"donor {donor.key!r} has no written consent standing at {at.isoformat()}",
+            donor_code=donor.key,
+        )
+    if donation_type is DonationType.ALLOGENEIC and not donor.eligible_at(at):
+        raise RuleViolationError(
+            f"donor {donor.key!r} has no ELIGIBLE, unrevoked determination made by "
+            f"{at.isoformat()}; allogeneic donation needs one",
+            donor_code=donor.key,
+        )

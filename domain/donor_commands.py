@@ -7,27 +7,29 @@ from datetime import datetime
 from typing import Any
 
 from domain.donation import Donation, DonationType
-from domain.donor import Donor
+from domain.donor import Donor, require_donor_may_give
 from domain.isbt128 import normalise_donation_id
+from domain.ledger import LedgerApplication, actor
 from domain.shared import (
     BadInputError,
     CommandResult,
     ConflictError,
     Principal,
-    RuleViolationError,
-    Sealer,
     require_identifier,
     require_text,
     require_time,
     utcnow,
 )
-from domain.site_commands import SiteCommands
+from domain.site import operating_site
 
 OUTCOMES = ("ELIGIBLE", "INELIGIBLE")
 
 
-class DonorCommands(SiteCommands):
-    sealer: Sealer | None = None
+class DonorCommands:
+    """Registering donors, their consent and eligibility, and recording donations."""
+
+    def __init__(self, ledger: LedgerApplication) -> None:
+        self.ledger = ledger
 
     def register_donor(
         self,
@@ -37,28 +39,31 @@ class DonorCommands(SiteCommands):
         site_id: str | None = None,
     ) -> CommandResult:
         donor_code = require_identifier(donor_code, "donorCode")
-        if self.exists(Donor, donor_code):
-            raise ConflictError(f"donor {donor_code!r} is already registered", id=donor_code)
-        if site_id is not None:
-            self.operating_site(site_id, utcnow())
+        with self.ledger.unit_of_work() as uow:
+            if uow.exists(Donor, donor_code):
+                raise ConflictError(f"donor {donor_code!r} is already registered", id=donor_code)
+            if site_id is not None:
+                operating_site(uow, site_id, utcnow())
+            donor = Donor.create(
+                donor_code=donor_code,
+                sealed_personal_data=self._sealed(donor_code, personal_data),
+                site_id=site_id,
+                occurred_at=utcnow(),
+                **actor(principal),
+            )
+            return uow.save(donor)
+
+    def _sealed(self, donor_code: str, personal_data: dict[str, Any] | None) -> str | None:
         sealed = None
         if personal_data:
-            if self.sealer is None:
+            if self.ledger.sealer is None:
                 raise BadInputError(
                     "personalData cannot be stored: no personal-data key is configured",
                     field="personalData",
                 )
             plaintext = json.dumps(personal_data, sort_keys=True, ensure_ascii=False).encode()
-            sealed = self.sealer.seal(plaintext, Donor.ledger_id(donor_code))
-        donor = Donor._create(
-            Donor.Registered,
-            id=Donor.ledger_id(donor_code),
-            sealed_personal_data=sealed,
-            site_id=site_id,
-            occurred_at=utcnow(),
-            **self.actor(principal),
-        )
-        return self.commit(donor)
+            sealed = self.ledger.sealer.seal(plaintext, Donor.ledger_id(donor_code))
+        return sealed
 
     def record_consent(
         self,
@@ -72,20 +77,22 @@ class DonorCommands(SiteCommands):
         reference = require_text(consent_reference, "consentReference")
         signed_at = require_time(signed_at, "signedAt")
         representative = legal_representative.strip() if legal_representative else None
-        donor = self.load(Donor, donor_code)
-        donor.record_consent(
-            reference, signed_at, representative or None, bool(notarised), **self.actor(principal)
-        )
-        return self.commit(donor)
+        with self.ledger.unit_of_work() as uow:
+            donor = uow.load(Donor, donor_code)
+            donor.record_consent(
+                reference, signed_at, representative or None, bool(notarised), **actor(principal)
+            )
+            return uow.save(donor)
 
     def withdraw_consent(
         self, principal: Principal, donor_code: str, reason: str, withdrawn_at: datetime
     ) -> CommandResult:
         reason = require_text(reason, "reason")
         withdrawn_at = require_time(withdrawn_at, "withdrawnAt")
-        donor = self.load(Donor, donor_code)
-        donor.withdraw_consent(reason, withdrawn_at, **self.actor(principal))
-        return self.commit(donor)
+        with self.ledger.unit_of_work() as uow:
+            donor = uow.load(Donor, donor_code)
+            donor.withdraw_consent(reason, withdrawn_at, **actor(principal))
+            return uow.save(donor)
 
     def determine_eligibility(
         self,
@@ -114,19 +121,21 @@ class DonorCommands(SiteCommands):
             }
             for s in screening
         )
-        donor = self.load(Donor, donor_code)
-        donor.determine_eligibility(
-            outcome, criteria_version, results, determined_at, **self.actor(principal)
-        )
-        return self.commit(donor)
+        with self.ledger.unit_of_work() as uow:
+            donor = uow.load(Donor, donor_code)
+            donor.determine_eligibility(
+                outcome, criteria_version, results, determined_at, **actor(principal)
+            )
+            return uow.save(donor)
 
     def revoke_eligibility(
         self, principal: Principal, donor_code: str, reason: str
     ) -> CommandResult:
         reason = require_text(reason, "reason")
-        donor = self.load(Donor, donor_code)
-        donor.revoke_eligibility(reason, utcnow(), **self.actor(principal))
-        return self.commit(donor)
+        with self.ledger.unit_of_work() as uow:
+            donor = uow.load(Donor, donor_code)
+            donor.revoke_eligibility(reason, utcnow(), **actor(principal))
+            return uow.save(donor)
 
     def record_donation(
         self,
@@ -146,41 +155,21 @@ class DonorCommands(SiteCommands):
             )
         material = require_text(material, "material")
         acquired_at = require_time(acquired_at, "acquiredAt")
-        if self.exists(Donation, key):
-            raise ConflictError(f"donation {key!r} is already recorded", id=key)
-        donor = self.load(Donor, donor_code)
-        self.require_donor_may_give(donor, DonationType(donation_type), acquired_at)
-        self.operating_site(site_id, acquired_at)
-        donation = Donation._create(
-            Donation.Recorded,
-            id=Donation.ledger_id(key),
-            donor_code=donor.key,
-            donation_type=donation_type,
-            site_id=site_id,
-            material=material,
-            acquired_at=acquired_at,
-            isbt128_din=din.din if din else None,
-            occurred_at=acquired_at,
-            **self.actor(principal),
-        )
-        return self.commit(donation)
-
-    # ---------------------------------------------------------------------------- internals
-
-    @staticmethod
-    def require_donor_may_give(donor: Donor, donation_type: DonationType, at: datetime) -> None:
-        """Consent standing at ``at``; for allogeneic use, an ELIGIBLE determination too."""
-        if not donor.consent_stands_at(at):
-            raise RuleViolationError(
-                f"donor {donor.key!r} has no written consent standing at {at.isoformat()}",
+        with self.ledger.unit_of_work() as uow:
+            if uow.exists(Donation, key):
+                raise ConflictError(f"donation {key!r} is already recorded", id=key)
+            donor = uow.load(Donor, donor_code)
+            require_donor_may_give(donor, DonationType(donation_type), acquired_at)
+            operating_site(uow, site_id, acquired_at)
+            donation = Donation.create(
+                donation_id=key,
                 donor_code=donor.key,
+                donation_type=donation_type,
+                site_id=site_id,
+                material=material,
+                acquired_at=acquired_at,
+                isbt128_din=din.din if din else None,
+                occurred_at=acquired_at,
+                **actor(principal),
             )
-        if donation_type is DonationType.ALLOGENEIC and not donor.eligible_at(at):
-            raise RuleViolationError(
-                f"donor {donor.key!r} has no ELIGIBLE, unrevoked determination made by "
-                f"{at.isoformat()}; allogeneic donation needs one",
-                donor_code=donor.key,
-            )
-
-    def donor_of(self, donation: Donation) -> Donor:
-        return self.load(Donor, donation.donor_code)
+            return uow.save(donation)

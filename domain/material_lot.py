@@ -58,6 +58,34 @@ class MaterialLot(LedgerAggregate):
         self.status = LotStatus.QUARANTINED
         self.released_at: datetime | None = None
 
+    @classmethod
+    def create(
+        cls,
+        *,
+        lot_id: str,
+        material: str,
+        supplier: str,
+        site_id: str,
+        received_at: datetime,
+        expires_at: datetime | None = None,
+        occurred_at: datetime,
+        actor: str,
+        actor_role: str,
+    ) -> MaterialLot:
+        """A new material lot named ``lot_id``: its Received event, pending until saved."""
+        return cls._create(
+            cls.Received,
+            id=cls.ledger_id(lot_id),
+            material=material,
+            supplier=supplier,
+            site_id=site_id,
+            received_at=received_at,
+            expires_at=expires_at,
+            occurred_at=occurred_at,
+            actor=actor,
+            actor_role=actor_role,
+        )
+
     def require_usable(self, at: datetime) -> None:
         if self.status is not LotStatus.RELEASED:
             raise RuleViolationError(

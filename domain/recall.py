@@ -112,3 +112,33 @@ class Recall(LedgerAggregate):
         self.initiated_by = ""
         self.origin = TraceOrigin(origin_kind, origin_id, window_from, window_to)
         self.trace = trace
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        recall_id: str,
+        reason: str,
+        origin_kind: str,
+        origin_id: str,
+        window_from: datetime | None = None,
+        window_to: datetime | None = None,
+        trace: dict[str, Any],
+        occurred_at: datetime,
+        actor: str,
+        actor_role: str,
+    ) -> Recall:
+        """A new recall named ``recall_id``: its Initiated event, pending until saved."""
+        return cls._create(
+            cls.Initiated,
+            id=cls.ledger_id(recall_id),
+            reason=reason,
+            origin_kind=origin_kind,
+            origin_id=origin_id,
+            window_from=window_from,
+            window_to=window_to,
+            trace=trace,
+            occurred_at=occurred_at,
+            actor=actor,
+            actor_role=actor_role,
+        )

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from domain.adverse_event import AdverseEvent
 from domain.batch import Batch
-from domain.distribution_commands import DistributionCommands
 from domain.donation import Donation
 from domain.donor import Donor
 from domain.isbt128 import normalise_donation_id
+from domain.ledger import LedgerApplication, actor
 from domain.material_lot import MaterialLot
-from domain.recall import NODE_KINDS, Recall, TraceOrigin, Tracer, origin_not_found
+from domain.recall import NODE_KINDS, Recall, TraceOrigin, origin_not_found
 from domain.shared import (
     BadInputError,
     CommandResult,
@@ -37,8 +37,11 @@ AGGREGATE_OF_KIND: dict[str, type[LedgerAggregate]] = {
 }
 
 
-class RecallCommands(DistributionCommands):
-    tracer: Tracer | None = None
+class RecallCommands:
+    """Recalls: scoped by tracing forward from their origin over the lineage."""
+
+    def __init__(self, ledger: LedgerApplication) -> None:
+        self.ledger = ledger
 
     def initiate_recall(
         self,
@@ -53,30 +56,28 @@ class RecallCommands(DistributionCommands):
         recall_id = require_identifier(recall_id, "recallId")
         reason = require_text(reason, "reason")
         origin = self.trace_origin(origin_kind, origin_id, window_from, window_to)
-        if self.exists(Recall, recall_id):
-            raise ConflictError(f"recall {recall_id!r} is already initiated", id=recall_id)
-        if self.tracer is None:
-            raise BadInputError("recalls need the lineage tracer, which is not configured")
-        trace = self.tracer.trace(origin, "FORWARD")
-        record = trace.as_record()
-        batches = [self.load(Batch, b) for b in record["affected_batches"]]
-        actor = self.actor(principal)
-        now = utcnow()
-        recall = Recall._create(
-            Recall.Initiated,
-            id=Recall.ledger_id(recall_id),
-            reason=reason,
-            origin_kind=origin.kind,
-            origin_id=origin.id,
-            window_from=origin.window_from,
-            window_to=origin.window_to,
-            trace=record,
-            occurred_at=now,
-            **actor,
-        )
-        for batch in batches:
-            batch.mark_recalled(recall_id, occurred_at=now, **actor)
-        return self.commit(recall, *batches)
+        with self.ledger.unit_of_work() as uow:
+            if uow.exists(Recall, recall_id):
+                raise ConflictError(f"recall {recall_id!r} is already initiated", id=recall_id)
+            if self.ledger.tracer is None:
+                raise BadInputError("recalls need the lineage tracer, which is not configured")
+            record = self.ledger.tracer.trace(origin, "FORWARD").as_record()
+            batches = [uow.load(Batch, b) for b in record["affected_batches"]]
+            by, now = actor(principal), utcnow()
+            recall = Recall.create(
+                recall_id=recall_id,
+                reason=reason,
+                origin_kind=origin.kind,
+                origin_id=origin.id,
+                window_from=origin.window_from,
+                window_to=origin.window_to,
+                trace=record,
+                occurred_at=now,
+                **by,
+            )
+            for batch in batches:
+                batch.mark_recalled(recall_id, occurred_at=now, **by)
+            return uow.save(recall, *batches)
 
     def trace_origin(
         self,
@@ -101,6 +102,6 @@ class RecallCommands(DistributionCommands):
         if kind == "DONATION":
             origin_id = normalise_donation_id(origin_id)[0]
         aggregate = AGGREGATE_OF_KIND.get(kind)
-        if aggregate is not None and not self.exists(aggregate, origin_id):
+        if aggregate is not None and not self.ledger.exists(aggregate, origin_id):
             raise origin_not_found(kind, origin_id)
         return TraceOrigin(kind, origin_id, window_from, window_to)

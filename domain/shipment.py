@@ -49,6 +49,34 @@ class Shipment(LedgerAggregate):
         self.dispatched_at = dispatched_at
         self.received_at: datetime | None = None
 
+    @classmethod
+    def create(
+        cls,
+        *,
+        shipment_id: str,
+        batch_ids: tuple[str, ...],
+        from_site_id: str,
+        to_site_id: str,
+        courier: str,
+        dispatched_at: datetime,
+        occurred_at: datetime,
+        actor: str,
+        actor_role: str,
+    ) -> Shipment:
+        """A new shipment named ``shipment_id``: its Dispatched event, pending until saved."""
+        return cls._create(
+            cls.Dispatched,
+            id=cls.ledger_id(shipment_id),
+            batch_ids=batch_ids,
+            from_site_id=from_site_id,
+            to_site_id=to_site_id,
+            courier=courier,
+            dispatched_at=dispatched_at,
+            occurred_at=occurred_at,
+            actor=actor,
+            actor_role=actor_role,
+        )
+
     def record_excursion(
         self, observed_at: datetime, temperature_celsius: float, duration_minutes: int, **actor: Any
     ) -> None:

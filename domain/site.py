@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from domain.shared import (
     LedgerAggregate,
@@ -22,6 +22,9 @@ from domain.shared import (
     SiteNotActiveError,
     SiteTerminatedError,
 )
+
+if TYPE_CHECKING:
+    from domain.ledger import UnitOfWork
 
 
 class SiteKind(StrEnum):
@@ -129,6 +132,42 @@ class Site(LedgerAggregate):
         self.history: list[tuple[SiteStatus, datetime]] = [(SiteStatus.REGISTERED, occurred_at)]
         self.last_change_at = occurred_at
 
+    @classmethod
+    def create(
+        cls,
+        *,
+        site_id: str,
+        name: str,
+        kind: str,
+        jurisdiction: str,
+        country: str,
+        supervising_authority: str,
+        licence_number: str | None = None,
+        control_site_id: str | None = None,
+        location: str | None = None,
+        contact: str | None = None,
+        occurred_at: datetime,
+        actor: str,
+        actor_role: str,
+    ) -> Site:
+        """A new site named ``site_id``: its Registered event, pending until saved."""
+        return cls._create(
+            cls.Registered,
+            id=cls.ledger_id(site_id),
+            name=name,
+            kind=kind,
+            jurisdiction=jurisdiction,
+            country=country,
+            supervising_authority=supervising_authority,
+            licence_number=licence_number,
+            control_site_id=control_site_id,
+            location=location,
+            contact=contact,
+            occurred_at=occurred_at,
+            actor=actor,
+            actor_role=actor_role,
+        )
+
     # ------------------------------------------------------------------------------- queries
 
     @property
@@ -230,3 +269,22 @@ class Site(LedgerAggregate):
                 f"({self.last_change_at.isoformat()}); changes are recorded in order",
                 site_id=self.key,
             )
+
+
+def operating_site(
+    uow: UnitOfWork, site_id: str, at: datetime, until: datetime | None = None
+) -> Site:
+    """The site, provided it (and its control site, if any) was ACTIVE at ``at`` and, given
+    ``until``, throughout the time up to it. Both are read in ``uow``, so a change to either
+    before the command's save refuses it (CONFLICT)."""
+    site = uow.load(Site, site_id)
+    site.require_active(at, until)
+    if site.control_site_id is not None:
+        control = uow.load(Site, site.control_site_id)
+        try:
+            control.require_active(at, until)
+        except SiteNotActiveError as error:
+            raise SiteNotActiveError(
+                site_id, f"under control site {control.key!r}, which was not ACTIVE", at
+            ) from error
+    return site

@@ -8,6 +8,7 @@ from api.audit.types import CorrectEventInput
 from api.common import CommandResult
 from api.context import Info
 from api.resolve import CommandId, arguments, command, ledger
+from domain.correction_commands import CorrectionCommands
 
 
 @strawberry.type
@@ -21,7 +22,7 @@ class AuditMutations:
     ) -> CommandResult:
         result = await command(
             info,
-            ledger(info).correct_event,
+            ledger(info).bind(CorrectionCommands.correct_event),
             identified_by=(command_id, input),
             **arguments(input),
         )

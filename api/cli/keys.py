@@ -66,6 +66,8 @@ def cmd_list(_: argparse.Namespace) -> int:
 
 
 def add_apikey_commands(commands: Any) -> None:
+    from domain.shared import JURISDICTIONS
+
     apikey = commands.add_parser("apikey", help="create, revoke and list API keys")
     apikey.description = "API keys for partner systems; only their hashes are stored."
     actions = apikey.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -80,7 +82,10 @@ def add_apikey_commands(commands: Any) -> None:
         help="a site the key acts for (repeat for more); a control "
         "site brings every site it controls",
     )
-    create.add_argument("--jurisdiction", help="a regulator's jurisdiction: TW, EU, UK or US")
+    *others, last = JURISDICTIONS
+    create.add_argument(
+        "--jurisdiction", help=f"a regulator's jurisdiction: {', '.join(others)} or {last}"
+    )
     create.add_argument("--member-state", help="an EU regulator's member state, e.g. DE")
     create.set_defaults(run=cmd_create)
     revoke = actions.add_parser("revoke", help="revoke a key at once")

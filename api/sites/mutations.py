@@ -8,6 +8,7 @@ from api.common import CommandResult
 from api.context import Info
 from api.resolve import CommandId, command, command_mutation, ledger
 from api.sites.types import RegisterSiteInput, RelocateSiteInput, SiteStatusInput
+from domain.site_commands import SiteCommands
 
 
 @strawberry.type
@@ -18,7 +19,7 @@ class SiteMutations:
     ) -> CommandResult:
         result = await command(
             info,
-            ledger(info).register_site,
+            ledger(info).bind(SiteCommands.register_site),
             identified_by=(command_id, input),
             site_id=input.id,
             name=input.name,

@@ -10,6 +10,7 @@ from api.resolve import CommandId, command, ledger
 from api.views.queries import checked_origin
 from api.views.types import InitiateRecallInput, Recall, RecallTrace
 from domain.recall import Recall as RecallAggregate
+from domain.recall_commands import RecallCommands
 from projections.scopes import cut_trace
 
 
@@ -25,7 +26,7 @@ class ViewMutations:
         origin = await checked_origin(info, input.origin)
         await command(
             info,
-            ledger(info).initiate_recall,
+            ledger(info).bind(RecallCommands.initiate_recall),
             input.recall_id,
             origin.kind,
             origin.id,

@@ -36,7 +36,7 @@ async def checked_origin(info: Info, origin: TraceOrigin) -> DomainTraceOrigin:
     window = origin.window
     try:
         return await anyio.to_thread.run_sync(
-            lambda: ledger(info).trace_origin(
+            lambda: ledger(info).recalls.trace_origin(
                 origin.kind.value,
                 origin.id,
                 window.from_ if window else None,

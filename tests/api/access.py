@@ -144,7 +144,7 @@ def _site(p: Partners, site_id: str, kind: str, control: str | None, where: str)
         "NL": ("EU", "NL", "IGJ"),
     }[where]
     p.run(
-        p.app.register_site,
+        p.app.sites.register_site,
         site_id=site_id,
         name=f"Site {site_id}",
         kind=kind,
@@ -159,7 +159,7 @@ def _site(p: Partners, site_id: str, kind: str, control: str | None, where: str)
 def _network(p: Partners) -> None:
     for control, where in ((A_CONTROL, "TW"), (B_CONTROL, "DE")):
         _site(p, control, "CONTROL_SITE", None, where)
-        p.run(p.app.activate_site, control, "QMS certified", p.h(1))
+        p.run(p.app.sites.activate_site, control, "QMS certified", p.h(1))
     for site_id, kind, control, where in (
         (A_SPOKE, "MODULAR_UNIT", A_CONTROL, "TW"),
         (A_HOSPITAL, "MEDICAL_INSTITUTION", A_CONTROL, "TW"),
@@ -171,31 +171,31 @@ def _network(p: Partners) -> None:
         (B_NL_SPOKE, "MODULAR_UNIT", B_CONTROL, "NL"),
     ):
         _site(p, site_id, kind, control, where)
-        p.run(p.app.activate_site, site_id, "qualified", p.h(2))
+        p.run(p.app.sites.activate_site, site_id, "qualified", p.h(2))
     for lot, spoke in (("LV-A", A_SPOKE), ("LV-B", B_SPOKE)):
-        p.run(p.app.receive_material_lot, lot, "Lentiviral vector", "Vector Co", spoke, p.h(3))
-        p.run(p.app.release_material_lot, lot, "CoA reviewed", p.h(3.5))
-    p.run(p.app.receive_material_lot, "LOT-A-QUARANTINE", "Medium", "Media Co", A_SPOKE, p.h(3))
+        p.run(p.app.batches.receive_material_lot, lot, "Lentiviral vector", "Vector Co", spoke, p.h(3))
+        p.run(p.app.batches.release_material_lot, lot, "CoA reviewed", p.h(3.5))
+    p.run(p.app.batches.receive_material_lot, "LOT-A-QUARANTINE", "Medium", "Media Co", A_SPOKE, p.h(3))
 
 
 def _donor(p: Partners, code: str, n: int, hospital: str, personal: bool = False) -> None:
     p.positions[f"{code} registered"] = p.run(
-        p.app.register_donor, code, PERSONAL_DATA if personal else None, hospital
+        p.app.donors.register_donor, code, PERSONAL_DATA if personal else None, hospital
     )
-    p.run(p.app.record_consent, code, f"ICF-{code}", p.h(4))
+    p.run(p.app.donors.record_consent, code, f"ICF-{code}", p.h(4))
     screening = [
         {"test": t, "result": "non-reactive", "reactive": False} for t in ("HIV", "HBV", "HCV")
     ]
-    p.run(p.app.determine_eligibility, code, "ELIGIBLE", "CRIT-2025.1", screening, p.h(5))
-    p.run(p.app.record_donation, din(n), code, "AUTOLOGOUS", hospital, "Leukapheresis", p.h(6))
+    p.run(p.app.donors.determine_eligibility, code, "ELIGIBLE", "CRIT-2025.1", screening, p.h(5))
+    p.run(p.app.donors.record_donation, din(n), code, "AUTOLOGOUS", hospital, "Leukapheresis", p.h(6))
 
 
 def _made(
     p: Partners, batch: str, n: int, control: str, spoke: str, lots: list[str], lab: str, qc: int
 ) -> None:
-    p.run(p.app.start_batch, batch, PRODUCT, din(n), f"PT-{batch}", control, spoke, p.h(7))
+    p.run(p.app.batches.start_batch, batch, PRODUCT, din(n), f"PT-{batch}", control, spoke, p.h(7))
     p.positions[f"{batch} step"] = p.run(
-        p.app.record_batch_step,
+        p.app.batches.record_batch_step,
         batch,
         "Transduction",
         spoke,
@@ -206,16 +206,16 @@ def _made(
         lots,
     )
     for test in REQUIRED_QC[:qc]:
-        p.run(p.app.record_qc_result, batch, test, "method", "spec", "conforms", True, p.h(10), lab)
+        p.run(p.app.batches.record_qc_result, batch, test, "method", "spec", "conforms", True, p.h(10), lab)
 
 
 def _given(p: Partners, batch: str, spoke: str, hospital: str) -> None:
-    p.run(p.app.release_batch, batch, "QP certification", p.h(11))
-    p.run(p.app.dispatch_shipment, f"SHP-{batch}", [batch], spoke, hospital, "Cryo", p.h(12))
-    p.run(p.app.receive_shipment, f"SHP-{batch}", p.h(13), True)
-    p.run(p.app.record_administration, batch, hospital, f"PT-{batch}", p.h(14), True)
+    p.run(p.app.batches.release_batch, batch, "QP certification", p.h(11))
+    p.run(p.app.distribution.dispatch_shipment, f"SHP-{batch}", [batch], spoke, hospital, "Cryo", p.h(12))
+    p.run(p.app.distribution.receive_shipment, f"SHP-{batch}", p.h(13), True)
+    p.run(p.app.distribution.record_administration, batch, hospital, f"PT-{batch}", p.h(14), True)
     p.run(
-        p.app.report_adverse_event,
+        p.app.distribution.report_adverse_event,
         f"AE-{batch}",
         batch,
         f"PT-{batch}",
@@ -243,8 +243,8 @@ def build(p: Partners) -> Partners:
     _made(p, "A3", 103, A_CONTROL, A_SPOKE, [], A_LAB, every)
     _donor(p, "DNR-A5", 105, A_HOSPITAL)
     _made(p, "A5", 105, A_CONTROL, A_SPOKE, [], A_LAB, 0)
-    p.run(p.app.release_batch, "A3", "QP certification", p.h(11))
-    p.run(p.app.dispatch_shipment, "SHP-A3", ["A3"], A_SPOKE, A_HOSPITAL, "Cryo", p.h(12))
+    p.run(p.app.batches.release_batch, "A3", "QP certification", p.h(11))
+    p.run(p.app.distribution.dispatch_shipment, "SHP-A3", ["A3"], A_SPOKE, A_HOSPITAL, "Cryo", p.h(12))
     _made(p, "B1", 201, B_CONTROL, B_SPOKE, ["LV-B", "LV-A"], B_LAB, every)
     _given(p, "B1", B_SPOKE, B_HOSPITAL)
     _made(p, "B2", 202, B_CONTROL, B_SPOKE, [], A_LAB, every)
@@ -284,7 +284,7 @@ def lone_site_database(
     with own_database(request, tmp_path_factory, tag) as settings:
         ledger = Ledger(settings, Regentrace(settings))
         try:
-            ledger.service.app.register_site(
+            ledger.service.app.sites.register_site(
                 BUILDER,
                 site_id=ledger.site,
                 name="Solo Control Centre",
@@ -293,7 +293,7 @@ def lone_site_database(
                 country="TW",
                 supervising_authority="TFDA",
             )
-            ledger.service.app.activate_site(BUILDER, ledger.site, "QMS certified")
+            ledger.service.app.sites.activate_site(BUILDER, ledger.site, "QMS certified")
             yield ledger
         finally:
             ledger.service.close()

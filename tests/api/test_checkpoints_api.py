@@ -35,8 +35,8 @@ def taken(settings: Settings, service: Regentrace) -> list[Checkpoint]:
     key = signing_key(settings)
     found = [take(service, key, lambda _d, _t: None)]
     for reason in ("audit finding", "second audit"):
-        service.app.suspend_site(NETWORK, LAB, reason)
-        service.app.reinstate_site(NETWORK, LAB, "closed")
+        service.app.sites.suspend_site(NETWORK, LAB, reason)
+        service.app.sites.reinstate_site(NETWORK, LAB, "closed")
         found.append(take(service, key, lambda _d, _t: None))
     return found
 

@@ -476,7 +476,7 @@ async def test_a_report_is_overdue_only_once_past_its_deadline_and_never_once_su
     assert {r["id"] for r in overdue["adverseEvents"]} == {
         i for i, r in found.items() if r["overdue"]
     }
-    service.app.submit_adverse_event_to_authority(PV, "AE-TW", "TFDA", now)
+    service.app.distribution.submit_adverse_event_to_authority(PV, "AE-TW", "TFDA", now)
     after = await gql.data(ADVERSE_EVENTS, {"filter": {"batchId": "B1"}})
     assert {r["id"]: r["overdue"] for r in after["adverseEvents"]}["AE-TW"] is False
 
@@ -702,7 +702,7 @@ async def test_initiate_recall_returns_the_trace_it_keeps_and_the_batches_show_t
     service, gql
 ):
     w = small_world(service)
-    w.run(w.app.revoke_eligibility, PHYSICIAN, "DNR-3", "Look-back: HBV NAT positive")
+    w.run(w.app.donors.revoke_eligibility, PHYSICIAN, "DNR-3", "Look-back: HBV NAT positive")
     position = ledger_size(service)
 
     data = await gql.data(

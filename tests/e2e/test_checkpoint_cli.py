@@ -132,7 +132,7 @@ def alter_and_relink(service: Regentrace, p: int) -> None:
 
 def test_a_checkpoint_signs_the_head_and_is_kept_in_the_list(cli, service, chain, tmp_path):
     first = take(cli, tmp_path / "first.json")
-    service.app.suspend_site(NETWORK, LAB, "audit finding")
+    service.app.sites.suspend_site(NETWORK, LAB, "audit finding")
     again = cli("checkpoint", "--out", str(tmp_path / "second.json"))
     second = json.loads((tmp_path / "second.json").read_text(encoding="utf-8"))
     listed = cli("checkpoint", "--list")
@@ -183,8 +183,8 @@ def test_an_empty_ledger_has_nothing_to_sign(cli, service):
 def test_a_ledger_that_grew_after_the_checkpoint_extends_it(cli, service, chain, tmp_path):
     checkpoint = tmp_path / "cp.json"
     take(cli, checkpoint)
-    service.app.suspend_site(NETWORK, LAB, "audit finding")
-    service.app.reinstate_site(NETWORK, LAB, "finding closed")
+    service.app.sites.suspend_site(NETWORK, LAB, "audit finding")
+    service.app.sites.reinstate_site(NETWORK, LAB, "finding closed")
     key = public_pem(cli, tmp_path)
 
     verified = cli("verify", "--checkpoint", str(checkpoint))
@@ -256,7 +256,7 @@ def test_a_signed_event_replaced_by_a_later_one_is_found(cli, service, chain, tm
     checkpoint = tmp_path / "cp.json"
     take(cli, checkpoint)
     delete_last_event(service)
-    service.app.suspend_site(NETWORK, LAB, "audit finding")  # takes position 30, after 28
+    service.app.sites.suspend_site(NETWORK, LAB, "audit finding")  # takes position 30, after 28
 
     plain = cli("verify")
     verified = cli("verify", "--checkpoint", str(checkpoint))

@@ -114,21 +114,21 @@ def register_site(chain: Chain, site_id: str, kind: str, at: float, **overrides:
         "supervising_authority": "TFDA",
         "registered_at": chain.at(at),
     } | overrides
-    chain.app.register_site(NETWORK, **fields)
+    chain.app.sites.register_site(NETWORK, **fields)
 
 
 def activate(chain: Chain, site_id: str, at: float) -> CommandResult:
-    result: CommandResult = chain.app.activate_site(NETWORK, site_id, "qualified", chain.at(at))
+    result: CommandResult = chain.app.sites.activate_site(NETWORK, site_id, "qualified", chain.at(at))
     return result
 
 
 def suspend(chain: Chain, site_id: str, at: float) -> CommandResult:
-    result: CommandResult = chain.app.suspend_site(NETWORK, site_id, "deviation", chain.at(at))
+    result: CommandResult = chain.app.sites.suspend_site(NETWORK, site_id, "deviation", chain.at(at))
     return result
 
 
 def reinstate(chain: Chain, site_id: str, at: float) -> CommandResult:
-    result: CommandResult = chain.app.reinstate_site(NETWORK, site_id, "requalified", chain.at(at))
+    result: CommandResult = chain.app.sites.reinstate_site(NETWORK, site_id, "requalified", chain.at(at))
     return result
 
 
@@ -176,7 +176,7 @@ def material_lot(
     received: float = 3,
     expires: float | None = None,
 ) -> CommandResult:
-    result: CommandResult = chain.app.receive_material_lot(
+    result: CommandResult = chain.app.batches.receive_material_lot(
         OPERATOR,
         lot_id,
         "Lentiviral vector",
@@ -186,7 +186,7 @@ def material_lot(
         None if expires is None else chain.at(expires),
     )
     if release:
-        result = chain.app.release_material_lot(
+        result = chain.app.batches.release_material_lot(
             QP, lot_id, "CoA reviewed", chain.at(received + 0.5)
         )
     return result
@@ -201,14 +201,14 @@ def donor(
     determined: float = 5,
 ) -> str:
     code = donor_code or chain.donor
-    chain.app.register_donor(CLINIC, code)
+    chain.app.donors.register_donor(CLINIC, code)
     if consent is not None:
-        chain.app.record_consent(CLINIC, code, f"ICF-{code}", chain.at(consent))
+        chain.app.donors.record_consent(CLINIC, code, f"ICF-{code}", chain.at(consent))
     if eligibility is not None:
         screening = [dict(s) for s in SCREENING]
         if eligibility == "INELIGIBLE":
             screening[0]["reactive"] = True
-        chain.app.determine_eligibility(
+        chain.app.donors.determine_eligibility(
             PHYSICIAN, code, eligibility, "TFDA-RM-DS-2025.1", screening, chain.at(determined)
         )
     return code
@@ -223,7 +223,7 @@ def record_donation(
     site: str = HOSPITAL,
     at: float = 6,
 ) -> CommandResult:
-    result: CommandResult = chain.app.record_donation(
+    result: CommandResult = chain.app.donors.record_donation(
         CLINIC,
         donation_id or chain.donation,
         donor_code or chain.donor,
@@ -245,7 +245,7 @@ def start_batch(
     control: str = CTRL,
     at: float = 7,
 ) -> CommandResult:
-    result: CommandResult = chain.app.start_batch(
+    result: CommandResult = chain.app.batches.start_batch(
         OPERATOR,
         batch_id or chain.batch,
         chain.product,
@@ -280,7 +280,7 @@ def record_step(
     batch_id: str | None = None,
     name: str = "Expansion",
 ) -> CommandResult:
-    result: CommandResult = chain.app.record_batch_step(
+    result: CommandResult = chain.app.batches.record_batch_step(
         OPERATOR,
         batch_id or chain.batch,
         name,
@@ -298,7 +298,7 @@ def record_step(
 def record_qc(
     chain: Chain, test: str, *, passed: bool = True, at: float = 10, batch_id: str | None = None
 ) -> CommandResult:
-    result: CommandResult = chain.app.record_qc_result(
+    result: CommandResult = chain.app.batches.record_qc_result(
         ANALYST,
         batch_id or chain.batch,
         test,
@@ -318,7 +318,7 @@ def pass_qc(chain: Chain, *, at: float = 10, batch_id: str | None = None) -> Non
 
 
 def release(chain: Chain, *, at: float = 11, batch_id: str | None = None) -> CommandResult:
-    result: CommandResult = chain.app.release_batch(
+    result: CommandResult = chain.app.batches.release_batch(
         QP, batch_id or chain.batch, "I certify this batch per GMP", chain.at(at)
     )
     return result
@@ -333,7 +333,7 @@ def dispatch(
     shipment: str | None = None,
     batch_ids: list[str] | None = None,
 ) -> CommandResult:
-    result: CommandResult = chain.app.dispatch_shipment(
+    result: CommandResult = chain.app.distribution.dispatch_shipment(
         COURIER,
         shipment or chain.shipment,
         batch_ids or [chain.batch],
@@ -348,7 +348,7 @@ def dispatch(
 def receive(
     chain: Chain, *, at: float = 13, acceptable: bool = True, shipment: str | None = None
 ) -> CommandResult:
-    result: CommandResult = chain.app.receive_shipment(
+    result: CommandResult = chain.app.distribution.receive_shipment(
         CLINIC, shipment or chain.shipment, chain.at(at), acceptable
     )
     return result
@@ -362,7 +362,7 @@ def administer(
     patient: str | None = None,
     verified: bool = True,
 ) -> CommandResult:
-    result: CommandResult = chain.app.record_administration(
+    result: CommandResult = chain.app.distribution.record_administration(
         CLINIC, chain.batch, site, patient or chain.patient, chain.at(at), verified
     )
     return result
@@ -379,7 +379,7 @@ def report_adverse_event(
     aware: datetime | float = 16,
     batch_id: str | None = None,
 ) -> CommandResult:
-    result: CommandResult = chain.app.report_adverse_event(
+    result: CommandResult = chain.app.distribution.report_adverse_event(
         PHYSICIAN,
         adverse_event_id,
         batch_id or chain.batch,

@@ -782,7 +782,7 @@ def site(w: SmallWorld, site_id: str, kind: str, control: str | None = None, **m
         "supervising_authority": "TFDA",
     } | more
     w.run(
-        w.app.register_site,
+        w.app.sites.register_site,
         ADMIN,
         site_id=site_id,
         kind=kind,
@@ -794,7 +794,7 @@ def site(w: SmallWorld, site_id: str, kind: str, control: str | None = None, **m
 
 def lone_site(service: Regentrace, site_id: str = CTRL) -> str:
     """A ledger holding one control site, for checks that need a site to exist and nothing more."""
-    service.app.register_site(
+    service.app.sites.register_site(
         ADMIN,
         site_id=site_id,
         name=f"Site {site_id}",
@@ -807,12 +807,12 @@ def lone_site(service: Regentrace, site_id: str = CTRL) -> str:
 
 
 def donor(w: SmallWorld, code: str, n: int, donation_type: str) -> None:
-    w.run(w.app.register_donor, CLINIC, code)
-    w.run(w.app.record_consent, CLINIC, code, f"ICF-{code}", w.h(4))
+    w.run(w.app.donors.register_donor, CLINIC, code)
+    w.run(w.app.donors.record_consent, CLINIC, code, f"ICF-{code}", w.h(4))
     w.run(
-        w.app.determine_eligibility, PHYSICIAN, code, "ELIGIBLE", "TFDA-2025.1", SCREENING, w.h(5)
+        w.app.donors.determine_eligibility, PHYSICIAN, code, "ELIGIBLE", "TFDA-2025.1", SCREENING, w.h(5)
     )
-    w.run(w.app.record_donation, CLINIC, din(n), code, donation_type, HOSP, "Leukapheresis", w.h(6))
+    w.run(w.app.donors.record_donation, CLINIC, din(n), code, donation_type, HOSP, "Leukapheresis", w.h(6))
 
 
 def made(
@@ -828,11 +828,11 @@ def made(
     failing: str | None = None,
 ) -> None:
     """Started, one or two steps, every required QC result (``failing`` fails)."""
-    w.run(w.app.start_batch, OPERATOR, batch, product, din(n), patient, CTRL, spoke, w.h(start))
+    w.run(w.app.batches.start_batch, OPERATOR, batch, product, din(n), patient, CTRL, spoke, w.h(start))
     for k, lot in enumerate(lots):
         step = f"Step {k + 1} ({lot})"
         w.run(
-            w.app.record_batch_step,
+            w.app.batches.record_batch_step,
             OPERATOR,
             batch,
             step,
@@ -846,7 +846,7 @@ def made(
         )
     for test in sorted(reference.product(product).required_qc_tests):
         w.run(
-            w.app.record_qc_result,
+            w.app.batches.record_qc_result,
             ANALYST,
             batch,
             test,
@@ -860,12 +860,12 @@ def made(
 
 
 def released(w: SmallWorld, batch: str, at: float) -> None:
-    w.run(w.app.release_batch, QP, batch, "QP certification", w.h(at))
+    w.run(w.app.batches.release_batch, QP, batch, "QP certification", w.h(at))
 
 
 def delivered(w: SmallWorld, batch: str, shipment: str, spoke: str, to: str, at: float) -> None:
-    w.run(w.app.dispatch_shipment, COURIER, shipment, [batch], spoke, to, "ColdChain", w.h(at))
-    w.run(w.app.receive_shipment, CLINIC, shipment, w.h(at + 1), True)
+    w.run(w.app.distribution.dispatch_shipment, COURIER, shipment, [batch], spoke, to, "ColdChain", w.h(at))
+    w.run(w.app.distribution.receive_shipment, CLINIC, shipment, w.h(at + 1), True)
 
 
 def small_world(service: Regentrace) -> SmallWorld:
@@ -873,7 +873,7 @@ def small_world(service: Regentrace) -> SmallWorld:
     site(w, CTRL, "CONTROL_SITE")
     site(w, CTRL2, "CONTROL_SITE")
     for control in (CTRL, CTRL2):
-        w.run(w.app.activate_site, ADMIN, control, "QMS certified", w.h(1))
+        w.run(w.app.sites.activate_site, ADMIN, control, "QMS certified", w.h(1))
     site(w, MU1, "MODULAR_UNIT", CTRL)
     site(w, MU2, "MODULAR_UNIT", CTRL)
     site(w, MU3, "MODULAR_UNIT", CTRL2)
@@ -896,10 +896,10 @@ def small_world(service: Regentrace) -> SmallWorld:
         supervising_authority="MHRA",
     )
     for site_id in (MU1, MU2, MU3, HOSP, LAB, EU_HOSP, UK_HOSP):
-        w.run(w.app.activate_site, ADMIN, site_id, "qualified", w.h(2))
+        w.run(w.app.sites.activate_site, ADMIN, site_id, "qualified", w.h(2))
     for lot in (HSA, MEDIUM):
-        w.run(w.app.receive_material_lot, OPERATOR, lot, f"material {lot}", "Supplier", MU1, w.h(3))
-        w.run(w.app.release_material_lot, QP, lot, "CoA reviewed", decided_at=w.h(3.5))
+        w.run(w.app.batches.receive_material_lot, OPERATOR, lot, f"material {lot}", "Supplier", MU1, w.h(3))
+        w.run(w.app.batches.release_material_lot, QP, lot, "CoA reviewed", decided_at=w.h(3.5))
     donor(w, "DNR-1", 1, "AUTOLOGOUS")
     donor(w, "DNR-2", 2, "AUTOLOGOUS")
     donor(w, "DNR-3", 3, "ALLOGENEIC")
@@ -908,23 +908,23 @@ def small_world(service: Regentrace) -> SmallWorld:
     made(w, "B1", 1, "PT-1", MU1, [HSA, MEDIUM], 7, product="CART-CD19-AUTO")
     w.mark("B1 made")
     released(w, "B1", 12)
-    w.run(w.app.dispatch_shipment, COURIER, "SHP-1", ["B1"], MU1, HOSP, "ColdChain", w.h(13))
-    w.run(w.app.record_temperature_excursion, COURIER, "SHP-1", w.h(13.5), -110.0, 12)
+    w.run(w.app.distribution.dispatch_shipment, COURIER, "SHP-1", ["B1"], MU1, HOSP, "ColdChain", w.h(13))
+    w.run(w.app.distribution.record_temperature_excursion, COURIER, "SHP-1", w.h(13.5), -110.0, 12)
     w.mark("B1 in transit")
-    w.run(w.app.receive_shipment, CLINIC, "SHP-1", w.h(14), True)
-    w.run(w.app.record_administration, CLINIC, "B1", HOSP, "PT-1", w.h(15), True)
+    w.run(w.app.distribution.receive_shipment, CLINIC, "SHP-1", w.h(14), True)
+    w.run(w.app.distribution.record_administration, CLINIC, "B1", HOSP, "PT-1", w.h(15), True)
 
     made(w, "B2", 2, "PT-2", MU2, [MEDIUM], 20, product="CART-CD19-AUTO")
     released(w, "B2", 25)
     delivered(w, "B2", "SHP-2", MU2, EU_HOSP, 26)
-    w.run(w.app.record_administration, CLINIC, "B2", EU_HOSP, "PT-2", w.h(28), True)
+    w.run(w.app.distribution.record_administration, CLINIC, "B2", EU_HOSP, "PT-2", w.h(28), True)
     w.mark("B2 administered")
 
     made(w, "B3", 3, "PT-3", MU1, [HSA], 30)
     released(w, "B3", 35)
     delivered(w, "B3", "SHP-3", MU1, HOSP, 36)
     made(w, "B4", 3, "PT-4", MU2, [MEDIUM], 50, failing="STERILITY")
-    w.run(w.app.reject_batch, QP, "B4", "Sterility test failed")
+    w.run(w.app.batches.reject_batch, QP, "B4", "Sterility test failed")
     made(w, "B5", 3, "PT-5", MU1, [HSA], 60)
     made(w, "B6", 3, "PT-6", MU2, [HSA, MEDIUM], 52)
     released(w, "B6", 58)
@@ -934,7 +934,7 @@ def small_world(service: Regentrace) -> SmallWorld:
     aware_tw = datetime.combine(w.h(15).astimezone(TAIPEI).date(), time(23, 30), tzinfo=TAIPEI)
     aware_tw += timedelta(days=1)
     w.run(
-        w.app.report_adverse_event,
+        w.app.distribution.report_adverse_event,
         PV,
         "AE-TW",
         "B1",
@@ -946,7 +946,7 @@ def small_world(service: Regentrace) -> SmallWorld:
         aware_tw,
     )
     w.run(
-        w.app.report_adverse_event,
+        w.app.distribution.report_adverse_event,
         PV,
         "AE-EU",
         "B2",
@@ -958,9 +958,9 @@ def small_world(service: Regentrace) -> SmallWorld:
         w.h(41),
     )
     w.mark("reported")
-    w.run(w.app.submit_adverse_event_to_authority, PV, "AE-EU", "PEI", w.h(41) + timedelta(days=3))
+    w.run(w.app.distribution.submit_adverse_event_to_authority, PV, "AE-EU", "PEI", w.h(41) + timedelta(days=3))
     w.run(
-        w.app.report_adverse_event,
+        w.app.distribution.report_adverse_event,
         PV,
         "AE-UK",
         "B2",
@@ -972,13 +972,13 @@ def small_world(service: Regentrace) -> SmallWorld:
         w.h(43),
     )
     w.run(
-        w.app.submit_adverse_event_to_authority, PV, "AE-UK", "MHRA", w.h(43) + timedelta(days=16)
+        w.app.distribution.submit_adverse_event_to_authority, PV, "AE-UK", "MHRA", w.h(43) + timedelta(days=16)
     )
     # AE-TW-Z: the Taiwanese hospital's partner system writes times in UTC. Aware at 11:00 in
     # Taipei (03:00 UTC, the same calendar day in both) two days after AE-TW's awareness.
     aware_z = datetime.combine(aware_tw.date() + timedelta(days=2), time(11), tzinfo=TAIPEI)
     w.run(
-        w.app.report_adverse_event,
+        w.app.distribution.report_adverse_event,
         PV,
         "AE-TW-Z",
         "B1",
@@ -992,8 +992,8 @@ def small_world(service: Regentrace) -> SmallWorld:
     w.mark("submitted")
 
     # The DM procedure at work on MU2 after everything above was made there.
-    w.run(w.app.suspend_site, ADMIN, MU2, "Environmental monitoring excursion", w.h(100))
+    w.run(w.app.sites.suspend_site, ADMIN, MU2, "Environmental monitoring excursion", w.h(100))
     w.mark("MU2 suspended")
-    w.run(w.app.reinstate_site, ADMIN, MU2, "Requalified", w.h(110))
+    w.run(w.app.sites.reinstate_site, ADMIN, MU2, "Requalified", w.h(110))
     w.mark("end")
     return w

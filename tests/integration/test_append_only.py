@@ -105,7 +105,7 @@ def test_sqlite_still_accepts_new_events_after_refusing_changes(settings, networ
     finally:
         connection.close()
 
-    result = network.app.suspend_site(ADMIN, c.LAB, "audit finding")
+    result = network.app.sites.suspend_site(ADMIN, c.LAB, "audit finding")
 
     assert result.position == ledger_size(network) == 9
     assert verify(network.read).ok
@@ -235,7 +235,7 @@ def test_the_service_runs_commands_when_connected_as_the_application_role(networ
     try:
         with as_app.read() as sql:
             assert sql.scalar("SELECT current_user") == app_role.name
-        registered = as_app.app.register_site(
+        registered = as_app.app.sites.register_site(
             ADMIN,
             site_id="TW-MU-9",
             name="Modular unit 9",
@@ -245,8 +245,8 @@ def test_the_service_runs_commands_when_connected_as_the_application_role(networ
             supervising_authority="TFDA",
             control_site_id=c.CTRL,
         )
-        activated = as_app.app.activate_site(ADMIN, "TW-MU-9", "qualified")
-        suspended = as_app.app.suspend_site(ADMIN, c.LAB, "audit finding")
+        activated = as_app.app.sites.activate_site(ADMIN, "TW-MU-9", "qualified")
+        suspended = as_app.app.sites.suspend_site(ADMIN, c.LAB, "audit finding")
         with as_app.read() as sql:
             head = LedgerIndex(sql).position_at(None)
             sites = {s.site_id: s.status for s in find_sites(sql, head)}

@@ -457,7 +457,7 @@ def relink(service: Regentrace, after: int) -> None:
 
 def test_a_gap_in_positions_alone_verifies(service, history):
     burn_a_position(service)
-    result = service.app.suspend_site(NETWORK, LAB, "audit finding")
+    result = service.app.sites.suspend_site(NETWORK, LAB, "audit finding")
 
     verification = verify(service.read)
 
@@ -469,8 +469,8 @@ def test_a_gap_in_positions_alone_verifies(service, history):
 
 def test_a_deleted_event_and_its_ledger_row_are_caught_by_the_chain_across_a_gap(service, history):
     burn_a_position(service)
-    suspended = service.app.suspend_site(NETWORK, LAB, "audit finding").position
-    reinstated = service.app.reinstate_site(NETWORK, LAB, "finding closed").position
+    suspended = service.app.sites.suspend_site(NETWORK, LAB, "audit finding").position
+    reinstated = service.app.sites.reinstate_site(NETWORK, LAB, "finding closed").position
     assert (suspended, reinstated) == (31, 32)
 
     delete_event_and_ledger_row(service, suspended)
@@ -484,9 +484,9 @@ def test_an_event_deleted_where_positions_already_had_a_gap_is_still_caught_by_v
     service, history
 ):
     burn_a_position(service)
-    suspended = service.app.suspend_site(NETWORK, LAB, "audit finding").position
-    service.app.suspend_site(NETWORK, HOSPITAL, "pharmacy audit")
-    reinstated = service.app.reinstate_site(NETWORK, LAB, "finding closed").position
+    suspended = service.app.sites.suspend_site(NETWORK, LAB, "audit finding").position
+    service.app.sites.suspend_site(NETWORK, HOSPITAL, "pharmacy audit")
+    reinstated = service.app.sites.reinstate_site(NETWORK, LAB, "finding closed").position
     assert verify(service.read).ok
 
     # The insider removes the suspension and re-links the chain: positions now have two gaps,

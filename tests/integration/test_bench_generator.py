@@ -57,7 +57,7 @@ def test_the_generator_leaves_one_batch_in_process_per_benchmark_client(service)
 
     assert len(built["open_batches"]) == generate.OPEN_BATCHES
     for batch_id in built["open_batches"]:
-        service.app.record_batch_step(
+        service.app.batches.record_batch_step(
             generate.ADMIN,
             batch_id,
             "bench step",

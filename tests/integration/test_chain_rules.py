@@ -117,11 +117,11 @@ def register_hospital(ch: Chain, site_id: str = "TW-MI-2") -> str:
 
 
 def withdraw(ch: Chain, at: float, donor: str = DONOR):
-    return ch.app.withdraw_consent(CLINIC, donor, "donor withdrew consent", ch.at(at))
+    return ch.app.donors.withdraw_consent(CLINIC, donor, "donor withdrew consent", ch.at(at))
 
 
 def revoke(ch: Chain, donor: str = DONOR):
-    return ch.app.revoke_eligibility(PHYSICIAN, donor, "look-back: HCV NAT positive")
+    return ch.app.donors.revoke_eligibility(PHYSICIAN, donor, "look-back: HCV NAT positive")
 
 
 # ------------------------------------------------------------------- donations: consent first
@@ -163,7 +163,7 @@ def test_no_donation_acquired_before_consent_was_signed(service):
 def test_a_donation_after_a_new_consent_is_recorded(service):
     ch = c.prepared(service)
     withdraw(ch, 5.5)
-    service.app.record_consent(CLINIC, DONOR, "ICF-2", ch.at(5.8))
+    service.app.donors.record_consent(CLINIC, DONOR, "ICF-2", ch.at(5.8))
 
     stored(service, c.record_donation, ch, at=6)
 
@@ -308,11 +308,11 @@ def test_a_donation_type_other_than_autologous_or_allogeneic_is_bad_input(servic
 
 def test_consent_with_a_legal_representative_must_be_notarised(service):
     ch = c.prepared(service)
-    service.app.register_donor(CLINIC, "DNR-0002")
+    service.app.donors.register_donor(CLINIC, "DNR-0002")
 
     rule_violation(
         service,
-        service.app.record_consent,
+        service.app.donors.record_consent,
         CLINIC,
         "DNR-0002",
         "ICF-2",
@@ -322,7 +322,7 @@ def test_consent_with_a_legal_representative_must_be_notarised(service):
     )
     stored(
         service,
-        service.app.record_consent,
+        service.app.donors.record_consent,
         CLINIC,
         "DNR-0002",
         "ICF-2",
@@ -335,7 +335,7 @@ def test_consent_with_a_legal_representative_must_be_notarised(service):
 def test_a_donor_with_standing_consent_gets_no_second_one(service):
     ch = c.prepared(service)
 
-    rule_violation(service, service.app.record_consent, CLINIC, DONOR, "ICF-2", ch.at(5))
+    rule_violation(service, service.app.donors.record_consent, CLINIC, DONOR, "ICF-2", ch.at(5))
 
 
 def test_consent_is_withdrawn_only_if_it_stands_and_not_before_it_was_signed(service):
@@ -352,7 +352,7 @@ def test_an_eligible_determination_with_reactive_or_missing_screening_is_refused
     ch = c.prepared(service)
     reactive = [{**s, "reactive": s["test"] == "HCV"} for s in SCREENING]
     missing = [s for s in SCREENING if s["test"] != "HBV"]
-    determine = service.app.determine_eligibility
+    determine = service.app.donors.determine_eligibility
 
     for screening in (reactive, missing):
         rule_violation(service, determine, PHYSICIAN, DONOR, "ELIGIBLE", "v2", screening, ch.at(6))
@@ -372,7 +372,7 @@ def test_an_eligibility_determination_needs_a_known_outcome_and_its_screening(
         service,
         BadInputError,
         "BAD_INPUT",
-        service.app.determine_eligibility,
+        service.app.donors.determine_eligibility,
         PHYSICIAN,
         DONOR,
         outcome,
@@ -413,10 +413,10 @@ def test_a_lot_cannot_expire_before_it_was_received(service):
 def test_a_lot_is_released_once_and_rejected_once(service):
     c.prepared(service)
 
-    rule_violation(service, service.app.release_material_lot, QP, LOT)
-    stored(service, service.app.reject_material_lot, QP, LOT, "supplier recall")
-    rule_violation(service, service.app.reject_material_lot, QP, LOT, "again")
-    rule_violation(service, service.app.release_material_lot, QP, LOT)
+    rule_violation(service, service.app.batches.release_material_lot, QP, LOT)
+    stored(service, service.app.batches.reject_material_lot, QP, LOT, "supplier recall")
+    rule_violation(service, service.app.batches.reject_material_lot, QP, LOT, "again")
+    rule_violation(service, service.app.batches.release_material_lot, QP, LOT)
 
 
 # ------------------------------------------------------------------------------ starting batches
@@ -525,9 +525,9 @@ def test_no_step_on_a_released_rejected_or_destroyed_batch(service, end_of_life)
     if end_of_life == "release":
         c.release(ch)
     elif end_of_life == "reject":
-        service.app.reject_batch(QP, BATCH, "out of specification")
+        service.app.batches.reject_batch(QP, BATCH, "out of specification")
     else:
-        service.app.destroy_batch(QP, BATCH, "patient died before infusion")
+        service.app.batches.destroy_batch(QP, BATCH, "patient died before infusion")
 
     error = rule_violation(service, c.record_step, ch, begin=11.5, end=12)
 
@@ -541,7 +541,7 @@ def test_no_step_uses_a_lot_that_is_quarantined_rejected_or_expired(service, lot
         c.material_lot(ch, "LOT-2", release=False)
     elif lot_state == "rejected":
         c.material_lot(ch, "LOT-2")
-        service.app.reject_material_lot(QP, "LOT-2", "supplier recall")
+        service.app.batches.reject_material_lot(QP, "LOT-2", "supplier recall")
     else:
         c.material_lot(ch, "LOT-2", expires=7.5)
 
@@ -586,11 +586,11 @@ def test_a_deviation_is_opened_once_and_closed_once(service):
     c.build(service)
     app = service.app
 
-    rule_violation(service, app.close_deviation, OPERATOR, BATCH, "DEV-1", "nothing to close")
-    stored(service, app.open_deviation, OPERATOR, BATCH, "DEV-1", "CO2 alarm")
-    rule_violation(service, app.open_deviation, OPERATOR, BATCH, "DEV-1", "again")
-    stored(service, app.close_deviation, OPERATOR, BATCH, "DEV-1", "no impact")
-    rule_violation(service, app.close_deviation, OPERATOR, BATCH, "DEV-1", "again")
+    rule_violation(service, app.batches.close_deviation, OPERATOR, BATCH, "DEV-1", "nothing to close")
+    stored(service, app.batches.open_deviation, OPERATOR, BATCH, "DEV-1", "CO2 alarm")
+    rule_violation(service, app.batches.open_deviation, OPERATOR, BATCH, "DEV-1", "again")
+    stored(service, app.batches.close_deviation, OPERATOR, BATCH, "DEV-1", "no impact")
+    rule_violation(service, app.batches.close_deviation, OPERATOR, BATCH, "DEV-1", "again")
 
 
 def test_no_step_spanning_a_suspension_of_its_site(service):
@@ -611,7 +611,7 @@ def test_release_is_refused_with_every_reason_at_once(service):
     ch = c.build(service, "stepped")
     failed, *missing = ch.required_tests
     c.record_qc(ch, failed, passed=False)
-    service.app.open_deviation(OPERATOR, BATCH, "DEV-1", "CO2 alarm during expansion")
+    service.app.batches.open_deviation(OPERATOR, BATCH, "DEV-1", "CO2 alarm during expansion")
     c.suspend(ch, LAB, 10.5)
     withdraw(ch, 10.5)
     revoke(ch)
@@ -649,7 +649,7 @@ def failed_one(ch: Chain) -> str:
 
 def open_deviation(ch: Chain) -> str:
     c.pass_qc(ch)
-    ch.app.open_deviation(OPERATOR, BATCH, "DEV-7", "bioburden alert")
+    ch.app.batches.open_deviation(OPERATOR, BATCH, "DEV-7", "bioburden alert")
     return "deviations still open: DEV-7"
 
 
@@ -702,12 +702,12 @@ def test_release_is_allowed_once_every_reason_is_cleared(service):
     first, *others = ch.required_tests
     for test in others:
         c.record_qc(ch, test)
-    service.app.open_deviation(OPERATOR, BATCH, "DEV-1", "CO2 alarm")
+    service.app.batches.open_deviation(OPERATOR, BATCH, "DEV-1", "CO2 alarm")
     c.suspend(ch, SPOKE, 10.5)
     assert len(rule_violation(service, c.release, ch, at=11).details["reasons"]) == 3
 
     c.record_qc(ch, first, at=11)
-    service.app.close_deviation(OPERATOR, BATCH, "DEV-1", "no impact on product quality")
+    service.app.batches.close_deviation(OPERATOR, BATCH, "DEV-1", "no impact on product quality")
     c.reinstate(ch, SPOKE, 11.5)
     result = stored(service, c.release, ch, at=12)
 
@@ -795,7 +795,7 @@ def test_a_shipment_needs_two_sites_and_at_least_one_batch(service, fault):
             service,
             BadInputError,
             "BAD_INPUT",
-            service.app.dispatch_shipment,
+            service.app.distribution.dispatch_shipment,
             COURIER,
             SHIPMENT,
             [],
@@ -833,7 +833,7 @@ def test_a_shipment_is_received_only_at_a_site_active_at_receipt(service):
 
 def test_a_temperature_excursion_is_recorded_only_within_the_time_in_transit(service):
     ch = c.build(service, "received")
-    record = service.app.record_temperature_excursion
+    record = service.app.distribution.record_temperature_excursion
 
     rule_violation(service, record, COURIER, SHIPMENT, ch.at(11.5), -70.0, 10)
     rule_violation(service, record, COURIER, SHIPMENT, ch.at(13.5), -70.0, 10)
@@ -914,7 +914,7 @@ def test_an_adverse_event_is_reported_only_against_a_batch_administered_to_that_
 def test_an_adverse_event_is_submitted_once_and_not_before_awareness(service):
     ch = c.build(service, "administered")
     c.report_adverse_event(ch, aware=16)
-    submit = service.app.submit_adverse_event_to_authority
+    submit = service.app.distribution.submit_adverse_event_to_authority
 
     rule_violation(service, submit, PHYSICIAN, "AE-0001", "TFDA", ch.at(15.5))
     stored(service, submit, PHYSICIAN, "AE-0001", "TFDA", ch.at(17))
@@ -935,7 +935,7 @@ def test_an_eligible_determination_entered_late_does_not_open_the_way_to_a_donat
     ch = c.prepared(service)
     c.donor(ch, "DNR-0002", eligibility="INELIGIBLE", determined=5.5)
     with contextlib.suppress(RuleViolationError):
-        ch.app.determine_eligibility(PHYSICIAN, "DNR-0002", "ELIGIBLE", "v1", SCREENING, ch.at(5.2))
+        ch.app.donors.determine_eligibility(PHYSICIAN, "DNR-0002", "ELIGIBLE", "v1", SCREENING, ch.at(5.2))
 
     rule_violation(service, c.record_donation, ch, c.din(2), "DNR-0002", at=6)
 
@@ -991,7 +991,7 @@ def donated(ch: Chain) -> None:
 
 
 def start_batch_at(ch: Chain, t: datetime) -> Any:
-    return ch.app.start_batch(OPERATOR, BATCH, ch.product, c.din(1), PATIENT, CTRL, SPOKE, t)
+    return ch.app.batches.start_batch(OPERATOR, BATCH, ch.product, c.din(1), PATIENT, CTRL, SPOKE, t)
 
 
 # name: (stage to build, extra setup, the command with time t, a valid t, refused in future)
@@ -999,28 +999,28 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
     "signedAt": (
         None,
         ready_donor,
-        lambda ch, t: ch.app.record_consent(CLINIC, "DNR-0009", "ICF-9", t),
+        lambda ch, t: ch.app.donors.record_consent(CLINIC, "DNR-0009", "ICF-9", t),
         4,
         True,
     ),
     "withdrawnAt": (
         None,
         None,
-        lambda ch, t: ch.app.withdraw_consent(CLINIC, DONOR, "x", t),
+        lambda ch, t: ch.app.donors.withdraw_consent(CLINIC, DONOR, "x", t),
         6,
         True,
     ),
     "determinedAt": (
         None,
         None,
-        lambda ch, t: ch.app.determine_eligibility(PHYSICIAN, DONOR, "ELIGIBLE", "v", SCREENING, t),
+        lambda ch, t: ch.app.donors.determine_eligibility(PHYSICIAN, DONOR, "ELIGIBLE", "v", SCREENING, t),
         6,
         True,
     ),
     "acquiredAt": (
         None,
         None,
-        lambda ch, t: ch.app.record_donation(
+        lambda ch, t: ch.app.donors.record_donation(
             CLINIC, c.din(1), DONOR, "ALLOGENEIC", HOSPITAL, "BM", t
         ),
         6,
@@ -1029,14 +1029,14 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
     "lot receivedAt": (
         None,
         None,
-        lambda ch, t: ch.app.receive_material_lot(OPERATOR, "LOT-9", "media", "X", SPOKE, t),
+        lambda ch, t: ch.app.batches.receive_material_lot(OPERATOR, "LOT-9", "media", "X", SPOKE, t),
         3,
         True,
     ),
     "lot expiresAt": (
         None,
         None,
-        lambda ch, t: ch.app.receive_material_lot(
+        lambda ch, t: ch.app.batches.receive_material_lot(
             OPERATOR, "LOT-9", "media", "X", SPOKE, ch.at(3), t
         ),
         400,
@@ -1046,21 +1046,21 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
     "step startedAt": (
         "started",
         None,
-        lambda ch, t: ch.app.record_batch_step(OPERATOR, BATCH, "s", SPOKE, t, ch.at(9), "op"),
+        lambda ch, t: ch.app.batches.record_batch_step(OPERATOR, BATCH, "s", SPOKE, t, ch.at(9), "op"),
         8,
         True,
     ),
     "step completedAt": (
         "started",
         None,
-        lambda ch, t: ch.app.record_batch_step(OPERATOR, BATCH, "s", SPOKE, ch.at(8), t, "op"),
+        lambda ch, t: ch.app.batches.record_batch_step(OPERATOR, BATCH, "s", SPOKE, ch.at(8), t, "op"),
         9,
         True,
     ),
     "testedAt": (
         "started",
         None,
-        lambda ch, t: ch.app.record_qc_result(
+        lambda ch, t: ch.app.batches.record_qc_result(
             ANALYST, BATCH, "STERILITY", "m", "s", "r", True, t, LAB
         ),
         10,
@@ -1069,42 +1069,42 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
     "releasedAt": (
         "tested",
         None,
-        lambda ch, t: ch.app.release_batch(QP, BATCH, "ok", t),
+        lambda ch, t: ch.app.batches.release_batch(QP, BATCH, "ok", t),
         11,
         True,
     ),
     "dispatchedAt": (
         "released",
         None,
-        lambda ch, t: ch.app.dispatch_shipment(COURIER, SHIPMENT, [BATCH], SPOKE, HOSPITAL, "x", t),
+        lambda ch, t: ch.app.distribution.dispatch_shipment(COURIER, SHIPMENT, [BATCH], SPOKE, HOSPITAL, "x", t),
         12,
         True,
     ),
     "observedAt": (
         "dispatched",
         None,
-        lambda ch, t: ch.app.record_temperature_excursion(COURIER, SHIPMENT, t, -60.0, 5),
+        lambda ch, t: ch.app.distribution.record_temperature_excursion(COURIER, SHIPMENT, t, -60.0, 5),
         12.5,
         True,
     ),
     "shipment receivedAt": (
         "dispatched",
         None,
-        lambda ch, t: ch.app.receive_shipment(CLINIC, SHIPMENT, t, True),
+        lambda ch, t: ch.app.distribution.receive_shipment(CLINIC, SHIPMENT, t, True),
         13,
         True,
     ),
     "administeredAt": (
         "received",
         None,
-        lambda ch, t: ch.app.record_administration(CLINIC, BATCH, HOSPITAL, PATIENT, t, True),
+        lambda ch, t: ch.app.distribution.record_administration(CLINIC, BATCH, HOSPITAL, PATIENT, t, True),
         14,
         True,
     ),
     "onsetAt": (
         "administered",
         None,
-        lambda ch, t: ch.app.report_adverse_event(
+        lambda ch, t: ch.app.distribution.report_adverse_event(
             PHYSICIAN, "AE-9", BATCH, PATIENT, HOSPITAL, True, "CRS", t, ch.at(16)
         ),
         15,
@@ -1113,7 +1113,7 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
     "awareAt": (
         "administered",
         None,
-        lambda ch, t: ch.app.report_adverse_event(
+        lambda ch, t: ch.app.distribution.report_adverse_event(
             PHYSICIAN, "AE-9", BATCH, PATIENT, HOSPITAL, True, "CRS", ch.at(15), t
         ),
         16,
@@ -1122,7 +1122,7 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
     "submittedAt": (
         "administered",
         ae_reported,
-        lambda ch, t: ch.app.submit_adverse_event_to_authority(PHYSICIAN, "AE-0001", "TFDA", t),
+        lambda ch, t: ch.app.distribution.submit_adverse_event_to_authority(PHYSICIAN, "AE-0001", "TFDA", t),
         17,
         True,
     ),
@@ -1170,45 +1170,45 @@ def test_the_same_command_with_a_proper_time_is_recorded(service, name):
 
 
 UNKNOWN: dict[str, Callable[[Chain], Any]] = {
-    "donor: consent": lambda ch: ch.app.record_consent(CLINIC, "DNR-X", "ICF", ch.at(4)),
-    "donor: withdrawal": lambda ch: ch.app.withdraw_consent(CLINIC, "DNR-X", "x", ch.at(4)),
-    "donor: eligibility": lambda ch: ch.app.determine_eligibility(
+    "donor: consent": lambda ch: ch.app.donors.record_consent(CLINIC, "DNR-X", "ICF", ch.at(4)),
+    "donor: withdrawal": lambda ch: ch.app.donors.withdraw_consent(CLINIC, "DNR-X", "x", ch.at(4)),
+    "donor: eligibility": lambda ch: ch.app.donors.determine_eligibility(
         PHYSICIAN, "DNR-X", "ELIGIBLE", "v", SCREENING, ch.at(5)
     ),
-    "donor: revocation": lambda ch: ch.app.revoke_eligibility(PHYSICIAN, "DNR-X", "x"),
+    "donor: revocation": lambda ch: ch.app.donors.revoke_eligibility(PHYSICIAN, "DNR-X", "x"),
     "donor: donation": lambda ch: c.record_donation(ch, c.din(5), "DNR-X"),
     "site: donation": lambda ch: c.record_donation(ch, c.din(5), site="TW-NOWHERE"),
     "donation: batch start": lambda ch: c.start_batch(ch, "B-X", c.din(5)),
     "site: batch control site": lambda ch: c.start_batch(ch, "B-X", control="TW-NOWHERE"),
-    "site: lot receipt": lambda ch: ch.app.receive_material_lot(
+    "site: lot receipt": lambda ch: ch.app.batches.receive_material_lot(
         OPERATOR, "LOT-X", "m", "s", "TW-NOWHERE", ch.at(3)
     ),
-    "lot: release": lambda ch: ch.app.release_material_lot(QP, "LOT-X"),
-    "lot: rejection": lambda ch: ch.app.reject_material_lot(QP, "LOT-X"),
+    "lot: release": lambda ch: ch.app.batches.release_material_lot(QP, "LOT-X"),
+    "lot: rejection": lambda ch: ch.app.batches.reject_material_lot(QP, "LOT-X"),
     "lot: step": lambda ch: c.record_step(ch, batch_id="B-0002", lots=("LOT-X",)),
     "batch: step": lambda ch: c.record_step(ch, batch_id="B-X"),
     "batch: QC": lambda ch: c.record_qc(ch, "STERILITY", batch_id="B-X"),
-    "site: QC laboratory": lambda ch: ch.app.record_qc_result(
+    "site: QC laboratory": lambda ch: ch.app.batches.record_qc_result(
         ANALYST, "B-0002", "STERILITY", "m", "s", "r", True, ch.at(10), "TW-NOWHERE"
     ),
-    "batch: deviation": lambda ch: ch.app.open_deviation(OPERATOR, "B-X", "DEV-1", "x"),
+    "batch: deviation": lambda ch: ch.app.batches.open_deviation(OPERATOR, "B-X", "DEV-1", "x"),
     "batch: release": lambda ch: c.release(ch, batch_id="B-X"),
-    "batch: rejection": lambda ch: ch.app.reject_batch(QP, "B-X", "x"),
-    "batch: destruction": lambda ch: ch.app.destroy_batch(QP, "B-X", "x"),
+    "batch: rejection": lambda ch: ch.app.batches.reject_batch(QP, "B-X", "x"),
+    "batch: destruction": lambda ch: ch.app.batches.destroy_batch(QP, "B-X", "x"),
     "batch: dispatch": lambda ch: c.dispatch(ch, shipment="SHP-X", batch_ids=["B-X"]),
     "site: dispatch destination": lambda ch: c.dispatch(ch, shipment="SHP-X", to="TW-NOWHERE"),
-    "batch: administration": lambda ch: ch.app.record_administration(
+    "batch: administration": lambda ch: ch.app.distribution.record_administration(
         CLINIC, "B-X", HOSPITAL, PATIENT, ch.at(14), True
     ),
     "batch: adverse event": lambda ch: c.report_adverse_event(ch, "AE-X", batch_id="B-X"),
     "site: adverse event reporter": lambda ch: c.report_adverse_event(
         ch, "AE-X", site="TW-NOWHERE"
     ),
-    "shipment: receipt": lambda ch: ch.app.receive_shipment(CLINIC, "SHP-X", ch.at(13), True),
-    "shipment: excursion": lambda ch: ch.app.record_temperature_excursion(
+    "shipment: receipt": lambda ch: ch.app.distribution.receive_shipment(CLINIC, "SHP-X", ch.at(13), True),
+    "shipment: excursion": lambda ch: ch.app.distribution.record_temperature_excursion(
         COURIER, "SHP-X", ch.at(12.5), -60.0, 5
     ),
-    "adverse event: submission": lambda ch: ch.app.submit_adverse_event_to_authority(
+    "adverse event: submission": lambda ch: ch.app.distribution.submit_adverse_event_to_authority(
         PHYSICIAN, "AE-X", "TFDA", ch.at(17)
     ),
 }
@@ -1233,7 +1233,7 @@ def test_an_identifier_naming_nothing_is_not_found(service, full_chain, what):
 
 
 DUPLICATE: dict[str, Callable[[Chain], Any]] = {
-    "donor": lambda ch: ch.app.register_donor(CLINIC, DONOR),
+    "donor": lambda ch: ch.app.donors.register_donor(CLINIC, DONOR),
     "donation": lambda ch: c.record_donation(ch, c.din_with_check(1)),
     "material lot": lambda ch: c.material_lot(ch, LOT, release=False),
     "batch": lambda ch: c.start_batch(ch, BATCH, c.din(2), patient="PT-0002"),

@@ -34,14 +34,14 @@ def kept(service: Regentrace) -> list[dict[str, Any]]:
 def relocate(service: Regentrace) -> tuple[CommandKey, Callable[[], CommandResult]]:
     arguments = {"site_id": c.SPOKE, "location": "Hall 2", "reason": "moved"}
     key = CommandKey.of(PARTNER, "move-1", "relocateSite", arguments)
-    return key, partial(service.app.relocate_site, PARTNER, **arguments)
+    return key, partial(service.app.sites.relocate_site, PARTNER, **arguments)
 
 
 def register(service: Regentrace) -> tuple[CommandKey, Callable[[], CommandResult]]:
     arguments = {"site_id": "TW-MI-NEW", "name": "New hospital", "kind": "MEDICAL_INSTITUTION"}
     more = {"jurisdiction": "TW", "country": "TW", "supervising_authority": "TFDA"}
     key = CommandKey.of(PARTNER, "register-1", "registerSite", arguments | more)
-    return key, partial(service.app.register_site, PARTNER, **arguments, **more)
+    return key, partial(service.app.sites.register_site, PARTNER, **arguments, **more)
 
 
 @pytest.fixture

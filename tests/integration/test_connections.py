@@ -47,7 +47,7 @@ def test_a_healthy_pooled_connection_is_used_without_a_round_trip_first(service,
     for _ in range(5):
         with service.read() as sql:
             assert sql.scalar("SELECT 1") == 1
-    service.app.register_donor(ADMIN, "DNR-HEALTHY")
+    service.app.donors.register_donor(ADMIN, "DNR-HEALTHY")
 
     assert pings == []
 
@@ -59,7 +59,7 @@ def test_a_pooled_connection_the_server_ended_is_replaced_before_use(service, pi
 
     with service.read() as sql:
         after = sql.scalar("SELECT pg_backend_pid()")
-    result = service.app.register_donor(ADMIN, "DNR-AFTER-RESTART")
+    result = service.app.donors.register_donor(ADMIN, "DNR-AFTER-RESTART")
 
     assert pings  # the ended connection was checked, found dead and replaced
     assert after != before

@@ -221,7 +221,7 @@ def test_a_correction_is_a_new_event_naming_position_field_old_and_new_value_rea
     original = row_at(service, corrected)
     before = ledger_size(service)
 
-    result = service.app.correct_event(
+    result = service.app.corrections.correct_event(
         QA, corrected, "name", "Taipei Control Centre", "typo in the registration"
     )
 
@@ -261,7 +261,7 @@ def test_views_show_the_corrected_value_from_the_corrections_position_on_and_the
     with service.read() as sql:
         assert view(sql, head(service)) == old
 
-    result = service.app.correct_event(QA, corrected, given, new, "entered wrongly")
+    result = service.app.corrections.correct_event(QA, corrected, given, new, "entered wrongly")
 
     with service.read() as sql:
         assert view(sql, result.position) == new
@@ -279,7 +279,7 @@ def test_views_show_the_corrected_value_from_the_corrections_position_on_and_the
 def test_the_history_shows_the_original_and_the_correction(service, chain):
     dispatched = position_of(service, f"Shipment:{SHIPMENT}", "Shipment.Dispatched")
 
-    result = service.app.correct_event(QA, dispatched, "courier", "Polar Cell Logistics", "typo")
+    result = service.app.corrections.correct_event(QA, dispatched, "courier", "Polar Cell Logistics", "typo")
 
     with service.read() as sql:
         found = find_events(sql, aggregate_id=f"Shipment:{SHIPMENT}")
@@ -298,11 +298,11 @@ def test_the_history_shows_the_original_and_the_correction(service, chain):
 def test_events_after_a_correction_keep_the_corrected_value(service, chain):
     registered = position_of(service, f"Site:{CTRL}", "Site.Registered")
     reported = position_of(service, f"AdverseEvent:{AE}", "AdverseEvent.Reported")
-    service.app.correct_event(QA, registered, "name", "Taipei Control Centre", "typo")
-    service.app.correct_event(QA, reported, "description", "CRS grade 2", "grade misread")
+    service.app.corrections.correct_event(QA, registered, "name", "Taipei Control Centre", "typo")
+    service.app.corrections.correct_event(QA, reported, "description", "CRS grade 2", "grade misread")
 
-    suspended = service.app.suspend_site(c.NETWORK, CTRL, "QP left")
-    submitted = service.app.submit_adverse_event_to_authority(c.PHYSICIAN, AE, "TFDA", chain.at(17))
+    suspended = service.app.sites.suspend_site(c.NETWORK, CTRL, "QP left")
+    submitted = service.app.distribution.submit_adverse_event_to_authority(c.PHYSICIAN, AE, "TFDA", chain.at(17))
 
     with service.read() as sql:
         (site,) = find_sites(sql, suspended.position, site_ids=[CTRL])
@@ -316,9 +316,9 @@ def test_events_after_a_correction_keep_the_corrected_value(service, chain):
 
 def test_a_correction_of_a_correction_names_the_first_corrections_new_value_as_old(service, chain):
     registered = position_of(service, f"Site:{CTRL}", "Site.Registered")
-    first = service.app.correct_event(QA, registered, "name", "Taipei Control Center", "typo")
+    first = service.app.corrections.correct_event(QA, registered, "name", "Taipei Control Center", "typo")
 
-    second = service.app.correct_event(
+    second = service.app.corrections.correct_event(
         QA, first.position, "newValue", "Taipei Control Centre", "British spelling, per licence"
     )
 
@@ -340,9 +340,9 @@ def test_a_correction_of_a_correction_names_the_first_corrections_new_value_as_o
 
 def test_correcting_the_original_again_names_the_value_then_in_force_as_old(service, chain):
     registered = position_of(service, f"Site:{CTRL}", "Site.Registered")
-    service.app.correct_event(QA, registered, "name", "Taipei Control Center", "typo")
+    service.app.corrections.correct_event(QA, registered, "name", "Taipei Control Center", "typo")
 
-    again = service.app.correct_event(QA, registered, "name", "Taipei Control Centre", "typo")
+    again = service.app.corrections.correct_event(QA, registered, "name", "Taipei Control Centre", "typo")
 
     payload = payload_at(service, again.position)
     assert (payload["old_value"], payload["new_value"]) == (
@@ -354,11 +354,11 @@ def test_correcting_the_original_again_names_the_value_then_in_force_as_old(serv
 
 def test_a_correction_is_corrected_only_in_its_new_value(service, chain):
     registered = position_of(service, f"Site:{CTRL}", "Site.Registered")
-    first = service.app.correct_event(QA, registered, "name", "Taipei Control Center", "typo")
+    first = service.app.corrections.correct_event(QA, registered, "name", "Taipei Control Center", "typo")
     before = ledger_size(service)
 
     with pytest.raises(BadInputError) as refused:
-        service.app.correct_event(QA, first.position, "reason", "another reason", "why")
+        service.app.corrections.correct_event(QA, first.position, "reason", "another reason", "why")
 
     assert refused.value.code == "BAD_INPUT"
     assert "newValue" in refused.value.message
@@ -447,7 +447,7 @@ def test_a_refused_correction_says_why_and_leaves_the_ledger_and_views_unchanged
         shown = site_name(sql, head(service))
 
     with pytest.raises(error) as refused:
-        service.app.correct_event(QA, position(service), field, new_value, reason)
+        service.app.corrections.correct_event(QA, position(service), field, new_value, reason)
 
     assert type(refused.value) is error
     assert refused.value.code == error.code
@@ -459,16 +459,16 @@ def test_a_refused_correction_says_why_and_leaves_the_ledger_and_views_unchanged
 
 def test_a_refused_rule_bearing_field_names_what_may_be_corrected(service, chain):
     with pytest.raises(RuleViolationError) as refused:
-        service.app.correct_event(QA, qc_position(service), "passed", "false", "misread")
+        service.app.corrections.correct_event(QA, qc_position(service), "passed", "false", "misread")
 
     assert "method, result, specification" in refused.value.message
 
 
 def test_after_a_refusal_the_same_correction_put_right_is_recorded(service, chain):
     with pytest.raises(BadInputError):
-        service.app.correct_event(QA, site_position(service), "name", "Taipei", " ")
+        service.app.corrections.correct_event(QA, site_position(service), "name", "Taipei", " ")
 
-    result = service.app.correct_event(QA, site_position(service), "name", "Taipei", "typo")
+    result = service.app.corrections.correct_event(QA, site_position(service), "name", "Taipei", "typo")
 
     assert result.position == head(service)
 
@@ -491,13 +491,13 @@ def dump(service: Regentrace) -> dict[str, list[dict[str, Any]]]:
 @pytest.mark.parametrize("workers", [1, 2], ids=["in-process", "worker-processes"])
 def test_a_rebuild_after_corrections_gives_exactly_the_rows_written_live(service, chain, workers):
     for record, event_type, given, _, _, new, _ in VIEWS:
-        service.app.correct_event(
+        service.app.corrections.correct_event(
             QA, position_of(service, record, event_type), given, new, "entered wrongly"
         )
-    last = service.app.correct_event(
+    last = service.app.corrections.correct_event(
         QA, site_position(service), "name", "Taipei Control Centre (HQ)", "full name"
     )
-    service.app.correct_event(QA, last.position, "newValue", "Taipei Control Centre", "no HQ")
+    service.app.corrections.correct_event(QA, last.position, "newValue", "Taipei Control Centre", "no HQ")
     live = dump(service)
     assert len(live["site_versions"]) > 8
     with service.recorder.write() as sql:  # damage the views: a rebuild that wrote nothing fails

@@ -43,7 +43,7 @@ def test_the_service_connects_with_every_parameter_of_the_url(settings):
     try:
         with service.read() as sql:
             seen = (sql.scalar("SHOW application_name"), sql.scalar("SHOW statement_timeout"))
-        written = service.app.register_donor(ADMIN, "DNR-URL-1")
+        written = service.app.donors.register_donor(ADMIN, "DNR-URL-1")
         with service.recorder.source().read() as sql:
             worker = (sql.scalar("SHOW application_name"), sql.scalar("SHOW statement_timeout"))
         pooled = sessions_named(settings, name)

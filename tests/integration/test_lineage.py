@@ -367,7 +367,7 @@ def test_a_hospital_over_a_window_reaches_the_batches_it_received_and_administer
 def recall_then(service: Any, recall_id: str, *args: Any) -> tuple[Any, World, list[Any]]:
     """Initiate a recall; answer the Recall, the world just before it and the events since."""
     before = ledger_size(service)
-    service.app.initiate_recall(QP, recall_id, *args)
+    service.app.recalls.initiate_recall(QP, recall_id, *args)
     events = read_ledger(service)
     (at,) = [s.position for s in events if s.kind == "Recall.Initiated" and s.key == recall_id]
     recall = service.app.repository.get(Recall.ledger_id(recall_id))
@@ -414,7 +414,7 @@ def test_recalling_a_donor_whose_eligibility_was_revoked_marks_every_batch_still
     service,
 ):
     w = small_world(service)
-    w.run(w.app.revoke_eligibility, PHYSICIAN, "DNR-3", "Look-back: HBV NAT positive")
+    w.run(w.app.donors.revoke_eligibility, PHYSICIAN, "DNR-3", "Look-back: HBV NAT positive")
 
     recall, world, since = recall_then(service, "RCL-1", "DONOR", "DNR-3", "Look-back")
 
@@ -440,11 +440,11 @@ def test_a_recalled_batch_can_no_longer_be_released_dispatched_or_administered(s
     statuses = {b: world.batches[b]["status"] for b in ("B3", "B5", "B6")}
     assert statuses == {"B3": "DISTRIBUTED", "B5": "IN_PROCESS", "B6": "RELEASED"}
     errors = [
-        refused(service, "RULE_VIOLATION", w.app.release_batch, QP, "B5", "QP", w.h(70)),
+        refused(service, "RULE_VIOLATION", w.app.batches.release_batch, QP, "B5", "QP", w.h(70)),
         refused(
             service,
             "RULE_VIOLATION",
-            w.app.dispatch_shipment,
+            w.app.distribution.dispatch_shipment,
             COURIER,
             "SHP-6",
             ["B6"],
@@ -456,7 +456,7 @@ def test_a_recalled_batch_can_no_longer_be_released_dispatched_or_administered(s
         refused(
             service,
             "RULE_VIOLATION",
-            w.app.record_administration,
+            w.app.distribution.record_administration,
             CLINIC,
             "B3",
             HOSP,
@@ -502,7 +502,7 @@ def test_recalling_a_batch_reaches_where_it_went_and_not_where_it_came_from(serv
 
 def test_a_recall_with_a_taken_id_an_unknown_origin_or_a_bad_window_is_refused(service):
     w = small_world(service)
-    service.app.initiate_recall(QP, "RCL-1", "BATCH", "B2", "Complaint")
+    service.app.recalls.initiate_recall(QP, "RCL-1", "BATCH", "B2", "Complaint")
     start, end = w.h(10), w.h(20)
     cases = [
         ("CONFLICT", ("RCL-1", "BATCH", "B1", "again")),
@@ -527,7 +527,7 @@ def test_a_recall_with_a_taken_id_an_unknown_origin_or_a_bad_window_is_refused(s
     for code, args in cases:
         before = ledger_size(service)
         try:
-            service.app.initiate_recall(QP, *args)
+            service.app.recalls.initiate_recall(QP, *args)
         except DomainError as error:
             if error.code != code:
                 wrong.append((args, f"{error.code} instead of {code}: {error.message}"))
@@ -550,7 +550,7 @@ def test_a_recall_window_that_ends_before_it_starts_is_bad_input(service):
     error = refused(
         service,
         "BAD_INPUT",
-        service.app.initiate_recall,
+        service.app.recalls.initiate_recall,
         QP,
         "RCL-1",
         "SITE",

@@ -38,7 +38,7 @@ def applied(service: Regentrace) -> list[tuple[int, str, str]]:
 
 
 def register_a_site(service: Regentrace) -> None:
-    service.app.register_site(
+    service.app.sites.register_site(
         ADMIN,
         site_id="TW-CTRL",
         name="Taipei control",

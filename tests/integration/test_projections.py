@@ -38,7 +38,7 @@ def register(app, site_id, kind="CONTROL_SITE", control=None, at=T0, **extra):
         "country": "TW",
         "supervising_authority": "TFDA",
     } | extra
-    return app.register_site(
+    return app.sites.register_site(
         ADMIN, site_id=site_id, kind=kind, control_site_id=control, registered_at=at, **fields
     )
 
@@ -61,21 +61,21 @@ def network_story(app) -> None:
     register(app, "B", at=day(0.1))
     register(app, "A-MU", "MODULAR_UNIT", "A", at=day(0.2))
     register(app, "LAB", "TESTING_LABORATORY", at=day(0.3))
-    app.activate_site(ADMIN, "A", "QMS certified", day(1))
-    app.activate_site(ADMIN, "A-MU", "qualified", day(2))
+    app.sites.activate_site(ADMIN, "A", "QMS certified", day(1))
+    app.sites.activate_site(ADMIN, "A-MU", "qualified", day(2))
     register(app, "A-POC", "POC_HEALTHCARE_ESTABLISHMENT", "A", at=day(2.5))
-    app.activate_site(ADMIN, "B", "QMS certified", day(3))
+    app.sites.activate_site(ADMIN, "B", "QMS certified", day(3))
     register(app, "B-MOB", "POC_MOBILE", "B", at=day(3.5))
-    app.activate_site(ADMIN, "B-MOB", "qualified", day(4))
-    app.suspend_site(ADMIN, "A", "QP left", day(5))
+    app.sites.activate_site(ADMIN, "B-MOB", "qualified", day(4))
+    app.sites.suspend_site(ADMIN, "A", "QP left", day(5))
     register(app, "A-HOME", "POC_HOME", "A", at=day(5.5))  # joins while A is suspended
-    app.suspend_site(ADMIN, "B-MOB", "moving", day(6))
-    app.relocate_site(ADMIN, "B-MOB", "Tainan", "host changed", effective_at=day(6.5))
-    app.reinstate_site(ADMIN, "A", "new QP appointed", day(7))
-    app.activate_site(ADMIN, "A-POC", "qualified", day(8))
-    app.terminate_site(ADMIN, "A-MU", "decommissioned", day(9))
-    app.activate_site(ADMIN, "LAB", "qualified", day(9.5))
-    app.terminate_site(ADMIN, "B", "network closed", day(10))
+    app.sites.suspend_site(ADMIN, "B-MOB", "moving", day(6))
+    app.sites.relocate_site(ADMIN, "B-MOB", "Tainan", "host changed", effective_at=day(6.5))
+    app.sites.reinstate_site(ADMIN, "A", "new QP appointed", day(7))
+    app.sites.activate_site(ADMIN, "A-POC", "qualified", day(8))
+    app.sites.terminate_site(ADMIN, "A-MU", "decommissioned", day(9))
+    app.sites.activate_site(ADMIN, "LAB", "qualified", day(9.5))
+    app.sites.terminate_site(ADMIN, "B", "network closed", day(10))
 
 
 # An independent fold of the stored events: which status each event type leaves a site in.
@@ -142,13 +142,13 @@ def notifications(service):
 def test_a_rebuild_gives_exactly_the_rows_written_live(service):
     seed_demo(service.app)
     app = service.app
-    app.suspend_site(ADMIN, CONTROL, "QP certificate lapsed")
+    app.sites.suspend_site(ADMIN, CONTROL, "QP certificate lapsed")
     register(app, "TW-MU-TAINAN", "MODULAR_UNIT", CONTROL, at=utcnow())
-    app.reinstate_site(ADMIN, CONTROL, "QP certificate renewed")
-    app.activate_site(ADMIN, "TW-MU-TAINAN", "qualified")
-    app.suspend_site(ADMIN, "GB-MU-LONDON", "moving within London")
-    app.relocate_site(ADMIN, "GB-MU-LONDON", "Guy's Hospital, London SE1", "host changed")
-    app.terminate_site(ADMIN, "NL-MU-LEIDEN", "agreement ended")
+    app.sites.reinstate_site(ADMIN, CONTROL, "QP certificate renewed")
+    app.sites.activate_site(ADMIN, "TW-MU-TAINAN", "qualified")
+    app.sites.suspend_site(ADMIN, "GB-MU-LONDON", "moving within London")
+    app.sites.relocate_site(ADMIN, "GB-MU-LONDON", "Guy's Hospital, London SE1", "host changed")
+    app.sites.terminate_site(ADMIN, "NL-MU-LEIDEN", "agreement ended")
     live = dump(service)
     assert live["site_versions"]
     assert live["site_status_history"]
@@ -179,7 +179,7 @@ def test_commands_after_a_rebuild_project_as_before(service):
     network_story(service.app)
     rebuild(service.recorder, service.app.mapper)
 
-    result = service.app.suspend_site(ADMIN, "A", "audit finding", day(11))
+    result = service.app.sites.suspend_site(ADMIN, "A", "audit finding", day(11))
 
     assert projected_sites(service, result.position) == expected_sites(
         notifications(service), result.position
@@ -227,10 +227,10 @@ def test_position_at_maps_a_recorded_time_to_the_position_recorded_by_then(servi
     app = service.app
     commands = [
         lambda: register(app, "A", at=day(0)),
-        lambda: app.activate_site(ADMIN, "A", "QMS certified", day(1)),
+        lambda: app.sites.activate_site(ADMIN, "A", "QMS certified", day(1)),
         lambda: register(app, "A-MU", "MODULAR_UNIT", "A", at=day(2)),
-        lambda: app.activate_site(ADMIN, "A-MU", "qualified", day(3)),
-        lambda: app.suspend_site(ADMIN, "A", "QP left", day(4)),
+        lambda: app.sites.activate_site(ADMIN, "A-MU", "qualified", day(3)),
+        lambda: app.sites.suspend_site(ADMIN, "A", "QP left", day(4)),
     ]
     marks = []  # (wall-clock time after the command returned, its position)
     start = utcnow()

@@ -2,7 +2,7 @@
 
 Two ``Regentrace`` services open the same database, as two server processes would. One of them
 takes a cross-aggregate decision ("the spoke may be activated: its control site is ACTIVE") inside
-a read-set scope, exactly as a command does; the other changes what that decision read before
+a unit of work, exactly as a command does; the other changes what that decision read before
 the first one writes. The append must then refuse (CONFLICT) and store nothing. Without the
 concurrent change, the same sequence is recorded.
 """
@@ -10,13 +10,13 @@ concurrent change, the same sequence is recorded.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 
 import pytest
 
 from api.wiring import Regentrace
 from domain import ledger
+from domain.ledger import UnitOfWork
 from domain.batch import Batch
 from domain.material_lot import MaterialLot
 from domain.shared import ConflictError, utcnow
@@ -44,21 +44,11 @@ def services(settings) -> Iterator[tuple[Regentrace, Regentrace]]:
         theirs.close()
 
 
-@contextmanager
-def read_set() -> Iterator[None]:
-    """What every public command runs in: a fresh read set, reset afterwards."""
-    token = ledger._READ_SET.set({})
-    try:
-        yield
-    finally:
-        ledger._READ_SET.reset(token)
-
-
 def network(service: Regentrace) -> None:
     """An ACTIVE control site and a spoke registered under it, not yet active."""
     app = service.app
     for site_id, kind, control in ((CTRL, "CONTROL_SITE", None), (SPOKE, "MODULAR_UNIT", CTRL)):
-        app.register_site(
+        app.sites.register_site(
             ADMIN,
             site_id=site_id,
             name=site_id,
@@ -69,21 +59,20 @@ def network(service: Regentrace) -> None:
             control_site_id=control,
             registered_at=hours(0),
         )
-    app.activate_site(ADMIN, CTRL, "qualified", hours(1))
+    app.sites.activate_site(ADMIN, CTRL, "qualified", hours(1))
 
 
 def activate_spoke_after_checking_control(service: Regentrace, concurrently=None):
     """The decision, step by step: read the control site, check it, then write the spoke."""
-    app = service.app
-    with read_set():
-        control = app.load(Site, CTRL)
-        assert ledger.loaded_versions() == {control.id: control.version}
+    with service.app.unit_of_work() as uow:
+        control = uow.load(Site, CTRL)
+        assert uow.loaded_versions() == {control.id: control.version}
         assert control.status is SiteStatus.ACTIVE
         if concurrently is not None:
             concurrently()
-        spoke = app.load(Site, SPOKE)
+        spoke = uow.load(Site, SPOKE)
         spoke.activate("qualified", hours(2), **ACTOR)
-        return app.commit(spoke)
+        return uow.save(spoke)
 
 
 def status(service: Regentrace, site_id: str) -> SiteStatus:
@@ -99,7 +88,7 @@ def test_a_decision_on_a_control_site_suspended_meanwhile_is_a_conflict(services
     network(mine)
 
     def suspend_control_site():
-        theirs.app.suspend_site(ADMIN, CTRL, "QP left", hours(1.5))
+        theirs.app.sites.suspend_site(ADMIN, CTRL, "QP left", hours(1.5))
 
     with pytest.raises(ConflictError) as caught:
         activate_spoke_after_checking_control(mine, concurrently=suspend_control_site)
@@ -125,7 +114,7 @@ def test_the_same_decision_without_a_concurrent_change_is_recorded(services):
 def test_a_concurrent_change_to_an_aggregate_that_was_not_read_is_no_conflict(services):
     mine, theirs = services
     network(mine)
-    theirs.app.register_site(
+    theirs.app.sites.register_site(
         ADMIN,
         site_id="TW-LAB",
         name="lab",
@@ -137,7 +126,7 @@ def test_a_concurrent_change_to_an_aggregate_that_was_not_read_is_no_conflict(se
     )
 
     def activate_an_unrelated_lab():
-        theirs.app.activate_site(ADMIN, "TW-LAB", "qualified", hours(1.5))
+        theirs.app.sites.activate_site(ADMIN, "TW-LAB", "qualified", hours(1.5))
 
     activate_spoke_after_checking_control(mine, concurrently=activate_an_unrelated_lab)
 
@@ -152,12 +141,12 @@ def test_a_concurrent_write_to_the_aggregate_being_written_is_a_conflict(service
     app = mine.app
 
     def activate_spoke_read_before_theirs_activated_it():
-        with read_set():
-            assert app.load(Site, CTRL).status is SiteStatus.ACTIVE
-            spoke = app.load(Site, SPOKE)
-            theirs.app.activate_site(ADMIN, SPOKE, "qualified elsewhere", hours(1.8))
+        with app.unit_of_work() as uow:
+            assert uow.load(Site, CTRL).status is SiteStatus.ACTIVE
+            spoke = uow.load(Site, SPOKE)
+            theirs.app.sites.activate_site(ADMIN, SPOKE, "qualified elsewhere", hours(1.8))
             spoke.activate("qualified", hours(2), **ACTOR)
-            return app.commit(spoke)
+            return uow.save(spoke)
 
     with pytest.raises(ConflictError):
         activate_spoke_read_before_theirs_activated_it()
@@ -171,83 +160,80 @@ def test_an_aggregate_loaded_twice_in_one_command_is_one_object_read_once(servic
     mine, _ = services
     network(mine)
     app = mine.app
-    with read_set():
-        first = app.load(Site, CTRL)
-        again = app.load(Site, CTRL)
+    with app.unit_of_work() as uow:
+        first = uow.load(Site, CTRL)
+        again = uow.load(Site, CTRL)
         assert again is first  # events triggered on either are stored once
-        assert ledger.loaded_versions() == {first.id: first.version}
+        assert uow.loaded_versions() == {first.id: first.version}
     # Outside a command every load is a copy of its own.
-    assert app.load(Site, CTRL) is not app.load(Site, CTRL)
+    assert app.get(Site, CTRL) is not app.get(Site, CTRL)
 
 
 def test_a_command_that_commits_twice_reads_on_from_what_it_stored(services):
     mine, _ = services
     network(mine)
     app = mine.app
-    with read_set():
-        spoke = app.load(Site, SPOKE)
+    with app.unit_of_work() as uow:
+        spoke = uow.load(Site, SPOKE)
         spoke.activate("qualified", hours(2), **ACTOR)
-        app.commit(spoke)
-        again = app.load(Site, SPOKE)
-        control = app.load(Site, CTRL)
+        uow.save(spoke)
+        again = uow.load(Site, SPOKE)
+        control = uow.load(Site, CTRL)
         control.suspend("audit", hours(4), **ACTOR)
-        result = app.commit(control)  # the spoke, read at its stored version, has not moved
+        result = uow.save(control)  # the spoke, read at its stored version, has not moved
 
     assert again is spoke
     assert result.version == control.version
-    assert ledger.loaded_versions() is None
+    assert ledger._OPEN.get() is None
 
 
-def test_outside_a_read_set_scope_nothing_is_noted(services):
+def test_outside_a_unit_of_work_nothing_is_noted(services):
     mine, _ = services
     network(mine)
 
-    assert ledger._READ_SET.get() is None
-    mine.app.load(Site, CTRL)
-    assert ledger._READ_SET.get() is None
+    assert ledger._OPEN.get() is None
+    mine.app.get(Site, CTRL)
+    assert ledger._OPEN.get() is None
 
 
-def test_every_public_command_runs_in_a_read_set_of_its_own(services):
+def test_every_public_command_runs_in_a_unit_of_work_of_its_own(services, monkeypatch):
     mine, _ = services
     network(mine)
     seen: list[dict[str, int] | None] = []
-    original = mine.app.commit
+    original = UnitOfWork.save
 
-    def spy(*aggregates):
-        seen.append(ledger.loaded_versions())
-        return original(*aggregates)
+    def spy(uow, *aggregates):
+        seen.append(uow.loaded_versions())
+        return original(uow, *aggregates)
 
-    mine.app.commit = spy
-    try:
-        mine.app.activate_site(ADMIN, SPOKE, "qualified", hours(2))
-    finally:
-        del mine.app.commit
+    monkeypatch.setattr(UnitOfWork, "save", spy)
+    mine.app.sites.activate_site(ADMIN, SPOKE, "qualified", hours(2))
 
     # The command read the spoke (which it writes) and the control site (which it only read).
     assert seen == [{Site.ledger_id(SPOKE): 1, Site.ledger_id(CTRL): 2}]
-    assert ledger._READ_SET.get() is None
+    assert ledger._OPEN.get() is None
 
 
 def test_a_batch_step_using_a_lot_rejected_meanwhile_is_a_conflict(services):
     """The same on the chain: the lot was RELEASED when read and REJECTED before the write."""
     mine, theirs = services
     network(mine)
-    mine.app.activate_site(ADMIN, SPOKE, "qualified", hours(2))
-    mine.app.receive_material_lot(ADMIN, "LOT-1", "vector", "supplier", SPOKE, hours(3))
-    mine.app.release_material_lot(ADMIN, "LOT-1", None, hours(3.5))
-    mine.app.register_donor(ADMIN, "DNR-1")
-    mine.app.record_consent(ADMIN, "DNR-1", "ICF-1", hours(3))
-    mine.app.record_donation(ADMIN, "DON-1", "DNR-1", "AUTOLOGOUS", SPOKE, "cells", hours(4))
-    mine.app.start_batch(ADMIN, "B-1", "CART-CD19-AUTO", "DON-1", "PT-1", CTRL, SPOKE, hours(5))
+    mine.app.sites.activate_site(ADMIN, SPOKE, "qualified", hours(2))
+    mine.app.batches.receive_material_lot(ADMIN, "LOT-1", "vector", "supplier", SPOKE, hours(3))
+    mine.app.batches.release_material_lot(ADMIN, "LOT-1", None, hours(3.5))
+    mine.app.donors.register_donor(ADMIN, "DNR-1")
+    mine.app.donors.record_consent(ADMIN, "DNR-1", "ICF-1", hours(3))
+    mine.app.donors.record_donation(ADMIN, "DON-1", "DNR-1", "AUTOLOGOUS", SPOKE, "cells", hours(4))
+    mine.app.batches.start_batch(ADMIN, "B-1", "CART-CD19-AUTO", "DON-1", "PT-1", CTRL, SPOKE, hours(5))
     before = ledger_size(mine)
 
     app = mine.app
 
     def step_with_the_lot_read_before_theirs_rejected_it():
-        with read_set():
-            batch = app.load(Batch, "B-1")
-            app.load(MaterialLot, "LOT-1").require_usable(hours(6))
-            theirs.app.reject_material_lot(ADMIN, "LOT-1", "supplier recall")
+        with app.unit_of_work() as uow:
+            batch = uow.load(Batch, "B-1")
+            uow.load(MaterialLot, "LOT-1").require_usable(hours(6))
+            theirs.app.batches.reject_material_lot(ADMIN, "LOT-1", "supplier recall")
             batch.record_step(
                 step="Expansion",
                 site_id=SPOKE,
@@ -259,7 +245,7 @@ def test_a_batch_step_using_a_lot_rejected_meanwhile_is_a_conflict(services):
                 parameters=None,
                 **ACTOR,
             )
-            return app.commit(batch)
+            return uow.save(batch)
 
     with pytest.raises(ConflictError):
         step_with_the_lot_read_before_theirs_rejected_it()

@@ -486,7 +486,7 @@ def test_a_source_record_shows_the_eligibility_the_donors_own_record_holds_in_fo
     w = small_world(service)
     physician = Principal("dr-chen-physician", "medical_institution")
     w.run(
-        w.app.determine_eligibility,
+        w.app.donors.determine_eligibility,
         physician,
         "DNR-1",
         "INELIGIBLE",
@@ -530,9 +530,9 @@ def dump(service) -> dict[str, list[dict[str, Any]]]:
 def test_a_rebuild_after_the_demo_and_further_recalls_gives_exactly_the_live_rows(service):
     seed(service.app)
     qp = Principal("dr-lin-qp", "qualified_person")
-    service.app.initiate_recall(qp, "RCL-T-1", "ADVERSE_EVENT", "AE-CART-26013", "Follow-up")
-    service.app.initiate_recall(qp, "RCL-T-2", "BATCH", "MSC-31000", "Look-back, second wave")
-    service.app.initiate_recall(
+    service.app.recalls.initiate_recall(qp, "RCL-T-1", "ADVERSE_EVENT", "AE-CART-26013", "Follow-up")
+    service.app.recalls.initiate_recall(qp, "RCL-T-2", "BATCH", "MSC-31000", "Look-back, second wave")
+    service.app.recalls.initiate_recall(
         qp,
         "RCL-T-3",
         "SITE",

@@ -47,22 +47,22 @@ def register(service, site_id, kind="CONTROL_SITE", *, control=None, at=T0, **ov
         "control_site_id": control,
         "registered_at": at,
     } | overrides
-    return service.app.register_site(ADMIN, **fields)
+    return service.app.sites.register_site(ADMIN, **fields)
 
 
 def change(service, verb, site_id, at=None, reason="per SOP-DM-004"):
-    return getattr(service.app, f"{verb}_site")(ADMIN, site_id, reason, at)
+    return getattr(service.app.sites, f"{verb}_site")(ADMIN, site_id, reason, at)
 
 
 def relocate(service, site_id, at=None, location="Tainan Science Park", **kwargs):
-    return service.app.relocate_site(
+    return service.app.sites.relocate_site(
         ADMIN, site_id, location, "host changed", effective_at=at, **kwargs
     )
 
 
 def command(service, verb, site_id, at=None, reason="per SOP-DM-004"):
     if verb == "relocate":
-        return service.app.relocate_site(ADMIN, site_id, "Tainan", reason, effective_at=at)
+        return service.app.sites.relocate_site(ADMIN, site_id, "Tainan", reason, effective_at=at)
     return change(service, verb, site_id, at, reason)
 
 

@@ -35,9 +35,8 @@ def submitted(at: datetime) -> History:
 
 
 def reported() -> AdverseEvent:
-    return AdverseEvent._create(
-        AdverseEvent.Reported,
-        id=AdverseEvent.ledger_id(KEY),
+    return AdverseEvent.create(
+        adverse_event_id=KEY,
         batch_id="CART-26001",
         patient_code="PT-0001",
         reported_by_site_id="TW-MI-1",

@@ -137,9 +137,8 @@ def administered(at: float = 5) -> History:
 
 
 def created() -> Batch:
-    return Batch._create(
-        Batch.Started,
-        id=Batch.ledger_id(KEY),
+    return Batch.create(
+        batch_id=KEY,
         product="CART-CD19-AUTO",
         donation_id="T041725000001",
         patient_code=PATIENT,

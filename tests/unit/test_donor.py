@@ -72,9 +72,8 @@ def revoked(at: datetime) -> History:
 
 
 def given(*history: History) -> Donor:
-    donor = Donor._create(
-        Donor.Registered,
-        id=Donor.ledger_id(KEY),
+    donor = Donor.create(
+        donor_code=KEY,
         sealed_personal_data=None,
         occurred_at=T0,
         **ACTOR,
@@ -112,9 +111,8 @@ def screening_with(**reactive: bool) -> tuple[dict[str, Any], ...]:
 
 
 def test_a_registered_donor_has_neither_consent_nor_eligibility():
-    donor = Donor._create(
-        Donor.Registered,
-        id=Donor.ledger_id(KEY),
+    donor = Donor.create(
+        donor_code=KEY,
         sealed_personal_data="sealed:abc",
         occurred_at=T0,
         **ACTOR,

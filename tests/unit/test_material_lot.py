@@ -34,9 +34,8 @@ def rejected(at: datetime = T0) -> History:
 
 
 def given(*history: History, expires_at: datetime | None = None) -> MaterialLot:
-    lot = MaterialLot._create(
-        MaterialLot.Received,
-        id=MaterialLot.ledger_id(KEY),
+    lot = MaterialLot.create(
+        lot_id=KEY,
         material="Lentiviral vector, anti-CD19 CAR",
         supplier="Formosa Vector Manufacturing",
         site_id="TW-MU-1",
@@ -77,9 +76,8 @@ def refused(lot: MaterialLot, call, *args: Any) -> RuleViolationError:
 
 
 def test_a_received_lot_is_quarantined():
-    lot = MaterialLot._create(
-        MaterialLot.Received,
-        id=MaterialLot.ledger_id(KEY),
+    lot = MaterialLot.create(
+        lot_id=KEY,
         material="Recombinant human IL-2",
         supplier="CytoSource BV",
         site_id="TW-MU-1",

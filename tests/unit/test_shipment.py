@@ -34,9 +34,8 @@ def received(at: datetime, acceptable: bool = True) -> History:
 
 
 def given(*history: History) -> Shipment:
-    shipment = Shipment._create(
-        Shipment.Dispatched,
-        id=Shipment.ledger_id(KEY),
+    shipment = Shipment.create(
+        shipment_id=KEY,
         batch_ids=("CART-26001", "CART-26002"),
         from_site_id="TW-MU-1",
         to_site_id="TW-MI-1",

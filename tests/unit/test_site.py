@@ -138,9 +138,8 @@ def assert_refused(
 
 
 def test_a_new_site_is_registered_with_every_field_it_was_given():
-    site = Site._create(
-        Site.Registered,
-        id=Site.ledger_id(KEY),
+    site = Site.create(
+        site_id=KEY,
         name="Hsinchu unit",
         kind="MODULAR_UNIT",
         jurisdiction="TW",
@@ -174,9 +173,8 @@ def test_a_new_site_is_registered_with_every_field_it_was_given():
 
 
 def test_a_replayed_registration_gives_the_same_site_as_the_original():
-    original = Site._create(
-        Site.Registered,
-        id=Site.ledger_id("TW-CTRL"),
+    original = Site.create(
+        site_id="TW-CTRL",
         name="Taipei control",
         kind="CONTROL_SITE",
         jurisdiction="TW",
