@@ -24,6 +24,7 @@ from api.audit.queries import AuditQueries
 from api.auth.guard import Guard
 from api.chain.mutations import ChainMutations
 from api.chain.queries import ChainQueries
+from api.commands import check_served
 from api.document_limits import OneOperation, cost_rule
 from api.epcis.queries import EpcisQueries
 from api.feed.subscriptions import FeedSubscriptions
@@ -36,6 +37,8 @@ from api.views.queries import ViewQueries
 
 Query = merge_types("Query", (SiteQueries, ChainQueries, ViewQueries, AuditQueries, EpcisQueries))
 Mutation = merge_types("Mutation", (SiteMutations, ChainMutations, ViewMutations, AuditMutations))
+# A mutation without a declaration would be checked against nothing: refuse to load.
+check_served(f.graphql_name or f.python_name for f in Mutation.__strawberry_definition__.fields)  # type: ignore[attr-defined]
 
 log = logging.getLogger("regentrace.api")
 
@@ -51,12 +54,12 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(settings: Settings | None = None) -> Schema:
-    """The schema, with every root field guarded (api/auth/guard.py) and, given settings, the
-    request limits they set: depth, aliases, cost, tokens, and introspection where it is off."""
-    for root in (Query, Mutation):
-        for field in root.__strawberry_definition__.fields:  # type: ignore[attr-defined]
-            if not any(isinstance(e, Guard) for e in field.extensions):
-                field.extensions.append(Guard())
+    """The schema, with every root query guarded (api/auth/guard.py), every mutation a declared
+    command (api/commands.py, which checks its own access) and, given settings, the request
+    limits they set: depth, aliases, cost, tokens, and introspection where it is off."""
+    for field in Query.__strawberry_definition__.fields:  # type: ignore[attr-defined]
+        if not any(isinstance(e, Guard) for e in field.extensions):
+            field.extensions.append(Guard())
     # Partners send the same few documents again and again: parse and validate each once. The
     # limits' validation rules are built once too, so the validation cache recognises them.
     extensions: list[Any] = [

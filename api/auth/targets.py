@@ -1,8 +1,10 @@
 """The records a root field names, each of which must lie within the caller's reach.
 
-A mutation names the site it acts at and the aggregates it changes (every mutation of the schema
-has a rule here: tests/unit/test_access_targets.py). Records that do not exist yet are let
-through: the command itself answers NOT_FOUND, or creates them.
+A mutation names the site it acts at and the aggregates it changes: each command's declaration
+(api/commands.py) gives, for every input field naming a record, one of the rules below, which
+finds the records to check from the field's value (tests/unit/test_access_targets.py walks the
+schema). Records that do not exist yet are let through: the command itself answers NOT_FOUND, or
+creates them.
 
 Queries name only sites here (the site register is public, so refusing one tells nothing). A
 record a query names (a trace origin, an EPCIS scope) is looked up through the caller's reach
@@ -18,7 +20,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from api.auth.identity import Identity
-from api.auth.roles import EVERY_MUTATION, Scope
+from api.auth.roles import Scope
 from domain.isbt128 import normalise_donation_id
 from domain.shared import DomainError
 from projections.scopes import ORIGIN_TYPES, patient_records, sites_of
@@ -102,114 +104,101 @@ def _control_site(sql: Sql, batch_aggregate_id: str) -> str | None:
     return None if found is None else str(found)
 
 
+def first_refusal(sql: Sql, identity: Identity, targets: list[Target]) -> str | None:
+    """Why ``identity`` may not touch one of ``targets`` (the first found); None when it may
+    touch them all. A caller reaching every site is never refused, and reads nothing."""
+    if not targets or identity.role.scope is Scope.ALL:
+        return None
+    reach = identity.reach(sql)
+    for target in targets:
+        refusal = target.refusal(sql, identity, reach)
+        if refusal is not None:
+            return refusal
+    return None
+
+
+# A rule of a command's input field: the records its (plain) value names, to check.
+FieldRule = Callable[[Any], list[Target]]
+
+
+@dataclass(frozen=True)
+class NoReach:
+    """An input field that names a record yet needs no reach of its own, and why (a record the
+    command creates, a shipment's destination)."""
+
+    reason: str
+
+
 def site(site_id: Any) -> list[Target]:
     return [Target("site", str(site_id))] if site_id else []
 
 
-def of(aggregate_type: str, *keys: Any) -> list[Target]:
-    return [Target("aggregate", f"{aggregate_type}:{k}") for k in keys if k]
+def of(aggregate_type: str) -> FieldRule:
+    """A record (or a list of them) of which one of the sites it touches must be within reach."""
+
+    def rule(keys: Any) -> list[Target]:
+        listed = keys if isinstance(keys, list) else [keys]
+        return [Target("aggregate", f"{aggregate_type}:{k}") for k in listed if k]
+
+    return rule
 
 
-def owned(aggregate_type: str, key: Any) -> list[Target]:
-    return [Target("owned", f"{aggregate_type}:{key}")] if key else []
+def owned(aggregate_type: str) -> FieldRule:
+    """A record the command changes: one of the sites that own it must be within reach."""
+    return lambda key: [Target("owned", f"{aggregate_type}:{key}")] if key else []
+
+
+def signed_by_control_site(key: Any) -> list[Target]:
+    """A batch whose own control site must sign: only its quality unit may act."""
+    return [Target("control", f"Batch:{key}")] if key else []
 
 
 def donation(donation_id: Any) -> list[Target]:
+    if not donation_id:
+        return []
     try:
         key, _ = normalise_donation_id(str(donation_id))
     except DomainError:
         return []  # the command refuses it with the reason
-    return of("Donation", key)
+    return of("Donation")(key)
 
 
 def origin(o: Any) -> list[Target]:
-    """Every kind of trace origin names a record whose sites are known (tests check each)."""
-    if o is None:
+    """Every kind of trace origin (a plain ``{"kind", "id", "window"}``) names a record whose
+    sites are known (tests check each)."""
+    if not o:
         return []
-    kind = o.kind.value
+    kind, key = o["kind"], o["id"]
     if kind == "SITE":
-        return site(o.id)
+        return site(key)
     if kind == "DONATION":
-        return donation(o.id)
+        return donation(key)
     if kind == "PATIENT":
-        return [Target("patient", str(o.id))] if o.id else []
-    return of(ORIGIN_TYPES[kind], o.id)
+        return [Target("patient", str(key))] if key else []
+    return of(ORIGIN_TYPES[kind])(key)
+
+
+def at_position(position: Any) -> list[Target]:
+    """An event's ledger position: the aggregate of the event there, which it must own."""
+    return [Target("position", str(position))] if position is not None else []
+
+
+def callers_only_site(identity: Identity) -> str | None:
+    """The site a partner acting for exactly one site acts at when it names none (None for a
+    caller whose scope is not a list of sites, who names the site or acts at none)."""
+    if identity.role.scope is not Scope.SITES:
+        return None
+    if len(identity.sites) != 1:
+        raise GraphQLError(
+            "siteId is needed: this credential acts for several sites",
+            extensions={"code": "BAD_INPUT", "field": "siteId"},
+        )
+    return identity.sites[0]
 
 
 def site_origin(o: Any) -> list[Target]:
     return site(o.id) if o is not None and o.kind.value == "SITE" else []
 
-
-def at_position(position: Any) -> list[Target]:
-    return [Target("position", str(position))]
-
-
-Rule = Callable[[Any], list[Target]]
-
-MUTATIONS: dict[str, Rule] = {
-    # The new site's own id names nothing yet; the control site it names must be within reach.
-    "registerSite": lambda i: site(i.control_site_id),
-    "activateSite": lambda i: site(i.site_id),
-    "suspendSite": lambda i: site(i.site_id),
-    "reinstateSite": lambda i: site(i.site_id),
-    "terminateSite": lambda i: site(i.site_id),
-    "relocateSite": lambda i: site(i.site_id),
-    "registerDonor": lambda i: site(i.site_id),
-    "recordConsent": lambda i: owned("Donor", i.donor_code),
-    "withdrawConsent": lambda i: owned("Donor", i.donor_code),
-    "determineEligibility": lambda i: owned("Donor", i.donor_code),
-    "revokeEligibility": lambda i: owned("Donor", i.donor_code),
-    "recordDonation": lambda i: site(i.site_id) + of("Donor", i.donor_code),
-    "receiveMaterialLot": lambda i: site(i.site_id),
-    "releaseMaterialLot": lambda i: owned("MaterialLot", i.lot_id),
-    "rejectMaterialLot": lambda i: owned("MaterialLot", i.lot_id),
-    # The control site is the site's own (the command checks it), so a spoke may name it.
-    "startBatch": lambda i: site(i.site_id) + donation(i.donation_id),
-    "recordBatchStep": lambda i: (
-        site(i.site_id) + owned("Batch", i.batch_id) + of("MaterialLot", *(i.material_lots or []))
-    ),
-    "recordQcResult": lambda i: site(i.laboratory_site_id) + of("Batch", i.batch_id),
-    "openDeviation": lambda i: owned("Batch", i.batch_id),
-    "closeDeviation": lambda i: owned("Batch", i.batch_id),
-    "releaseBatch": lambda i: [Target("control", f"Batch:{i.batch_id}")],
-    "rejectBatch": lambda i: [Target("control", f"Batch:{i.batch_id}")],
-    "destroyBatch": lambda i: owned("Batch", i.batch_id),
-    "dispatchShipment": lambda i: site(i.from_site_id) + of("Batch", *i.batch_ids),
-    "recordTemperatureExcursion": lambda i: of("Shipment", i.shipment_id),
-    "receiveShipment": lambda i: of("Shipment", i.shipment_id),
-    "recordAdministration": lambda i: site(i.site_id) + of("Batch", i.batch_id),
-    "reportAdverseEvent": lambda i: site(i.reported_by_site_id) + of("Batch", i.batch_id),
-    "submitAdverseEventToAuthority": lambda i: owned("AdverseEvent", i.adverse_event_id),
-    "initiateRecall": lambda i: origin(i.origin),
-    "correctEvent": lambda i: at_position(i.position),
-}
-
-# Input fields that name a record yet need no reach of their own, and why. Every other field
-# naming a record (an ID, a trace origin, an event's position) must feed a target of its
-# mutation's rule: tests/unit/test_access_targets.py checks both against the schema.
-NEEDS_NO_REACH: dict[tuple[str, str], str] = {
-    ("registerSite", "id"): "the site it creates",
-    ("registerDonor", "donor_code"): "the donor it registers",
-    ("recordDonation", "donation_id"): "the donation it records",
-    ("receiveMaterialLot", "lot_id"): "the lot it receives",
-    ("startBatch", "batch_id"): "the batch it starts",
-    ("startBatch", "control_site_id"): "the command requires the spoke's own control site",
-    ("startBatch", "patient_code"): "the patient the batch is made for, named by this act",
-    ("openDeviation", "deviation_id"): "the deviation it opens, on the batch checked",
-    ("closeDeviation", "deviation_id"): "a deviation of the batch checked",
-    ("dispatchShipment", "shipment_id"): "the shipment it dispatches",
-    ("dispatchShipment", "to_site_id"): "a shipment may go to any registered site",
-    ("recordAdministration", "patient_code"): "the patient treated, named by this act",
-    ("reportAdverseEvent", "adverse_event_id"): "the report it files",
-    ("reportAdverseEvent", "patient_code"): "the patient of the batch checked",
-    ("initiateRecall", "recall_id"): "the recall it initiates",
-}
-
-if set(MUTATIONS) != EVERY_MUTATION:  # a command without a rule would be checked against nothing
-    raise ImportError(
-        "target rules and role table disagree on "
-        + ", ".join(sorted(set(MUTATIONS) ^ EVERY_MUTATION))
-    )
 
 QUERIES: dict[str, Callable[[dict[str, Any]], list[Target]]] = {
     "dmMasterFile": lambda kw: site(kw.get("control_site_id")),
@@ -219,22 +208,6 @@ QUERIES: dict[str, Callable[[dict[str, Any]], list[Target]]] = {
 }
 
 
-def targets_of(field: str, kwargs: dict[str, Any], identity: Identity) -> list[Target]:
-    rule = MUTATIONS.get(field)
-    if rule is not None and "input" in kwargs:
-        _default_site(field, kwargs["input"], identity)
-        return rule(kwargs["input"])
-    query_rule = QUERIES.get(field)
-    return query_rule(kwargs) if query_rule is not None else []
-
-
-def _default_site(field: str, input: Any, identity: Identity) -> None:
-    """A donor registered by a partner acting for one site is registered at that site."""
-    if field != "registerDonor" or input.site_id or identity.role.scope is not Scope.SITES:
-        return
-    if len(identity.sites) != 1:
-        raise GraphQLError(
-            "siteId is needed: this credential acts for several sites",
-            extensions={"code": "BAD_INPUT", "field": "siteId"},
-        )
-    input.site_id = identity.sites[0]
+def targets_of_query(field: str, kwargs: dict[str, Any]) -> list[Target]:
+    rule = QUERIES.get(field)
+    return rule(kwargs) if rule is not None else []

@@ -1,7 +1,7 @@
 """Inputs of the donor-to-patient chain, exactly as the partner contract names them.
 
 Each input's fields carry the names of the ledger command's parameters, so resolvers pass them on
-unchanged (see ``api.resolve.arguments``).
+unchanged (see ``api.commands.arguments``).
 """
 
 from __future__ import annotations

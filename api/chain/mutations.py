@@ -4,119 +4,233 @@ Donor and consent (collection centre) → eligibility (physician) → donation (
 material lots (spoke warehouse) → batch start, steps, QC, deviations (spoke MES, QC laboratory) →
 release (control site QP) → dispatch, excursions, receipt (courier, hospital) → administration and
 adverse reactions (hospital, pharmacovigilance).
+
+Seeing a record needs one of the sites it touches (``of``); changing it needs one of the sites
+that own it (``owned``); a site acted at must be within reach (``site``).
 """
 
 from __future__ import annotations
 
 import strawberry
 
+from api.auth.roles import (
+    COURIER,
+    MEDICAL_INSTITUTION,
+    PHARMACOVIGILANCE,
+    QC_LABORATORY,
+    QUALITY_PERSON,
+    SPOKE_OPERATOR,
+)
+from api.auth.targets import (
+    NoReach,
+    callers_only_site,
+    donation,
+    of,
+    owned,
+    signed_by_control_site,
+    site,
+)
 from api.chain import inputs as i
-from api.resolve import command_mutation
+from api.commands import command
+from domain.batch_commands import BatchCommands
+from domain.distribution_commands import DistributionCommands
+from domain.donor_commands import DonorCommands
+
+DONOR = {"donor_code": owned("Donor")}
+BATCH = {"batch_id": owned("Batch")}
 
 
 @strawberry.type
 class ChainMutations:
-    register_donor = command_mutation(
-        "register_donor", i.RegisterDonorInput, "Register a donor under a pseudonymous code."
+    register_donor = command(
+        DonorCommands.register_donor,
+        input=i.RegisterDonorInput,
+        roles=(SPOKE_OPERATOR,),
+        targets={"donor_code": NoReach("the donor it registers"), "site_id": site},
+        # A partner acting for one site registers its donors there without naming it.
+        defaults={"site_id": callers_only_site},
+        description="Register a donor under a pseudonymous code.",
     )
-    record_consent = command_mutation(
-        "record_consent",
-        i.RecordConsentInput,
-        "Record written consent (with legal representative and notarisation for donors "
-        "without full capacity).",
+    record_consent = command(
+        DonorCommands.record_consent,
+        input=i.RecordConsentInput,
+        roles=(SPOKE_OPERATOR,),
+        targets=DONOR,
+        description="Record written consent (with legal representative and notarisation for "
+        "donors without full capacity).",
     )
-    withdraw_consent = command_mutation(
-        "withdraw_consent",
-        i.WithdrawConsentInput,
-        "Record the withdrawal of a donor's standing consent.",
+    withdraw_consent = command(
+        DonorCommands.withdraw_consent,
+        input=i.WithdrawConsentInput,
+        roles=(SPOKE_OPERATOR,),
+        targets=DONOR,
+        description="Record the withdrawal of a donor's standing consent.",
     )
-    determine_eligibility = command_mutation(
-        "determine_eligibility",
-        i.DetermineEligibilityInput,
-        "Record an eligibility determination by the physician.",
+    determine_eligibility = command(
+        DonorCommands.determine_eligibility,
+        input=i.DetermineEligibilityInput,
+        roles=(SPOKE_OPERATOR,),
+        targets=DONOR,
+        description="Record an eligibility determination by the physician.",
     )
-    revoke_eligibility = command_mutation(
-        "revoke_eligibility",
-        i.RevokeEligibilityInput,
-        "Revoke the donor's ELIGIBLE determination (look-back).",
+    revoke_eligibility = command(
+        DonorCommands.revoke_eligibility,
+        input=i.RevokeEligibilityInput,
+        roles=(SPOKE_OPERATOR,),
+        targets=DONOR,
+        description="Revoke the donor's ELIGIBLE determination (look-back).",
     )
-    record_donation = command_mutation(
-        "record_donation",
-        i.RecordDonationInput,
-        "Record an acquisition of tissue or cells from a donor.",
+    record_donation = command(
+        DonorCommands.record_donation,
+        input=i.RecordDonationInput,
+        roles=(SPOKE_OPERATOR,),
+        targets={
+            "donation_id": NoReach("the donation it records"),
+            "donor_code": of("Donor"),
+            "site_id": site,
+        },
+        description="Record an acquisition of tissue or cells from a donor.",
     )
-    receive_material_lot = command_mutation(
-        "receive_material_lot",
-        i.ReceiveMaterialLotInput,
-        "Receive a reagent or ancillary-material lot into quarantine.",
+    receive_material_lot = command(
+        BatchCommands.receive_material_lot,
+        input=i.ReceiveMaterialLotInput,
+        roles=(SPOKE_OPERATOR,),
+        targets={"lot_id": NoReach("the lot it receives"), "site_id": site},
+        description="Receive a reagent or ancillary-material lot into quarantine.",
     )
-    release_material_lot = command_mutation(
-        "release_material_lot",
-        i.MaterialLotDecisionInput,
-        "Release a quarantined material lot for use.",
+    release_material_lot = command(
+        BatchCommands.release_material_lot,
+        input=i.MaterialLotDecisionInput,
+        roles=(QUALITY_PERSON,),
+        targets={"lot_id": owned("MaterialLot")},
+        description="Release a quarantined material lot for use.",
     )
-    reject_material_lot = command_mutation(
-        "reject_material_lot",
-        i.MaterialLotDecisionInput,
-        "Reject a material lot; it can never be used.",
+    reject_material_lot = command(
+        BatchCommands.reject_material_lot,
+        input=i.MaterialLotDecisionInput,
+        roles=(QUALITY_PERSON,),
+        targets={"lot_id": owned("MaterialLot")},
+        description="Reject a material lot; it can never be used.",
     )
-    start_batch = command_mutation(
-        "start_batch", i.StartBatchInput, "Start a batch from a donation for one patient."
+    start_batch = command(
+        BatchCommands.start_batch,
+        input=i.StartBatchInput,
+        roles=(SPOKE_OPERATOR,),
+        targets={
+            "batch_id": NoReach("the batch it starts"),
+            "donation_id": donation,
+            "patient_code": NoReach("the patient the batch is made for, named by this act"),
+            # The control site is the site's own (the command checks it), so a spoke may name
+            # it.
+            "control_site_id": NoReach("the command requires the spoke's own control site"),
+            "site_id": site,
+        },
+        description="Start a batch from a donation for one patient.",
     )
-    record_batch_step = command_mutation(
-        "record_batch_step",
-        i.RecordBatchStepInput,
-        "Record a manufacturing step and the material lots it used.",
+    record_batch_step = command(
+        BatchCommands.record_batch_step,
+        input=i.RecordBatchStepInput,
+        roles=(SPOKE_OPERATOR,),
+        targets={**BATCH, "site_id": site, "material_lots": of("MaterialLot")},
+        description="Record a manufacturing step and the material lots it used.",
     )
-    record_qc_result = command_mutation(
-        "record_qc_result", i.RecordQcResultInput, "Record a QC result from a testing laboratory."
+    record_qc_result = command(
+        BatchCommands.record_qc_result,
+        input=i.RecordQcResultInput,
+        roles=(QC_LABORATORY,),
+        targets={"batch_id": of("Batch"), "laboratory_site_id": site},
+        description="Record a QC result from a testing laboratory.",
     )
-    open_deviation = command_mutation(
-        "open_deviation",
-        i.OpenDeviationInput,
-        "Open a deviation on a batch; it blocks release until closed.",
+    open_deviation = command(
+        BatchCommands.open_deviation,
+        input=i.OpenDeviationInput,
+        roles=(SPOKE_OPERATOR, QC_LABORATORY, QUALITY_PERSON),
+        targets={**BATCH, "deviation_id": NoReach("the deviation it opens, on the batch checked")},
+        description="Open a deviation on a batch; it blocks release until closed.",
     )
-    close_deviation = command_mutation(
-        "close_deviation", i.CloseDeviationInput, "Close an open deviation with its resolution."
+    close_deviation = command(
+        BatchCommands.close_deviation,
+        input=i.CloseDeviationInput,
+        roles=(SPOKE_OPERATOR, QUALITY_PERSON),
+        targets={**BATCH, "deviation_id": NoReach("a deviation of the batch checked")},
+        description="Close an open deviation with its resolution.",
     )
-    release_batch = command_mutation(
-        "release_batch",
-        i.ReleaseBatchInput,
-        "QP certification: release a batch, signed with its meaning. Refused with every reason "
-        "that stands in the way.",
+    release_batch = command(
+        BatchCommands.release_batch,
+        input=i.ReleaseBatchInput,
+        roles=(QUALITY_PERSON,),
+        targets={"batch_id": signed_by_control_site},
+        description="QP certification: release a batch, signed with its meaning. Refused with "
+        "every reason that stands in the way.",
     )
-    reject_batch = command_mutation("reject_batch", i.BatchDecisionInput, "Reject a batch.")
-    destroy_batch = command_mutation(
-        "destroy_batch", i.BatchDecisionInput, "Record the destruction of a batch where it is."
+    reject_batch = command(
+        BatchCommands.reject_batch,
+        input=i.BatchDecisionInput,
+        roles=(QUALITY_PERSON,),
+        targets={"batch_id": signed_by_control_site},
+        description="Reject a batch.",
     )
-    dispatch_shipment = command_mutation(
-        "dispatch_shipment",
-        i.DispatchShipmentInput,
-        "Dispatch released batches from one site to another.",
+    destroy_batch = command(
+        BatchCommands.destroy_batch,
+        input=i.BatchDecisionInput,
+        roles=(SPOKE_OPERATOR, QUALITY_PERSON),
+        targets=BATCH,
+        description="Record the destruction of a batch where it is.",
     )
-    record_temperature_excursion = command_mutation(
-        "record_temperature_excursion",
-        i.TemperatureExcursionInput,
-        "Record a temperature excursion during a shipment.",
+    dispatch_shipment = command(
+        DistributionCommands.dispatch_shipment,
+        input=i.DispatchShipmentInput,
+        roles=(SPOKE_OPERATOR, COURIER),
+        targets={
+            "shipment_id": NoReach("the shipment it dispatches"),
+            "batch_ids": of("Batch"),
+            "from_site_id": site,
+            "to_site_id": NoReach("a shipment may go to any registered site"),
+        },
+        description="Dispatch released batches from one site to another.",
     )
-    receive_shipment = command_mutation(
-        "receive_shipment",
-        i.ReceiveShipmentInput,
-        "Receive a shipment, once, with the condition found.",
+    record_temperature_excursion = command(
+        DistributionCommands.record_temperature_excursion,
+        input=i.TemperatureExcursionInput,
+        roles=(COURIER,),
+        targets={"shipment_id": of("Shipment")},
+        description="Record a temperature excursion during a shipment.",
     )
-    record_administration = command_mutation(
-        "record_administration",
-        i.RecordAdministrationInput,
-        "Record administration after the chain-of-identity check.",
+    receive_shipment = command(
+        DistributionCommands.receive_shipment,
+        input=i.ReceiveShipmentInput,
+        roles=(SPOKE_OPERATOR, COURIER, MEDICAL_INSTITUTION),
+        targets={"shipment_id": of("Shipment")},
+        description="Receive a shipment, once, with the condition found.",
     )
-    report_adverse_event = command_mutation(
-        "report_adverse_event",
-        i.ReportAdverseEventInput,
-        "Report an adverse reaction to the control site; the reporting deadline follows from "
-        "the site's jurisdiction.",
+    record_administration = command(
+        DistributionCommands.record_administration,
+        input=i.RecordAdministrationInput,
+        roles=(MEDICAL_INSTITUTION,),
+        targets={
+            "batch_id": of("Batch"),
+            "site_id": site,
+            "patient_code": NoReach("the patient treated, named by this act"),
+        },
+        description="Record administration after the chain-of-identity check.",
     )
-    submit_adverse_event_to_authority = command_mutation(
-        "submit_adverse_event_to_authority",
-        i.SubmitAdverseEventInput,
-        "Record the submission of an adverse reaction to the authority.",
+    report_adverse_event = command(
+        DistributionCommands.report_adverse_event,
+        input=i.ReportAdverseEventInput,
+        roles=(MEDICAL_INSTITUTION, PHARMACOVIGILANCE),
+        targets={
+            "adverse_event_id": NoReach("the report it files"),
+            "batch_id": of("Batch"),
+            "patient_code": NoReach("the patient of the batch checked"),
+            "reported_by_site_id": site,
+        },
+        description="Report an adverse reaction to the control site; the reporting deadline "
+        "follows from the site's jurisdiction.",
+    )
+    submit_adverse_event_to_authority = command(
+        DistributionCommands.submit_adverse_event_to_authority,
+        input=i.SubmitAdverseEventInput,
+        roles=(PHARMACOVIGILANCE,),
+        targets={"adverse_event_id": owned("AdverseEvent")},
+        description="Record the submission of an adverse reaction to the authority.",
     )

@@ -4,53 +4,61 @@ from __future__ import annotations
 
 import strawberry
 
-from api.common import CommandResult
-from api.context import Info
-from api.resolve import CommandId, command, command_mutation, ledger
+from api.auth.roles import ADMINISTRATOR
+from api.auth.targets import NoReach, site
+from api.commands import command
 from api.sites.types import RegisterSiteInput, RelocateSiteInput, SiteStatusInput
 from domain.site_commands import SiteCommands
+
+# The site register is kept by administrators; a status change acts on the site it names.
+BY_ADMINISTRATORS = (ADMINISTRATOR,)
+AT_THE_SITE = {"site_id": site}
 
 
 @strawberry.type
 class SiteMutations:
-    @strawberry.mutation(description="Register a control site or a site under one.")
-    async def register_site(
-        self, info: Info, input: RegisterSiteInput, command_id: CommandId = None
-    ) -> CommandResult:
-        result = await command(
-            info,
-            ledger(info).bind(SiteCommands.register_site),
-            identified_by=(command_id, input),
-            site_id=input.id,
-            name=input.name,
-            kind=input.kind.value,
-            jurisdiction=input.jurisdiction.value,
-            country=input.country,
-            supervising_authority=input.supervising_authority,
-            licence_number=input.licence_number,
-            control_site_id=input.control_site_id,
-            location=input.location,
-            registered_at=input.registered_at,
-            contact=input.contact,
-        )
-        return CommandResult.of(result)
-
-    activate_site = command_mutation(
-        "activate_site",
-        SiteStatusInput,
-        "Activate a registered site (its control site must be ACTIVE).",
+    register_site = command(
+        SiteCommands.register_site,
+        input=RegisterSiteInput,
+        roles=BY_ADMINISTRATORS,
+        # The new site's own id names nothing yet; the control site it names must be within
+        # reach.
+        targets={"id": NoReach("the site it creates"), "control_site_id": site},
+        renamed={"id": "site_id"},
+        description="Register a control site or a site under one.",
     )
-    suspend_site = command_mutation(
-        "suspend_site", SiteStatusInput, "Suspend an ACTIVE site; a reason is required."
+    activate_site = command(
+        SiteCommands.activate_site,
+        input=SiteStatusInput,
+        roles=BY_ADMINISTRATORS,
+        targets=AT_THE_SITE,
+        description="Activate a registered site (its control site must be ACTIVE).",
     )
-    reinstate_site = command_mutation(
-        "reinstate_site", SiteStatusInput, "Reinstate a SUSPENDED site."
+    suspend_site = command(
+        SiteCommands.suspend_site,
+        input=SiteStatusInput,
+        roles=BY_ADMINISTRATORS,
+        targets=AT_THE_SITE,
+        description="Suspend an ACTIVE site; a reason is required.",
     )
-    terminate_site = command_mutation(
-        "terminate_site", SiteStatusInput, "Terminate a site for good."
+    reinstate_site = command(
+        SiteCommands.reinstate_site,
+        input=SiteStatusInput,
+        roles=BY_ADMINISTRATORS,
+        targets=AT_THE_SITE,
+        description="Reinstate a SUSPENDED site.",
     )
-    relocate_site = command_mutation(
-        "relocate_site",
-        RelocateSiteInput,
-        "Move a modular or mobile unit that is not ACTIVE; reinstate it afterwards.",
+    terminate_site = command(
+        SiteCommands.terminate_site,
+        input=SiteStatusInput,
+        roles=BY_ADMINISTRATORS,
+        targets=AT_THE_SITE,
+        description="Terminate a site for good.",
+    )
+    relocate_site = command(
+        SiteCommands.relocate_site,
+        input=RelocateSiteInput,
+        roles=BY_ADMINISTRATORS,
+        targets=AT_THE_SITE,
+        description="Move a modular or mobile unit that is not ACTIVE; reinstate it afterwards.",
     )

@@ -1,10 +1,12 @@
-"""The role table in docs/access-control.md says what api/auth/roles.py enforces."""
+"""The role table in docs/access-control.md says what api/auth/roles.py enforces: the queries
+listed there, and the commands whose declarations (api/commands.py) name each role."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+import api.schema  # noqa: F401 (composes every command, whose declaration names its roles)
 from api.auth.roles import ASSIGNABLE, EVERY_QUERY, REGISTRY, ROLES
 
 DOC = Path(__file__).parents[2] / "docs" / "access-control.md"
