@@ -154,6 +154,7 @@ def records(
             page = find_records(
                 sql,
                 position,
+                reach=None,  # an export holds every record: it is the operator's, not a partner's
                 site_id=site_id,
                 released_from=released_from,
                 released_to=released_to,
@@ -217,7 +218,7 @@ def write_ledger(
     count, after = 0, 0
     while True:
         with service.read() as sql:
-            rows = find_events(sql, to_position=stop, after=after, limit=PAGE * 4)
+            rows = find_events(sql, to_position=stop, after=after, limit=PAGE * 4, reach=None)
         for row in rows:
             state = bytes(row["state"])
             line = {

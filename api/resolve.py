@@ -14,16 +14,22 @@ from api.errors import from_domain
 from domain.application import TraceabilityLedger
 from domain.shared import BadInputError, require_offset
 from projections.ledger import LedgerIndex
+from projections.scopes import Reach
 from projections.sql import Sql
 
 T = TypeVar("T")
 
 
-async def read(info: Info, as_of: datetime | None, query: Callable[[Sql, int], T]) -> T:
-    """Answer ``query`` at the ledger position that stood at ``as_of`` (the head when None).
+Query = Callable[[Sql, int, Reach | None], T]
+
+
+async def read(info: Info, as_of: datetime | None, query: Query[T]) -> T:
+    """Answer ``query`` at the ledger position that stood at ``as_of`` (the head when None),
+    for the caller's reach: ``query(sql, position, reach)``.
 
     Every read resolves a position first, so one answer never mixes two moments, whether it is
-    about now or about the past.
+    about now or about the past. The reach goes to every query that lists records, which cuts
+    its answer to it where the answer is built.
     """
     try:
         if as_of is not None:
@@ -33,8 +39,8 @@ async def read(info: Info, as_of: datetime | None, query: Callable[[Sql, int], T
 
     def run() -> T:
         with info.context.service.read() as sql:
-            sql.reach = info.context.identity.reach(sql)
-            return query(sql, LedgerIndex(sql).position_at(as_of))
+            reach = info.context.identity.reach(sql)
+            return query(sql, LedgerIndex(sql).position_at(as_of), reach)
 
     return await anyio.to_thread.run_sync(run)
 

@@ -92,4 +92,6 @@ class LedgerTracer:
 
     def trace(self, origin: TraceOrigin, direction: str) -> Trace:
         with self.service.read() as sql:
-            return lineage.trace(sql, LedgerIndex(sql).position_at(None), origin, direction)
+            # The whole trace: a recall reaches every batch its origin reached, and keeps it.
+            position = LedgerIndex(sql).position_at(None)
+            return lineage.trace(sql, position, origin, direction, reach=None)

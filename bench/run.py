@@ -213,7 +213,8 @@ def measure(dialect: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def _trace(service: Regentrace, kind: str, origin: str, direction: str) -> None:
     with service.read() as sql:
-        trace(sql, LedgerIndex(sql).position_at(None), TraceOrigin(kind, origin), direction)
+        position = LedgerIndex(sql).position_at(None)
+        trace(sql, position, TraceOrigin(kind, origin), direction, reach=None)
 
 
 def measure_baselines(dialect: str, url: str, count: int, result: dict[str, Any]) -> None:

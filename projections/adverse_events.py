@@ -12,8 +12,8 @@ from datetime import datetime
 
 from domain.adverse_event import AdverseEvent
 from projections.ledger import Appended
-from projections.registry import Handlers
-from projections.scopes import within_reach
+from projections.projection import Projection
+from projections.scopes import Reach, within_reach
 from projections.sql import Sql
 from projections.versioned import VersionedTable, equal
 
@@ -76,10 +76,14 @@ def _submitted(sql: Sql, a: Appended) -> None:
     )
 
 
-HANDLERS: Handlers = {
-    AdverseEvent.Reported: _reported,
-    AdverseEvent.SubmittedToAuthority: _submitted,
-}
+PROJECTION = Projection(
+    name="adverse_events",
+    tables=TABLES,
+    handles={
+        AdverseEvent.Reported: _reported,
+        AdverseEvent.SubmittedToAuthority: _submitted,
+    },
+)
 
 
 @dataclass(frozen=True)
@@ -113,14 +117,15 @@ def find_adverse_events(
     site_id: str | None = None,
     control_site_id: str | None = None,
     overdue: bool | None = None,
+    reach: Reach | None,
 ) -> list[AdverseEventView]:
-    """Reports as recorded by ``position``; overdue means unsubmitted past the deadline at
-    ``moment``."""
+    """Reports as recorded by ``position``, those within ``reach``; overdue means unsubmitted
+    past the deadline at ``moment``."""
     where, params = equal(
         batch_id=batch_id, reported_by_site_id=site_id, control_site_id=control_site_id
     )
-    reach, reach_params = within_reach(sql, "'AdverseEvent:' || adverse_event_id")
-    where, params = where + reach, params + reach_params
+    reached, reach_params = within_reach(reach, "'AdverseEvent:' || adverse_event_id")
+    where, params = where + reached, params + reach_params
     views = [
         AdverseEventView(
             **{**row, "serious": bool(row["serious"])},

@@ -19,7 +19,7 @@ import orjson
 
 from projections.ledger import GENESIS_HASH, chain_hash, chain_link
 from projections.read_ahead import read_ahead
-from projections.scopes import as_seen, within_reach
+from projections.scopes import Reach, as_seen, within_reach
 from projections.sql import Dialect, Sql, iso_utc
 
 # Positions per batch: large enough that a query's fixed cost (a round trip, a transaction)
@@ -279,8 +279,10 @@ def find_events(
     to_position: int | None = None,
     after: int | None = None,
     limit: int = 100,
+    reach: Reach | None,
 ) -> list[dict[str, Any]]:
-    """Ledger events in position order with their payload, filtered; ``after`` is a position."""
+    """Ledger events in position order with their payload, filtered; ``after`` is a position.
+    Only the events of aggregates within ``reach``, as a reader with it may see them."""
     where: list[str] = []
     params: list[Any] = []
     for clause, value in (
@@ -297,8 +299,8 @@ def find_events(
         if value is not None:
             where.append(clause)
             params.append(value)
-    reach, reach_params = within_reach(sql, "l.originator_id")
-    where += reach
+    reached, reach_params = within_reach(reach, "l.originator_id")
+    where += reached
     params += reach_params
     rows = sql.all(
         "SELECT l.position, l.originator_id, l.originator_version, l.aggregate_type,"
@@ -307,4 +309,4 @@ def find_events(
         f" WHERE {' AND '.join(where) or '1 = 1'} ORDER BY l.position LIMIT ?",
         (*params, limit),
     )
-    return as_seen(sql, rows)
+    return as_seen(sql, reach, rows)

@@ -16,8 +16,8 @@ from domain.donation import Donation
 from domain.donor import Donor
 from domain.material_lot import MaterialLot
 from projections.ledger import Appended
-from projections.registry import Handlers
-from projections.scopes import within_reach
+from projections.projection import Projection
+from projections.scopes import Reach, within_reach
 from projections.sql import Sql
 from projections.versioned import VersionedTable, equal
 
@@ -301,26 +301,30 @@ def _batch_recalled(sql: Sql, a: Appended) -> None:
     BATCHES.change(sql, _key(a), a.position, recalled_by=_with(current["recalled_by"], e.recall_id))
 
 
-HANDLERS: Handlers = {
-    Donor.Registered: _donor_registered,
-    Donor.ConsentRecorded: _consent_recorded,
-    Donor.ConsentWithdrawn: _consent_withdrawn,
-    Donor.EligibilityDetermined: _eligibility_determined,
-    Donor.EligibilityRevoked: _eligibility_revoked,
-    Donation.Recorded: _donation_recorded,
-    MaterialLot.Received: _lot_received,
-    MaterialLot.Released: _lot_status("RELEASED"),
-    MaterialLot.Rejected: _lot_status("REJECTED"),
-    Batch.Started: _batch_started,
-    Batch.StepRecorded: _batch_moved,
-    Batch.Received: _batch_moved,
-    Batch.Released: _batch_released,
-    Batch.Rejected: _batch_status("REJECTED"),
-    Batch.Destroyed: _batch_status("DESTROYED"),
-    Batch.Dispatched: _batch_status("DISTRIBUTED"),
-    Batch.Administered: _batch_status("ADMINISTERED"),
-    Batch.Recalled: _batch_recalled,
-}
+PROJECTION = Projection(
+    name="chain",
+    tables=TABLES,
+    handles={
+        Donor.Registered: _donor_registered,
+        Donor.ConsentRecorded: _consent_recorded,
+        Donor.ConsentWithdrawn: _consent_withdrawn,
+        Donor.EligibilityDetermined: _eligibility_determined,
+        Donor.EligibilityRevoked: _eligibility_revoked,
+        Donation.Recorded: _donation_recorded,
+        MaterialLot.Received: _lot_received,
+        MaterialLot.Released: _lot_status("RELEASED"),
+        MaterialLot.Rejected: _lot_status("REJECTED"),
+        Batch.Started: _batch_started,
+        Batch.StepRecorded: _batch_moved,
+        Batch.Received: _batch_moved,
+        Batch.Released: _batch_released,
+        Batch.Rejected: _batch_status("REJECTED"),
+        Batch.Destroyed: _batch_status("DESTROYED"),
+        Batch.Dispatched: _batch_status("DISTRIBUTED"),
+        Batch.Administered: _batch_status("ADMINISTERED"),
+        Batch.Recalled: _batch_recalled,
+    },
+)
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -379,8 +383,10 @@ def find_batches(
     limit: int | None = None,
     where: list[str] | None = None,
     params: list[Any] | None = None,
+    reach: Reach | None,
 ) -> list[BatchView]:
-    """Batches at ``position``, ordered by id, after the id ``after``, at most ``limit``.
+    """Batches at ``position`` within ``reach``, ordered by id, after the id ``after``, at most
+    ``limit``.
 
     ``where``/``params`` add conditions of the caller's own (other views filter through them).
     """
@@ -404,12 +410,14 @@ def find_batches(
     if after is not None:
         where.append("batch_id > ?")
         params.append(after)
-    reach, reach_params = within_reach(sql, "'Batch:' || batch_id")
-    rows = BATCHES.select(sql, position, where + reach, params + reach_params, limit=limit)
+    reached, reach_params = within_reach(reach, "'Batch:' || batch_id")
+    rows = BATCHES.select(sql, position, where + reached, params + reach_params, limit=limit)
     return [BatchView(**r) for r in rows]
 
 
-def find_donor(sql: Sql, position: int, donor_code: str) -> dict[str, Any] | None:
-    reach, reach_params = within_reach(sql, "'Donor:' || donor_code")
-    rows = DONORS.select(sql, position, ["donor_code = ?", *reach], [donor_code, *reach_params])
+def find_donor(
+    sql: Sql, position: int, donor_code: str, *, reach: Reach | None
+) -> dict[str, Any] | None:
+    reached, reach_params = within_reach(reach, "'Donor:' || donor_code")
+    rows = DONORS.select(sql, position, ["donor_code = ?", *reached], [donor_code, *reach_params])
     return rows[0] if rows else None

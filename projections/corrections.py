@@ -6,17 +6,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from domain import reference
+from domain.adverse_event import AdverseEvent
+from domain.batch import Batch
+from domain.donation import Donation
+from domain.material_lot import MaterialLot
 from domain.shared import LedgerAggregate
+from domain.shipment import Shipment
+from domain.site import Site
 from projections.adverse_events import REPORTS
 from projections.chain import DONATIONS, LOTS
 from projections.ledger import Appended
-from projections.registry import Handlers
+from projections.projection import Projection
 from projections.sites import SITES
 from projections.source_and_flow import SHIPMENTS, STEPS
 from projections.sql import Sql
 from projections.versioned import VersionedTable
-
-TABLES: tuple[str, ...] = ()
 
 KeyOf = Callable[[LedgerAggregate.Corrected], object]
 
@@ -29,15 +33,16 @@ def _step_key(e: LedgerAggregate.Corrected) -> object:
     return e.corrected_position
 
 
-# Corrected event type -> (the view that shows its fields, which row). The corrected fields are
-# those domain/data/correctable_fields.json lists; each is the view's column of the same name.
-VIEWS: dict[str, tuple[VersionedTable, KeyOf]] = {
-    "Site.Registered": (SITES, _aggregate_key),
-    "Donation.Recorded": (DONATIONS, _aggregate_key),
-    "MaterialLot.Received": (LOTS, _aggregate_key),
-    "Batch.StepRecorded": (STEPS, _step_key),
-    "Shipment.Dispatched": (SHIPMENTS, _aggregate_key),
-    "AdverseEvent.Reported": (REPORTS, _aggregate_key),
+# Corrected event type -> (the view that shows its fields, which row, the aggregate whose
+# Corrected events correct it). The corrected fields are those domain/data/correctable_fields.json
+# lists; each is the view's column of the same name.
+VIEWS: dict[str, tuple[VersionedTable, KeyOf, type[LedgerAggregate]]] = {
+    "Site.Registered": (SITES, _aggregate_key, Site),
+    "Donation.Recorded": (DONATIONS, _aggregate_key, Donation),
+    "MaterialLot.Received": (LOTS, _aggregate_key, MaterialLot),
+    "Batch.StepRecorded": (STEPS, _step_key, Batch),
+    "Shipment.Dispatched": (SHIPMENTS, _aggregate_key, Shipment),
+    "AdverseEvent.Reported": (REPORTS, _aggregate_key, AdverseEvent),
 }
 
 
@@ -45,7 +50,7 @@ def _shown_fields() -> dict[tuple[str, str], tuple[VersionedTable, KeyOf]]:
     """(event type, field) -> where it is shown; a correctable field a view lacks is an error
     here, at import, not a correction that silently never reaches the view."""
     shown: dict[tuple[str, str], tuple[VersionedTable, KeyOf]] = {}
-    for event_type, (table, key_of) in VIEWS.items():
+    for event_type, (table, key_of, _) in VIEWS.items():
         fields = reference.correctable_fields().get(event_type, frozenset())
         missing = sorted(fields - set(table.columns))
         if missing:
@@ -64,8 +69,14 @@ def _corrected(sql: Sql, a: Appended) -> None:
     if target is None:
         return
     table, key_of = target
-    if sql.keeps is None or table.table in sql.keeps:
-        table.change(sql, key_of(e), a.position, **{e.field: e.new_value})
+    table.change(sql, key_of(e), a.position, **{e.field: e.new_value})
 
 
-HANDLERS: Handlers = {LedgerAggregate.Corrected: _corrected}
+# Corrections own no table: each aggregate's corrections amend the one view that shows its
+# events, so a rebuild worker applies them where that view is built (projections/registry.py).
+PROJECTION = Projection(
+    name="corrections",
+    tables=(),
+    handles={aggregate.Corrected: _corrected for _, _, aggregate in VIEWS.values()},
+    amends={aggregate.Corrected: table.table for table, _, aggregate in VIEWS.values()},
+)

@@ -36,7 +36,7 @@ from projections.epcis import (
     event_id,
     urn,
 )
-from projections.scopes import visible_among
+from projections.scopes import Reach, visible_among
 from projections.source_and_flow import SHIPMENTS
 from projections.sql import Sql, iso_utc
 
@@ -91,13 +91,16 @@ class EpcisScope:
         return f"events from {iso_utc(self.window_from)} to {iso_utc(self.window_to)}"
 
 
-def epcis_document(sql: Sql, position: int, scope: EpcisScope, created_at: datetime) -> Event:
-    """The EPCISDocument of ``scope`` as the ledger stood at ``position``."""
+def epcis_document(
+    sql: Sql, position: int, scope: EpcisScope, created_at: datetime, *, reach: Reach | None
+) -> Event:
+    """The EPCISDocument of ``scope`` as the ledger stood at ``position``, holding only the
+    events a reader with ``reach`` may see."""
     shipments = _Shipments(sql, position)
     events: list[Event] = []
-    for fact in _facts(sql, position, scope):
+    for fact in _facts(sql, position, scope, reach):
         if fact.event_type.endswith(".Corrected"):
-            events.extend(_correction(sql, fact, shipments.of))
+            events.extend(_correction(sql, reach, fact, shipments.of))
             continue
         event = epcis_event(fact, shipments.of)
         if event is not None:
@@ -117,55 +120,59 @@ def epcis_document(sql: Sql, position: int, scope: EpcisScope, created_at: datet
 # ------------------------------------------------------------------------------------ scopes
 
 
-def _facts(sql: Sql, position: int, scope: EpcisScope) -> Iterator[Fact]:
+def _facts(sql: Sql, position: int, scope: EpcisScope, reach: Reach | None) -> Iterator[Fact]:
     if scope.window_from is not None and scope.window_to is not None:
-        yield from _window(sql, position, scope.window_from, scope.window_to)
+        yield from _window(sql, position, reach, scope.window_from, scope.window_to)
         return
-    batch_ids = _batches_of(sql, position, scope)
-    aggregates = _aggregates_of(sql, position, batch_ids)
+    batch_ids = _batches_of(sql, position, scope, reach)
+    aggregates = _aggregates_of(sql, position, reach, batch_ids)
     rows = [
         row
         for aggregate_id in sorted(aggregates)
-        for row in find_events(sql, aggregate_id=aggregate_id, to_position=position, limit=10**6)
+        for row in find_events(
+            sql, aggregate_id=aggregate_id, to_position=position, limit=10**6, reach=reach
+        )
     ]
     for row in sorted(rows, key=lambda r: int(r["position"])):
         yield _fact(row)
 
 
-def _batches_of(sql: Sql, position: int, scope: EpcisScope) -> list[str]:
+def _batches_of(sql: Sql, position: int, scope: EpcisScope, reach: Reach | None) -> list[str]:
     if scope.batch_id is not None:
-        _require(sql, position, f"Batch:{scope.batch_id}", f"batch {scope.batch_id!r}")
+        _require(sql, position, reach, f"Batch:{scope.batch_id}", f"batch {scope.batch_id!r}")
         return [scope.batch_id]
     if scope.shipment_id is not None:
         shipment = _Shipments(sql, position).of(scope.shipment_id)
         # One beyond the reader's reach reads as one that does not exist, as batches and
         # recalls do through find_events.
-        if shipment is None or not _visible(sql, f"Shipment:{scope.shipment_id}"):
+        if shipment is None or not _visible(sql, reach, f"Shipment:{scope.shipment_id}"):
             raise NotFoundError(f"no shipment {scope.shipment_id!r}", id=scope.shipment_id)
         return list(shipment.batch_ids)
     assert scope.recall_id is not None
-    rows = find_events(sql, aggregate_id=f"Recall:{scope.recall_id}", to_position=position, limit=1)
+    recall = f"Recall:{scope.recall_id}"
+    rows = find_events(sql, aggregate_id=recall, to_position=position, limit=1, reach=reach)
     if not rows:
         raise NotFoundError(f"no recall {scope.recall_id!r}", id=scope.recall_id)
     trace: dict[str, Any] = _fact(rows[0]).payload["trace"]
     return list(trace["affected_batches"])
 
 
-def _visible(sql: Sql, aggregate_id: str) -> bool:
-    return sql.reach is None or bool(visible_among(sql, [aggregate_id], sql.reach))
+def _visible(sql: Sql, reach: Reach | None, aggregate_id: str) -> bool:
+    return reach is None or bool(visible_among(sql, [aggregate_id], reach))
 
 
-def _require(sql: Sql, position: int, aggregate_id: str, what: str) -> None:
-    if not find_events(sql, aggregate_id=aggregate_id, to_position=position, limit=1):
+def _require(sql: Sql, position: int, reach: Reach | None, aggregate_id: str, what: str) -> None:
+    if not find_events(sql, aggregate_id=aggregate_id, to_position=position, limit=1, reach=reach):
         raise NotFoundError(f"no {what} in the ledger", id=aggregate_id.split(":", 1)[1])
 
 
-def _aggregates_of(sql: Sql, position: int, batch_ids: list[str]) -> set[str]:
+def _aggregates_of(sql: Sql, position: int, reach: Reach | None, batch_ids: list[str]) -> set[str]:
     """The batches, and every donation, lot and shipment their events name."""
     found: set[str] = set()
     for batch_id in batch_ids:
         found.add(f"Batch:{batch_id}")
-        for row in find_events(sql, aggregate_id=f"Batch:{batch_id}", to_position=position):
+        batch = f"Batch:{batch_id}"
+        for row in find_events(sql, aggregate_id=batch, to_position=position, reach=reach):
             payload = _fact(row).payload
             if "donation_id" in payload:
                 found.add(f"Donation:{payload['donation_id']}")
@@ -175,10 +182,12 @@ def _aggregates_of(sql: Sql, position: int, batch_ids: list[str]) -> set[str]:
     return found
 
 
-def _window(sql: Sql, position: int, start: datetime, end: datetime) -> Iterator[Fact]:
+def _window(
+    sql: Sql, position: int, reach: Reach | None, start: datetime, end: datetime
+) -> Iterator[Fact]:
     after = 0
     while True:
-        rows = find_events(sql, to_position=position, after=after, limit=PAGE)
+        rows = find_events(sql, to_position=position, after=after, limit=PAGE, reach=reach)
         for row in rows:
             if row["aggregate_type"] in MAPPED_TYPES:
                 fact = _fact(row)
@@ -232,11 +241,11 @@ class _Shipments:
 # ------------------------------------------------------------------------------- corrections
 
 
-def _correction(sql: Sql, fact: Fact, shipment_of: ShipmentOf) -> list[Event]:
+def _correction(sql: Sql, reach: Reach | None, fact: Fact, shipment_of: ShipmentOf) -> list[Event]:
     """The corrected event declared in error, then the corrective event that replaces it."""
     p = fact.payload
     at = int(p["corrected_position"])
-    rows = find_events(sql, from_position=at, to_position=at, limit=1)
+    rows = find_events(sql, from_position=at, to_position=at, limit=1, reach=reach)
     if not rows:
         return []
     original = _fact(rows[0])

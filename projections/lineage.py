@@ -21,8 +21,8 @@ from domain.donation import Donation
 from domain.recall import NODE_KINDS, Trace, TraceEdge, TraceOrigin, origin_not_found
 from domain.shipment import Shipment
 from projections.ledger import Appended
-from projections.registry import Handlers
-from projections.scopes import Link, origin_within_reach, visible_trace
+from projections.projection import Projection
+from projections.scopes import Link, Reach, origin_within_reach, visible_trace
 from projections.sql import Sql
 
 TABLES = ("lineage_edges",)
@@ -97,23 +97,35 @@ def _record(sql: Sql, appended: Appended) -> None:
         )
 
 
-HANDLERS: Handlers = {
-    Donation.Recorded: _record,
-    Batch.Started: _record,
-    Batch.StepRecorded: _record,
-    Batch.QcResultRecorded: _record,
-    Batch.Administered: _record,
-    Shipment.Dispatched: _record,
-    Shipment.Received: _record,
-    AdverseEvent.Reported: _record,
-}
+PROJECTION = Projection(
+    name="lineage",
+    tables=TABLES,
+    handles={
+        Donation.Recorded: _record,
+        Batch.Started: _record,
+        Batch.StepRecorded: _record,
+        Batch.QcResultRecorded: _record,
+        Batch.Administered: _record,
+        Shipment.Dispatched: _record,
+        Shipment.Received: _record,
+        AdverseEvent.Reported: _record,
+    },
+    # A receipt's destination comes from source-and-flow's shipments.
+    borrows=(("source_and_flow", Shipment),),
+)
 
 
 # ------------------------------------------------------------------------------------ tracing
 
 
 def trace(
-    sql: Sql, position: int, origin: TraceOrigin, direction: str, with_edges: bool = True
+    sql: Sql,
+    position: int,
+    origin: TraceOrigin,
+    direction: str,
+    with_edges: bool = True,
+    *,
+    reach: Reach | None,
 ) -> Trace:
     """Everything reachable from ``origin`` in ``direction`` over edges recorded by ``position``.
 
@@ -121,14 +133,14 @@ def trace(
     what was reached (a query selecting no edges) is spared fetching, making and sorting
     thousands. Nodes come origin first, then by kind and id, whichever the database.
 
-    A reader with a reach (``sql.reach``) gets the trace cut to it here, the same whatever it
-    selects; an origin beyond that reach is answered exactly as one that does not exist.
+    A reader with a ``reach`` gets the trace cut to it here, the same whatever it selects; an
+    origin beyond that reach is answered exactly as one that does not exist.
     """
-    if not origin_within_reach(sql, origin.kind, origin.id, position):
+    if not origin_within_reach(sql, reach, origin.kind, origin.id, position):
         raise origin_not_found(origin.kind, origin.id)
     result = _walk(sql, position, origin, direction, with_edges)
-    if sql.reach is not None:
-        _cut(sql, result, with_edges)
+    if reach is not None:
+        _cut(sql, reach, result, with_edges)
     return result
 
 
@@ -154,7 +166,7 @@ def _walk(sql: Sql, position: int, origin: TraceOrigin, direction: str, with_edg
     return result
 
 
-def _cut(sql: Sql, result: Trace, with_edges: bool) -> None:
+def _cut(sql: Sql, reach: Reach, result: Trace, with_edges: bool) -> None:
     """Keep the nodes the reader may see and the edges between them. Which patients it may
     see depends on the edges to them, so those are fetched even when no edge is asked for."""
     origin = result.origin
@@ -162,7 +174,7 @@ def _cut(sql: Sql, result: Trace, with_edges: bool) -> None:
         edges = [((e.from_kind, e.from_id), (e.to_kind, e.to_id)) for e in result.edges]
     else:
         edges = _patient_links(sql, result.position, origin, result.direction)
-    kept = visible_trace(sql, result.nodes, edges, (origin.kind, origin.id))
+    kept = visible_trace(sql, reach, result.nodes, edges, (origin.kind, origin.id))
     result.nodes = [n for n in result.nodes if n in kept]
     result.edges = [
         e for e in result.edges if (e.from_kind, e.from_id) in kept and (e.to_kind, e.to_id) in kept

@@ -180,7 +180,8 @@ class Workers:
         assert len(set(counts)) == 1, f"the workers read different numbers of events: {counts}"
         for n, share in enumerate(SHARES):
             owned = [t for t in projection_tables() if t in share.tables]
-            copy_file_into(str(Path(self.folders[n]) / "projections.sqlite3"), target, owned)
+            path = str(Path(self.folders[n]) / "projections.sqlite3")
+            copy_file_into(path, target, owned, alias=f"scratch_{n}")
         return counts[0]
 
 
@@ -233,7 +234,6 @@ def _work(
         share = SHARES[n]
         Path(folder).mkdir()
         with source.read() as sql, Scratch(folder) as scratch:
-            scratch.sql.keeps = share.tables
 
             def read(count: int) -> None:
                 counter.value += count

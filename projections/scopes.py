@@ -18,6 +18,7 @@ import typing
 from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import orjson
 
@@ -27,7 +28,7 @@ from domain.recall import Recall
 from domain.shared import LedgerEvent
 from domain.site import Site
 from projections.ledger import Appended
-from projections.registry import Handlers
+from projections.projection import Projection
 from projections.sql import Dialect, Sql
 
 TABLES = ("aggregate_sites",)
@@ -50,8 +51,15 @@ def _site_fields(event_type: type) -> tuple[str, ...]:
     return tuple(sorted(n for n in names if n == "site_id" or n.endswith("_site_id")))
 
 
-# Pairs a rebuild remembers having written; most events repeat their aggregate's site.
+Reach = tuple[str, ...]
+"""The sites whose records a reader may see. Queries that list records take it as ``reach``
+and cut their answers to it where they are built, so a page is always full; None stands for
+every record (the ledger's own readers: commands, rebuilds, exports)."""
+
+# Pairs a transaction remembers having written (one command's events inline, a whole ledger in
+# a rebuild); most events repeat their aggregate's site. Kept per cursor, so per transaction.
 KNOWN_PAIRS = 50_000
+_written: WeakKeyDictionary[Sql, set[tuple[str, str]]] = WeakKeyDictionary()
 
 
 def add(
@@ -59,7 +67,7 @@ def add(
 ) -> None:
     conflict = " ON CONFLICT DO NOTHING" if sql.dialect is Dialect.POSTGRES else ""
     verb = "INSERT" if sql.dialect is Dialect.POSTGRES else "INSERT OR IGNORE"
-    known: set[tuple[str, str]] = sql.memo.setdefault("aggregate_sites", set())
+    known = _written.setdefault(sql, set())
     for site_id in sorted(set(site_ids)):
         if (aggregate_id, site_id) in known:
             continue  # written earlier in this transaction; the first row stands
@@ -100,7 +108,7 @@ def _own_sites(sql: Sql, a: Appended) -> None:
         add(sql, event.originator_id, sites, a.position, owner=event.originator_version == 1)
 
 
-HANDLERS: Handlers = {LedgerEvent: _own_sites}
+PROJECTION = Projection(name="scopes", tables=TABLES, handles={LedgerEvent: _own_sites})
 
 
 def visible_among(sql: Sql, aggregate_ids: Sequence[str], site_ids: Sequence[str]) -> set[str]:
@@ -139,36 +147,38 @@ def patient_records(sql: Sql, patient_code: str, position: int | None = None) ->
     return sorted(f"{ORIGIN_TYPES[r['kind']]}:{r['id']}" for r in rows if r["kind"] in ORIGIN_TYPES)
 
 
-def origin_within_reach(sql: Sql, kind: str, origin_id: str, position: int | None = None) -> bool:
-    """Whether the reader may see a trace origin: a site within its reach, a record touching
-    one, a patient named by such a record."""
-    if sql.reach is None:
+def origin_within_reach(
+    sql: Sql, reach: Reach | None, kind: str, origin_id: str, position: int | None = None
+) -> bool:
+    """Whether a reader with ``reach`` may see a trace origin: a site within its reach, a
+    record touching one, a patient named by such a record."""
+    if reach is None:
         return True
     if kind == "SITE":
-        return origin_id in sql.reach
+        return origin_id in reach
     if kind == "PATIENT":
         aggregates = patient_records(sql, origin_id, position)
     elif kind in ORIGIN_TYPES:
         aggregates = [f"{ORIGIN_TYPES[kind]}:{origin_id}"]
     else:
         return False
-    return bool(visible_among(sql, aggregates, sql.reach))
+    return bool(visible_among(sql, aggregates, reach))
 
 
-def within_reach(sql: Sql, column: str) -> tuple[list[str], list[Any]]:
-    """WHERE conditions keeping the rows whose aggregate id (``column``, an SQL expression) the
-    reader may see: none when the reader's reach is unrestricted."""
-    if sql.reach is None:
+def within_reach(reach: Reach | None, column: str) -> tuple[list[str], list[Any]]:
+    """WHERE conditions keeping the rows whose aggregate id (``column``, an SQL expression) a
+    reader with ``reach`` may see: none when the reach is unrestricted."""
+    if reach is None:
         return [], []
-    if not sql.reach:
+    if not reach:
         return ["1 = 0"], []
-    marks = ", ".join("?" * len(sql.reach))
+    marks = ", ".join("?" * len(reach))
     return (
         [
             f"EXISTS (SELECT 1 FROM aggregate_sites reach WHERE reach.aggregate_id = {column}"
             f" AND reach.site_id IN ({marks}))"
         ],
-        list(sql.reach),
+        list(reach),
     )
 
 
@@ -177,24 +187,24 @@ Link = tuple[Node, Node]
 
 
 def visible_trace(
-    sql: Sql, nodes: Sequence[Node], links: Sequence[Link], origin: Node
+    sql: Sql, reach: Reach | None, nodes: Sequence[Node], links: Sequence[Link], origin: Node
 ) -> set[Node]:
-    """The nodes of a trace the reader may see: records within its reach, sites among them, and
-    a patient (a pseudonymous code) only where a link to a visible record shows it."""
-    if sql.reach is None:
+    """The nodes of a trace a reader with ``reach`` may see: records within it, sites among
+    them, and a patient (a pseudonymous code) only where a link to a visible record shows it."""
+    if reach is None:
         return set(nodes)
     by_aggregate = {f"{ORIGIN_TYPES[k]}:{i}": (k, i) for k, i in nodes if k in ORIGIN_TYPES}
-    kept = {by_aggregate[a] for a in visible_among(sql, list(by_aggregate), sql.reach)}
+    kept = {by_aggregate[a] for a in visible_among(sql, list(by_aggregate), reach)}
     shown = {n for a, b in links if a in kept or b in kept for n in (a, b) if n[0] == "PATIENT"}
     return kept | (shown & set(nodes)) | ({origin} if origin[0] == "PATIENT" else set())
 
 
-def cut_trace(sql: Sql, trace: dict[str, Any], origin: Node) -> dict[str, Any]:
-    """A recall's stored trace (domain.recall.Trace as a record) cut to the reader's reach."""
+def cut_trace(sql: Sql, reach: Reach | None, trace: dict[str, Any], origin: Node) -> dict[str, Any]:
+    """A recall's stored trace (domain.recall.Trace as a record) cut to ``reach``."""
     nodes = [(str(k), str(i)) for k, i in trace["nodes"]]
     edges = trace["edges"]
     links = [((str(e[0]), str(e[1])), (str(e[2]), str(e[3]))) for e in edges]
-    kept = visible_trace(sql, nodes, links, origin)
+    kept = visible_trace(sql, reach, nodes, links, origin)
     return {
         **trace,
         "nodes": [list(n) for n in nodes if n in kept],
@@ -205,15 +215,15 @@ def cut_trace(sql: Sql, trace: dict[str, Any], origin: Node) -> dict[str, Any]:
     }
 
 
-def as_seen(sql: Sql, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Event rows as the reader may see them: a recall's stored trace cut to its reach (a
+def as_seen(sql: Sql, reach: Reach | None, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Event rows as a reader with ``reach`` may see them: a recall's stored trace cut to it (a
     recall reaches every batch its origin reached, whoever they belong to)."""
-    if sql.reach is None:
+    if reach is None:
         return rows
     for row in rows:
         if row["event_type"] == "Recall.Initiated":
             state = orjson.loads(bytes(row["state"]))
             origin = (str(state["origin_kind"]), str(state["origin_id"]))
-            state["trace"] = cut_trace(sql, state["trace"], origin)
+            state["trace"] = cut_trace(sql, reach, state["trace"], origin)
             row["state"] = orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
     return rows

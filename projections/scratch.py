@@ -80,17 +80,15 @@ class Scratch:
         copy_file_into(self.path, target, tables)
 
 
-def copy_file_into(path: str, target: Sql, tables: Iterable[str]) -> None:
+def copy_file_into(path: str, target: Sql, tables: Iterable[str], alias: str = "scratch") -> None:
     """Every row of ``tables`` in the finished scratch file ``path`` into ``target``. A SQLite
-    target attaches the file and copies table to table inside the database engine (its
-    connection must be one that closes afterwards: ``LedgerRecorder.write_in_bulk``, since a
-    file cannot be detached inside the transaction); PostgreSQL is sent the rows (COPY)."""
+    target attaches the file as ``alias`` and copies table to table inside the database engine
+    (its connection must be one that closes afterwards: ``LedgerRecorder.write_in_bulk``, since
+    a file cannot be detached inside the transaction, so each file copied into one transaction
+    needs an alias of its own); PostgreSQL is sent the rows (COPY)."""
     source = sqlite3.connect(path, isolation_level=None)
     try:
         if target.dialect is Dialect.SQLITE:
-            attached: list[str] = target.memo.setdefault("attached", [])
-            alias = f"scratch_{len(attached)}"
-            attached.append(alias)
             target.execute(f"ATTACH DATABASE ? AS {alias}", (path,))
             for table in tables:
                 names = ", ".join(_columns(source, table))

@@ -14,7 +14,7 @@ from typing import Any
 
 from domain.site import Site
 from projections.ledger import Appended
-from projections.registry import Handlers
+from projections.projection import Projection
 from projections.sql import Sql
 from projections.versioned import VersionedTable, equal
 
@@ -135,11 +135,15 @@ def _on_relocated(sql: Sql, appended: Appended) -> None:
     )
 
 
-HANDLERS: Handlers = {
-    Site.Registered: _on_registered,
-    Site.StatusChanged: _on_status_changed,
-    Site.Relocated: _on_relocated,
-}
+PROJECTION = Projection(
+    name="sites",
+    tables=TABLES,
+    handles={
+        Site.Registered: _on_registered,
+        Site.StatusChanged: _on_status_changed,
+        Site.Relocated: _on_relocated,
+    },
+)
 
 
 def _record_history(

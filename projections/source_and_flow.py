@@ -14,10 +14,12 @@ from typing import Any, ClassVar
 
 from domain import reference
 from domain.batch import Batch
+from domain.donation import Donation
 from domain.shipment import Shipment
 from projections.chain import DONATIONS, DONORS, BatchView, find_batches
 from projections.ledger import Appended
-from projections.registry import Handlers
+from projections.projection import Projection
+from projections.scopes import Reach
 from projections.sites import SiteView, find_sites
 from projections.sql import Sql
 from projections.versioned import VersionedTable
@@ -170,17 +172,23 @@ def _received(sql: Sql, a: Appended) -> None:
     )
 
 
-HANDLERS: Handlers = {
-    Batch.Started: _started,
-    Batch.StepRecorded: _step,
-    Batch.QcResultRecorded: _tested,
-    Batch.Released: _decision,
-    Batch.Rejected: _decision,
-    Batch.Administered: _administered,
-    Shipment.Dispatched: _dispatched,
-    Shipment.TemperatureExcursionRecorded: _excursion,
-    Shipment.Received: _received,
-}
+PROJECTION = Projection(
+    name="source_and_flow",
+    tables=TABLES,
+    handles={
+        Batch.Started: _started,
+        Batch.StepRecorded: _step,
+        Batch.QcResultRecorded: _tested,
+        Batch.Released: _decision,
+        Batch.Rejected: _decision,
+        Batch.Administered: _administered,
+        Shipment.Dispatched: _dispatched,
+        Shipment.TemperatureExcursionRecorded: _excursion,
+        Shipment.Received: _received,
+    },
+    # A batch's collection site comes from the chain's donations.
+    borrows=(("chain", Donation),),
+)
 
 
 # ------------------------------------------------------------------------------------ reading
@@ -274,8 +282,10 @@ def find_records(
     released_to: datetime | None = None,
     after: str | None = None,
     limit: int | None = None,
+    reach: Reach | None,
 ) -> list[SourceAndFlowView]:
-    """Source-and-flow records at ``position``, ordered by batch id, one page at a time."""
+    """Source-and-flow records at ``position`` of the batches within ``reach``, ordered by
+    batch id, one page at a time."""
     where: list[str] = []
     params: list[Any] = []
     if product is not None:
@@ -302,6 +312,7 @@ def find_records(
         limit=limit,
         where=where,
         params=params,
+        reach=reach,
     )
     return _assemble(sql, position, batches)
 

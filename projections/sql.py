@@ -54,15 +54,6 @@ class Sql:
     def __init__(self, cursor: DbCursor, dialect: Dialect) -> None:
         self.cursor = cursor
         self.dialect = dialect
-        # The sites whose records this reader may see (None: every record). Queries that list
-        # records restrict themselves to it (projections/scopes.py), so a page is always full.
-        self.reach: tuple[str, ...] | None = None
-        # What handlers may remember for the rest of this transaction (rows they know are
-        # there): one write inline, a whole ledger in a rebuild. Handlers keep it bounded.
-        self.memo: dict[str, Any] = {}
-        # The projection tables this transaction maintains (None: all of them); a rebuild
-        # worker maintains a share (projections/registry.py).
-        self.keeps: frozenset[str] | None = None
         # PostgreSQL in pipeline mode (appends): statements are answered in batches.
         self.pipeline: Any = None
 

@@ -46,7 +46,7 @@ class AuditQueries:
         rows = await read(
             info,
             None,
-            lambda sql, _: f.find(sql, start, size + 1),
+            lambda sql, _, reach: f.find(sql, reach, start, size + 1),
         )
         personal = info.context.identity.role.personal_data
         nodes = [LedgerEvent.of(r, personal) for r in rows[:size]]

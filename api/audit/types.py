@@ -13,6 +13,7 @@ from strawberry.scalars import JSON
 from api.checkpoint import Checkpoint as SignedCheckpoint
 from api.common import PageInfo
 from projections.audit import find_events
+from projections.scopes import Reach
 from projections.sql import Sql
 
 WITHHELD = "withheld: personal data, for roles that need it"
@@ -72,8 +73,11 @@ class EventFilter:
     from_position: int | None = None
     to_position: int | None = None
 
-    def find(self, sql: Sql, after: int | None, limit: int) -> list[dict[str, Any]]:
-        """The events this filter selects after position ``after``, at most ``limit``."""
+    def find(
+        self, sql: Sql, reach: Reach | None, after: int | None, limit: int
+    ) -> list[dict[str, Any]]:
+        """The events within ``reach`` this filter selects after position ``after``, at most
+        ``limit``."""
         return find_events(
             sql,
             aggregate_id=self.aggregate_id,
@@ -86,6 +90,7 @@ class EventFilter:
             to_position=self.to_position,
             after=after,
             limit=limit,
+            reach=reach,
         )
 
 

@@ -15,12 +15,16 @@ from projections.chain import find_batches, find_donor
 class ChainQueries:
     @strawberry.field(description="A donor by pseudonymous code: consent and eligibility.")
     async def donor(self, info: Info, code: strawberry.ID, as_of: AsOf = None) -> Donor | None:
-        row = await read(info, as_of, lambda sql, pos: find_donor(sql, pos, code))
+        row = await read(
+            info, as_of, lambda sql, pos, reach: find_donor(sql, pos, code, reach=reach)
+        )
         return Donor.of(row) if row else None
 
     @strawberry.field(description="One batch, as it stands now or stood at `asOf`.")
     async def batch(self, info: Info, id: strawberry.ID, as_of: AsOf = None) -> Batch | None:
-        found = await read(info, as_of, lambda sql, pos: find_batches(sql, pos, batch_ids=[id]))
+        found = await read(
+            info, as_of, lambda sql, pos, reach: find_batches(sql, pos, batch_ids=[id], reach=reach)
+        )
         return Batch.of(found[0]) if found else None
 
     @strawberry.field(description="Batches ordered by id, a page at a time.")
@@ -38,9 +42,10 @@ class ChainQueries:
         found = await read(
             info,
             as_of,
-            lambda sql, pos: find_batches(
+            lambda sql, pos, reach: find_batches(
                 sql,
                 pos,
+                reach=reach,
                 donor_code=f.donor_code,
                 status=f.status.value if f.status else None,
                 control_site_id=f.control_site_id,

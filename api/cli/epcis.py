@@ -73,7 +73,8 @@ def _document(args: argparse.Namespace) -> dict[str, Any]:
         )
         with service.read() as sql:
             position = LedgerIndex(sql).position_at(moment(args.as_of))
-            return epcis_document(sql, position, scope, datetime.now(UTC))
+            # The operator's export: every event of the scope.
+            return epcis_document(sql, position, scope, datetime.now(UTC), reach=None)
     except DomainError as error:
         raise CommandError(error.message, Exit.FAILED) from None
     finally:

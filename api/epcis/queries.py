@@ -53,7 +53,9 @@ class EpcisQueries:
         try:
             wanted = scope.scope()
             document = await read(
-                info, as_of, lambda sql, pos: epcis_document(sql, pos, wanted, created_at)
+                info,
+                as_of,
+                lambda sql, pos, reach: epcis_document(sql, pos, wanted, created_at, reach=reach),
             )
         except DomainError as error:
             raise from_domain(error) from error

@@ -23,6 +23,7 @@ from api.audit.types import EventFilter, LedgerEvent
 from api.context import Info
 from api.errors import masked
 from api.resolve import read
+from projections.scopes import Reach
 from projections.sql import Sql
 
 BATCH = 200
@@ -71,5 +72,7 @@ class FeedSubscriptions:
                 await anyio.sleep(poll_seconds)
 
 
-def _page(f: EventFilter, after: int, sql: Sql, _position: int) -> list[dict[str, Any]]:
-    return f.find(sql, after, BATCH)
+def _page(
+    f: EventFilter, after: int, sql: Sql, _position: int, reach: Reach | None
+) -> list[dict[str, Any]]:
+    return f.find(sql, reach, after, BATCH)

@@ -22,7 +22,7 @@ class SiteQueries:
         id: strawberry.ID,
         as_of: AsOf = None,
     ) -> Site | None:
-        found = await read(info, as_of, lambda sql, pos: find_sites(sql, pos, site_ids=[id]))
+        found = await read(info, as_of, lambda sql, pos, _: find_sites(sql, pos, site_ids=[id]))
         return Site.of(found[0]) if found else None
 
     @strawberry.field(description="Sites ordered by id, filtered by control site and status.")
@@ -36,7 +36,7 @@ class SiteQueries:
         found = await read(
             info,
             as_of,
-            lambda sql, pos: find_sites(
+            lambda sql, pos, _: find_sites(
                 sql,
                 pos,
                 control_site_id=control_site_id,
@@ -58,6 +58,8 @@ class SiteQueries:
         found = await read(
             info,
             as_of,
-            lambda sql, pos: find_links(sql, pos, central_site_id=central_site_id, country=country),
+            lambda sql, pos, _: find_links(
+                sql, pos, central_site_id=central_site_id, country=country
+            ),
         )
         return [UnionDatabaseSiteLink.of(link) for link in found]

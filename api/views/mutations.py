@@ -44,8 +44,7 @@ def answer(
     assert isinstance(recall, RecallAggregate)
     origin = recall.origin
     with service.read() as sql:
-        sql.reach = identity.reach(sql)
-        trace = cut_trace(sql, recall.trace, (origin.kind, origin.id))
+        trace = cut_trace(sql, identity.reach(sql), recall.trace, (origin.kind, origin.id))
     return Recall(
         id=strawberry.ID(recall.key),
         reason=recall.reason,

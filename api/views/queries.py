@@ -53,7 +53,11 @@ class ViewQueries:
     async def source_and_flow(
         self, info: Info, batch_id: strawberry.ID, as_of: AsOf = None
     ) -> SourceAndFlowRecord | None:
-        found = await read(info, as_of, lambda sql, p: find_records(sql, p, batch_ids=[batch_id]))
+        found = await read(
+            info,
+            as_of,
+            lambda sql, p, reach: find_records(sql, p, batch_ids=[batch_id], reach=reach),
+        )
         return SourceAndFlowRecord.of(found[0]) if found else None
 
     @strawberry.field(description="Source-and-flow records ordered by batch id, a page at a time.")
@@ -69,9 +73,10 @@ class ViewQueries:
         found = await read(
             info,
             as_of,
-            lambda sql, p: find_records(
+            lambda sql, p, reach: find_records(
                 sql,
                 p,
+                reach=reach,
                 donor_code=f.donor_code,
                 site_id=f.site_id,
                 product=f.product,
@@ -92,9 +97,15 @@ class ViewQueries:
         f = filter or AdverseEventFilter()
         moment = as_of or datetime.now(UTC)
 
-        def query(sql, p):  # type: ignore[no-untyped-def]
+        def query(sql, p, reach):  # type: ignore[no-untyped-def]
             views = find_adverse_events(
-                sql, p, moment, batch_id=f.batch_id, site_id=f.site_id, overdue=f.overdue
+                sql,
+                p,
+                moment,
+                batch_id=f.batch_id,
+                site_id=f.site_id,
+                overdue=f.overdue,
+                reach=reach,
             )
             sites = find_sites(sql, p, site_ids=sorted({v.reported_by_site_id for v in views}))
             return views, {s.site_id: s for s in sites}
@@ -111,12 +122,14 @@ class ViewQueries:
     ) -> DmMasterFile | None:
         moment = as_of or datetime.now(UTC)
 
-        def query(sql, p):  # type: ignore[no-untyped-def]
+        def query(sql, p, reach):  # type: ignore[no-untyped-def]
             control = find_sites(sql, p, site_ids=[control_site_id])
             if not control or control[0].kind != "CONTROL_SITE":
                 return None
             spokes = find_sites(sql, p, control_site_id=control_site_id)
-            reports = find_adverse_events(sql, p, moment, control_site_id=control_site_id)
+            reports = find_adverse_events(
+                sql, p, moment, control_site_id=control_site_id, reach=reach
+            )
             reporters = find_sites(
                 sql, p, site_ids=sorted({r.reported_by_site_id for r in reports})
             )
@@ -147,7 +160,9 @@ class ViewQueries:
         edges = selects(info, "edges")
         try:
             found = await read(
-                info, as_of, lambda sql, p: trace(sql, p, checked, direction.value, edges)
+                info,
+                as_of,
+                lambda sql, p, reach: trace(sql, p, checked, direction.value, edges, reach=reach),
             )
         except DomainError as error:  # an origin beyond the caller's reach: NOT_FOUND
             raise from_domain(error) from error

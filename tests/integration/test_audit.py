@@ -47,7 +47,7 @@ def stored(service: Regentrace) -> dict[int, dict[str, Any]]:
 
 def events(service: Regentrace, **filters: Any) -> list[dict[str, Any]]:
     with service.read() as sql:
-        return find_events(sql, limit=10_000, **filters)
+        return find_events(sql, limit=10_000, **filters, reach=None)
 
 
 def positions(rows: list[dict[str, Any]]) -> list[int]:
@@ -184,7 +184,7 @@ def test_paging_after_the_last_position_seen_visits_every_event_exactly_once(
     after: int | None = None
     while True:
         with service.read() as sql:
-            rows = find_events(sql, after=after, limit=page)
+            rows = find_events(sql, after=after, limit=page, reach=None)
         seen += positions(rows)
         if len(rows) < page:
             break
@@ -198,7 +198,7 @@ def test_paging_a_filtered_history_visits_each_matching_event_once(service, hist
     after: int | None = None
     while True:
         with service.read() as sql:
-            rows = find_events(sql, aggregate_type="Batch", after=after, limit=5)
+            rows = find_events(sql, aggregate_type="Batch", after=after, limit=5, reach=None)
         seen += positions(rows)
         if len(rows) < 5:
             break

@@ -21,8 +21,10 @@ def test_the_generator_builds_a_verifiable_ledger_where_one_lot_reaches_many_bat
     assert result.checked_events >= 300
     with service.read() as sql:
         position = LedgerIndex(sql).position_at(None)
-        reached = trace(sql, position, TraceOrigin("MATERIAL_LOT", built["lots"][0]), "FORWARD")
-        behind = trace(sql, position, TraceOrigin("ADVERSE_EVENT", "AE0000000"), "BACKWARD")
+        lot = TraceOrigin("MATERIAL_LOT", built["lots"][0])
+        reached = trace(sql, position, lot, "FORWARD", reach=None)
+        reaction = TraceOrigin("ADVERSE_EVENT", "AE0000000")
+        behind = trace(sql, position, reaction, "BACKWARD", reach=None)
     assert reached.ids_of("BATCH") == [f"B{n:07d}" for n in range(5)]
     assert len(reached.ids_of("PATIENT")) == 5
     assert ("MATERIAL_LOT", built["lots"][0]) in behind.nodes
@@ -44,8 +46,8 @@ def test_a_trace_without_edges_reaches_the_same_nodes_from_any_origin(service):
         position = LedgerIndex(sql).position_at(None)
         for origin in origins:
             for direction in ("FORWARD", "BACKWARD", "BOTH"):
-                full = trace(sql, position, origin, direction)
-                scope = trace(sql, position, origin, direction, with_edges=False)
+                full = trace(sql, position, origin, direction, reach=None)
+                scope = trace(sql, position, origin, direction, with_edges=False, reach=None)
                 assert set(scope.nodes) == set(full.nodes), (origin, direction)
                 assert scope.nodes[0] == full.nodes[0] == (origin.kind, origin.id)
                 assert len(scope.nodes) == len(full.nodes)

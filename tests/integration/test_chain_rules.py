@@ -100,7 +100,7 @@ def stored(service, call, *args, **kwargs) -> Any:
 def batch_view(ch: Chain, batch_id: str = BATCH, position: int | None = None):
     with ch.service.read() as sql:
         at = ch.app.head_position() if position is None else position
-        views = find_batches(sql, at, batch_ids=[batch_id])
+        views = find_batches(sql, at, batch_ids=[batch_id], reach=None)
     return views[0] if views else None
 
 
@@ -1259,7 +1259,7 @@ def test_an_identifier_already_taken_is_a_conflict(service, full_chain, what):
 def all_versions(ch: Chain, up_to: int) -> list[list[Any]]:
     """Every batch as it stood at each position up to ``up_to``."""
     with ch.service.read() as sql:
-        return [find_batches(sql, p) for p in range(1, up_to + 1)]
+        return [find_batches(sql, p, reach=None) for p in range(1, up_to + 1)]
 
 
 def batch_events(ch: Chain, batch_id: str = BATCH) -> list[tuple[int, bytes]]:
@@ -1300,8 +1300,8 @@ def test_a_look_back_fact_marks_the_batch_affected_from_its_position_on_and_rewr
     assert batch_view(ch, position=result.position).affected_reasons == [reason]
     assert batch_view(ch, other, result.position).affected_reasons == []
     with service.read() as sql:
-        affected = find_batches(sql, result.position, affected=True)
-        unaffected = find_batches(sql, result.position, affected=False)
+        affected = find_batches(sql, result.position, affected=True, reach=None)
+        unaffected = find_batches(sql, result.position, affected=False, reach=None)
     assert [b.batch_id for b in affected] == [BATCH]
     assert [b.batch_id for b in unaffected] == [other]
     # ... it stays affected, and its release is blocked.

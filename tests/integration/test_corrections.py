@@ -50,20 +50,20 @@ def chain(service: Regentrace) -> c.Chain:
 
 def position_of(service: Regentrace, originator_id: str, event_type: str) -> int:
     with service.read() as sql:
-        rows = find_events(sql, aggregate_id=originator_id, event_type=event_type)
+        rows = find_events(sql, aggregate_id=originator_id, event_type=event_type, reach=None)
     assert len(rows) == 1, (originator_id, event_type, rows)
     return int(rows[0]["position"])
 
 
 def payload_at(service: Regentrace, position: int) -> dict[str, Any]:
     with service.read() as sql:
-        (row,) = find_events(sql, from_position=position, to_position=position)
+        (row,) = find_events(sql, from_position=position, to_position=position, reach=None)
     return dict(json.loads(bytes(row["state"])))
 
 
 def row_at(service: Regentrace, position: int) -> dict[str, Any]:
     with service.read() as sql:
-        (row,) = find_events(sql, from_position=position, to_position=position)
+        (row,) = find_events(sql, from_position=position, to_position=position, reach=None)
     return row
 
 
@@ -82,7 +82,7 @@ def site_field(site_id: str, attribute: str) -> Callable[[Sql, int], Any]:
 
 def step_field(attribute: str) -> Callable[[Sql, int], Any]:
     def read(sql: Sql, position: int) -> Any:
-        (record,) = find_records(sql, position, batch_ids=[BATCH])
+        (record,) = find_records(sql, position, batch_ids=[BATCH], reach=None)
         (step,) = record.manufacture
         return getattr(step, attribute)
 
@@ -90,13 +90,13 @@ def step_field(attribute: str) -> Callable[[Sql, int], Any]:
 
 
 def courier(sql: Sql, position: int) -> Any:
-    (record,) = find_records(sql, position, batch_ids=[BATCH])
+    (record,) = find_records(sql, position, batch_ids=[BATCH], reach=None)
     (flow,) = record.flow
     return flow.courier
 
 
 def ae_description(sql: Sql, position: int) -> Any:
-    (report,) = find_adverse_events(sql, position, utcnow(), batch_id=BATCH)
+    (report,) = find_adverse_events(sql, position, utcnow(), batch_id=BATCH, reach=None)
     return report.description
 
 
@@ -110,7 +110,7 @@ def lot_field(column: str) -> Callable[[Sql, int], Any]:
 
 def donation_material(sql: Sql, position: int) -> Any:
     (donation,) = DONATIONS.select(sql, position, ["donation_id = ?"], [DONATION])
-    records = find_records(sql, position, batch_ids=[BATCH])
+    records = find_records(sql, position, batch_ids=[BATCH], reach=None)
     assert all(r.donation["material"] == donation["material"] for r in records)
     return donation["material"]
 
@@ -282,7 +282,7 @@ def test_the_history_shows_the_original_and_the_correction(service, chain):
     result = service.app.corrections.correct_event(QA, dispatched, "courier", "Polar Cell Logistics", "typo")
 
     with service.read() as sql:
-        found = find_events(sql, aggregate_id=f"Shipment:{SHIPMENT}")
+        found = find_events(sql, aggregate_id=f"Shipment:{SHIPMENT}", reach=None)
     assert [(r["event_type"], int(r["position"])) for r in found] == [
         ("Shipment.Dispatched", dispatched),
         ("Shipment.Received", dispatched + 2),
@@ -306,7 +306,9 @@ def test_events_after_a_correction_keep_the_corrected_value(service, chain):
 
     with service.read() as sql:
         (site,) = find_sites(sql, suspended.position, site_ids=[CTRL])
-        (report,) = find_adverse_events(sql, submitted.position, utcnow(), batch_id=BATCH)
+        (report,) = find_adverse_events(
+            sql, submitted.position, utcnow(), batch_id=BATCH, reach=None
+        )
     assert (site.name, site.status) == ("Taipei Control Centre", "SUSPENDED")
     assert (report.description, report.authority) == ("CRS grade 2", "TFDA")
 
@@ -370,7 +372,9 @@ def test_a_correction_is_corrected_only_in_its_new_value(service, chain):
 
 def qc_position(service: Regentrace) -> int:
     with service.read() as sql:
-        rows = find_events(sql, aggregate_id=f"Batch:{BATCH}", event_type="Batch.QcResultRecorded")
+        rows = find_events(
+            sql, aggregate_id=f"Batch:{BATCH}", event_type="Batch.QcResultRecorded", reach=None
+        )
     return int(rows[0]["position"])
 
 

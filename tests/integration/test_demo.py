@@ -39,7 +39,7 @@ def head(service) -> int:
 def all_batches(service, position: int | None = None, **filters: Any) -> list[BatchView]:
     with service.read() as sql:
         at = LedgerIndex(sql).position_at(None) if position is None else position
-        return find_batches(sql, at, **filters)
+        return find_batches(sql, at, **filters, reach=None)
 
 
 def batch_at(service, batch_id: str, position: int) -> BatchView | None:

@@ -51,7 +51,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory):
 def export(service: Regentrace, scope: EpcisScope, as_of: datetime | None = None) -> dict:
     with service.read() as sql:
         position = LedgerIndex(sql).position_at(as_of)
-        return epcis_document(sql, position, scope, datetime.now(UTC))
+        return epcis_document(sql, position, scope, datetime.now(UTC), reach=None)
 
 
 def by_id(document: dict) -> dict[str, dict]:
@@ -121,7 +121,7 @@ def test_transformations_connect_every_lot_to_the_batches_the_recall_trace_finds
     with demo.read() as sql:
         position = LedgerIndex(sql).position_at(None)
         for lot in (lot["lot_id"] for lot in LOTS):
-            traced = trace(sql, position, TraceOrigin("MATERIAL_LOT", lot), "FORWARD")
+            traced = trace(sql, position, TraceOrigin("MATERIAL_LOT", lot), "FORWARD", reach=None)
             made = {out for given, out in pairs if given == lot_uri(lot)}
             assert made == {batch_uri(b) for b in traced.ids_of("BATCH")}, lot
 
@@ -134,7 +134,7 @@ def test_transformations_connect_each_donation_to_the_batches_made_from_it(demo)
         position = LedgerIndex(sql).position_at(None)
         donations = [r["donation_id"] for r in sql.all("SELECT donation_id FROM donation_versions")]
         for donation in set(donations):
-            traced = trace(sql, position, TraceOrigin("DONATION", donation), "FORWARD")
+            traced = trace(sql, position, TraceOrigin("DONATION", donation), "FORWARD", reach=None)
             made = {out for given, out in pairs if given == donation_uri(donation)}
             assert made == {batch_uri(b) for b in traced.ids_of("BATCH")}, donation
 

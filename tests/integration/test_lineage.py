@@ -68,7 +68,7 @@ def traced(
 ) -> Any:
     origin = TraceOrigin(kind, node_id, *(window or (None, None)))
     with service.read() as sql:
-        return lineage_trace(sql, position, origin, direction)
+        return lineage_trace(sql, position, origin, direction, reach=None)
 
 
 def agrees(
@@ -317,8 +317,8 @@ def test_the_demo_recalls_keep_the_trace_computed_when_they_were_initiated(demo)
         listed_not_marked |= set(expected.ids("BATCH")) - marked
         assert marked
         with demo.service.read() as sql:
-            recalled = find_batches(sql, head_of(events), status="RECALLED")
-            before = find_batches(sql, stored.position - 1, status="RECALLED")
+            recalled = find_batches(sql, head_of(events), status="RECALLED", reach=None)
+            before = find_batches(sql, stored.position - 1, status="RECALLED", reach=None)
         assert marked <= {b.batch_id for b in recalled if stored.key in b.recalls}
         assert not any(stored.key in b.recalls for b in before)
     assert listed_not_marked, "no recall reached a rejected or destroyed batch"
@@ -394,8 +394,8 @@ def check_recall(service: Any, recall: Any, world: World, since: list[Any]) -> s
     events = read_ledger(service)
     head = fold(events)
     with service.read() as sql:
-        recalled = find_batches(sql, head.position, status="RECALLED")
-        for view in find_records(sql, head.position):
+        recalled = find_batches(sql, head.position, status="RECALLED", reach=None)
+        for view in find_records(sql, head.position, reach=None):
             assert projected(view) == source_and_flow(head, view.batch.batch_id)
     assert {b.batch_id for b in recalled} == {b for b, x in head.batches.items() if x["recalls"]}
     return marked
@@ -538,7 +538,7 @@ def test_a_recall_with_a_taken_id_an_unknown_origin_or_a_bad_window_is_refused(s
 
     assert wrong == []
     with service.read() as sql:
-        (b1,) = find_batches(sql, 10**9, batch_ids=["B1"])
+        (b1,) = find_batches(sql, 10**9, batch_ids=["B1"], reach=None)
     assert b1.recalls == []
 
 

@@ -55,7 +55,7 @@ def world(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Seeded:
 
 def records(seeded: Seeded, position: int, **filters: Any) -> list[Any]:
     with seeded.service.read() as sql:
-        return find_records(sql, position, **filters)
+        return find_records(sql, position, **filters, reach=None)
 
 
 def ids(seeded: Seeded, position: int, **filters: Any) -> list[str]:
@@ -64,7 +64,7 @@ def ids(seeded: Seeded, position: int, **filters: Any) -> list[str]:
 
 def reports(seeded: Seeded, position: int, moment: datetime, **filters: Any) -> list[Any]:
     with seeded.service.read() as sql:
-        return find_adverse_events(sql, position, moment, **filters)
+        return find_adverse_events(sql, position, moment, **filters, reach=None)
 
 
 def demo_positions(demo: Seeded) -> dict[str, int]:
@@ -499,7 +499,7 @@ def test_a_source_record_shows_the_eligibility_the_donors_own_record_holds_in_fo
     world = fold(read_ledger(service))
 
     with service.read() as sql:
-        (view,) = find_records(sql, world.position, batch_ids=["B1"])
+        (view,) = find_records(sql, world.position, batch_ids=["B1"], reach=None)
 
     expected = (
         in_force.outcome,
@@ -544,7 +544,7 @@ def test_a_rebuild_after_the_demo_and_further_recalls_gives_exactly_the_live_row
     live = dump(service)
     assert all(live[t] for t in projection_tables()), [t for t in live if not live[t]]
     with service.read() as sql:
-        recalled = find_batches(sql, 10**9, status="RECALLED")
+        recalled = find_batches(sql, 10**9, status="RECALLED", reach=None)
     assert {r for b in recalled for r in b.recalls} >= {"RCL-T-2", "RCL-T-3", "RCL-2026-001"}
 
     replayed = rebuild(service.recorder, service.app.mapper)

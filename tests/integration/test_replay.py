@@ -311,7 +311,7 @@ def test_the_replayed_views_answer_like_the_live_database_as_of_that_moment(worl
     assert head == at
     origins = [TraceOrigin("SITE", CONTROL)]
     with world.live.read() as live, world.replayed.read() as copy:
-        batches = find_batches(live, at)
+        batches = find_batches(live, at, reach=None)
         assert len(batches) > 20
         lots = [r["lot_id"] for r in live.all("SELECT DISTINCT lot_id FROM material_lot_versions")]
         origins += [TraceOrigin("MATERIAL_LOT", lot) for lot in lots]
@@ -320,21 +320,22 @@ def test_the_replayed_views_answer_like_the_live_database_as_of_that_moment(worl
 
         assert find_sites(copy, head) == find_sites(live, at)
         assert find_links(copy, head) == find_links(live, at)
-        assert find_batches(copy, head) == batches
-        assert find_records(copy, head) == find_records(live, at)
-        assert find_adverse_events(copy, head, world.moment) == find_adverse_events(
-            live, at, world.moment
+        assert find_batches(copy, head, reach=None) == batches
+        assert find_records(copy, head, reach=None) == find_records(live, at, reach=None)
+        assert find_adverse_events(copy, head, world.moment, reach=None) == find_adverse_events(
+            live, at, world.moment, reach=None
         )
-        assert find_adverse_events(live, at, world.moment)
+        assert find_adverse_events(live, at, world.moment, reach=None)
         for code in sorted({b.donor_code for b in batches}):
-            assert find_donor(copy, head, code) == find_donor(live, at, code)
+            copied = find_donor(copy, head, code, reach=None)
+            assert copied == find_donor(live, at, code, reach=None)
         for origin in origins:
             for direction in ("FORWARD", "BACKWARD"):
-                assert lineage.trace(copy, head, origin, direction) == lineage.trace(
-                    live, at, origin, direction
+                assert lineage.trace(copy, head, origin, direction, reach=None) == lineage.trace(
+                    live, at, origin, direction, reach=None
                 ), (origin, direction)
-        assert _events(find_events(copy, limit=10_000)) == _events(
-            find_events(live, to_position=at, limit=10_000)
+        assert _events(find_events(copy, limit=10_000, reach=None)) == _events(
+            find_events(live, to_position=at, limit=10_000, reach=None)
         )
 
 
@@ -347,8 +348,8 @@ def test_what_was_recorded_after_that_moment_is_not_in_the_replay(world):
         head = LedgerIndex(live).position_at(None)
         now = {s.site_id: s for s in find_sites(live, head)}
         then = {s.site_id: s for s in find_sites(copy, replay_head(world))}
-        records_now = find_records(live, head)
-        records_then = find_records(copy, replay_head(world))
+        records_now = find_records(live, head, reach=None)
+        records_then = find_records(copy, replay_head(world), reach=None)
 
     assert NEW_SITE in now
     assert NEW_SITE not in then
