@@ -103,7 +103,9 @@ def batch(app: TraceabilityLedger, n: int, spoke: str, hospital: str, lot_id: st
     app.donors.register_donor(ADMIN, donor)
     app.donors.record_consent(ADMIN, donor, f"ICF-{n}", at(0))
     app.donors.determine_eligibility(ADMIN, donor, "ELIGIBLE", "v1", SCREENING, at(1))
-    app.donors.record_donation(ADMIN, f"DON{n:07d}", donor, "AUTOLOGOUS", hospital, "Leukapheresis", at(2))
+    app.donors.record_donation(
+        ADMIN, f"DON{n:07d}", donor, "AUTOLOGOUS", hospital, "Leukapheresis", at(2)
+    )
     app.batches.start_batch(
         ADMIN, batch_id, "CART-CD19-AUTO", f"DON{n:07d}", patient, CONTROL, spoke, at(3)
     )
@@ -117,7 +119,9 @@ def batch(app: TraceabilityLedger, n: int, spoke: str, hospital: str, lot_id: st
     for test, method, spec, result in QC_TESTS:
         app.batches.record_qc_result(ADMIN, batch_id, test, method, spec, result, True, at(11), LAB)
     app.batches.release_batch(ADMIN, batch_id, "QP certification", at(12))
-    app.distribution.dispatch_shipment(ADMIN, f"S{n:07d}", [batch_id], spoke, hospital, "Courier", at(13))
+    app.distribution.dispatch_shipment(
+        ADMIN, f"S{n:07d}", [batch_id], spoke, hospital, "Courier", at(13)
+    )
     app.distribution.receive_shipment(ADMIN, f"S{n:07d}", at(14), True)
     app.distribution.record_administration(ADMIN, batch_id, hospital, patient, at(15), True)
     if n % 50 == 0:
@@ -175,7 +179,9 @@ def open_batches(app: TraceabilityLedger, count: int, spoke: str, hospital: str)
         app.donors.register_donor(ADMIN, donor)
         app.donors.record_consent(ADMIN, donor, f"ICF-{n}", START)
         app.donors.determine_eligibility(ADMIN, donor, "ELIGIBLE", "v1", SCREENING, START)
-        app.donors.record_donation(ADMIN, donation, donor, "AUTOLOGOUS", hospital, "Leukapheresis", START)
+        app.donors.record_donation(
+            ADMIN, donation, donor, "AUTOLOGOUS", hospital, "Leukapheresis", START
+        )
         app.batches.start_batch(
             ADMIN, batch_id, "CART-CD19-AUTO", donation, f"P{n:07d}", CONTROL, spoke, START
         )

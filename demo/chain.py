@@ -206,7 +206,10 @@ def chain_steps(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
         yield (
             f"register {site['site_id']}",
             _call(
-                app.sites.register_site, OPERATOR, registered_at=datetime(2025, 8, 1, tzinfo=UTC), **site
+                app.sites.register_site,
+                OPERATOR,
+                registered_at=datetime(2025, 8, 1, tzinfo=UTC),
+                **site,
             ),
         )
         yield (
@@ -352,7 +355,10 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
             yield (
                 f"{batch}: destroyed",
                 _call(
-                    app.batches.destroy_batch, OPERATOR, batch, "Donor consent withdrawn during manufacture"
+                    app.batches.destroy_batch,
+                    OPERATOR,
+                    batch,
+                    "Donor consent withdrawn during manufacture",
                 ),
             )
             return
@@ -380,7 +386,12 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
         )
         yield (
             f"{batch}: destroyed",
-            _call(app.batches.destroy_batch, OPERATOR, batch, "Rejected batch destroyed per SOP-QA-014"),
+            _call(
+                app.batches.destroy_batch,
+                OPERATOR,
+                batch,
+                "Rejected batch destroyed per SOP-QA-014",
+            ),
         )
         return
     if p.deviation:
@@ -421,12 +432,24 @@ def _release_and_use(
     if p.excursion:
         yield (
             f"{shipment}: temperature excursion",
-            _call(app.distribution.record_temperature_excursion, COURIER, shipment, p.at(12.6), -128.5, 14),
+            _call(
+                app.distribution.record_temperature_excursion,
+                COURIER,
+                shipment,
+                p.at(12.6),
+                -128.5,
+                14,
+            ),
         )
-    yield f"{shipment}: received", _call(app.distribution.receive_shipment, CLINIC, shipment, p.at(13), True)
+    yield (
+        f"{shipment}: received",
+        _call(app.distribution.receive_shipment, CLINIC, shipment, p.at(13), True),
+    )
     yield (
         f"{batch}: administered",
-        _call(app.distribution.record_administration, CLINIC, batch, hospital, patient, p.at(14), True),
+        _call(
+            app.distribution.record_administration, CLINIC, batch, hospital, patient, p.at(14), True
+        ),
     )
     if p.adverse_event:
         description, serious, submit_after = p.adverse_event
@@ -472,7 +495,9 @@ def _allogeneic(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
     yield f"donor {donor}", _call(app.donors.register_donor, CLINIC, donor)
     yield (
         f"consent {donor}",
-        _call(app.donors.record_consent, CLINIC, donor, "ICF-MSC-v2-0001", start - timedelta(days=10)),
+        _call(
+            app.donors.record_consent, CLINIC, donor, "ICF-MSC-v2-0001", start - timedelta(days=10)
+        ),
     )
     yield (
         f"eligibility {donor}",

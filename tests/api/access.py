@@ -173,9 +173,18 @@ def _network(p: Partners) -> None:
         _site(p, site_id, kind, control, where)
         p.run(p.app.sites.activate_site, site_id, "qualified", p.h(2))
     for lot, spoke in (("LV-A", A_SPOKE), ("LV-B", B_SPOKE)):
-        p.run(p.app.batches.receive_material_lot, lot, "Lentiviral vector", "Vector Co", spoke, p.h(3))
+        p.run(
+            p.app.batches.receive_material_lot, lot, "Lentiviral vector", "Vector Co", spoke, p.h(3)
+        )
         p.run(p.app.batches.release_material_lot, lot, "CoA reviewed", p.h(3.5))
-    p.run(p.app.batches.receive_material_lot, "LOT-A-QUARANTINE", "Medium", "Media Co", A_SPOKE, p.h(3))
+    p.run(
+        p.app.batches.receive_material_lot,
+        "LOT-A-QUARANTINE",
+        "Medium",
+        "Media Co",
+        A_SPOKE,
+        p.h(3),
+    )
 
 
 def _donor(p: Partners, code: str, n: int, hospital: str, personal: bool = False) -> None:
@@ -187,7 +196,9 @@ def _donor(p: Partners, code: str, n: int, hospital: str, personal: bool = False
         {"test": t, "result": "non-reactive", "reactive": False} for t in ("HIV", "HBV", "HCV")
     ]
     p.run(p.app.donors.determine_eligibility, code, "ELIGIBLE", "CRIT-2025.1", screening, p.h(5))
-    p.run(p.app.donors.record_donation, din(n), code, "AUTOLOGOUS", hospital, "Leukapheresis", p.h(6))
+    p.run(
+        p.app.donors.record_donation, din(n), code, "AUTOLOGOUS", hospital, "Leukapheresis", p.h(6)
+    )
 
 
 def _made(
@@ -206,12 +217,30 @@ def _made(
         lots,
     )
     for test in REQUIRED_QC[:qc]:
-        p.run(p.app.batches.record_qc_result, batch, test, "method", "spec", "conforms", True, p.h(10), lab)
+        p.run(
+            p.app.batches.record_qc_result,
+            batch,
+            test,
+            "method",
+            "spec",
+            "conforms",
+            True,
+            p.h(10),
+            lab,
+        )
 
 
 def _given(p: Partners, batch: str, spoke: str, hospital: str) -> None:
     p.run(p.app.batches.release_batch, batch, "QP certification", p.h(11))
-    p.run(p.app.distribution.dispatch_shipment, f"SHP-{batch}", [batch], spoke, hospital, "Cryo", p.h(12))
+    p.run(
+        p.app.distribution.dispatch_shipment,
+        f"SHP-{batch}",
+        [batch],
+        spoke,
+        hospital,
+        "Cryo",
+        p.h(12),
+    )
     p.run(p.app.distribution.receive_shipment, f"SHP-{batch}", p.h(13), True)
     p.run(p.app.distribution.record_administration, batch, hospital, f"PT-{batch}", p.h(14), True)
     p.run(
@@ -244,7 +273,9 @@ def build(p: Partners) -> Partners:
     _donor(p, "DNR-A5", 105, A_HOSPITAL)
     _made(p, "A5", 105, A_CONTROL, A_SPOKE, [], A_LAB, 0)
     p.run(p.app.batches.release_batch, "A3", "QP certification", p.h(11))
-    p.run(p.app.distribution.dispatch_shipment, "SHP-A3", ["A3"], A_SPOKE, A_HOSPITAL, "Cryo", p.h(12))
+    p.run(
+        p.app.distribution.dispatch_shipment, "SHP-A3", ["A3"], A_SPOKE, A_HOSPITAL, "Cryo", p.h(12)
+    )
     _made(p, "B1", 201, B_CONTROL, B_SPOKE, ["LV-B", "LV-A"], B_LAB, every)
     _given(p, "B1", B_SPOKE, B_HOSPITAL)
     _made(p, "B2", 202, B_CONTROL, B_SPOKE, [], A_LAB, every)

@@ -89,7 +89,9 @@ def b_recall(partners: Partners) -> str:
     """A recall of B's vector lot, initiated by B (once per ledger)."""
     recall_id = "RC-B-LV"
     if not partners.app.exists(Recall, recall_id):
-        partners.run(partners.app.recalls.initiate_recall, recall_id, "MATERIAL_LOT", "LV-B", "vector")
+        partners.run(
+            partners.app.recalls.initiate_recall, recall_id, "MATERIAL_LOT", "LV-B", "vector"
+        )
     return recall_id
 
 

@@ -118,17 +118,23 @@ def register_site(chain: Chain, site_id: str, kind: str, at: float, **overrides:
 
 
 def activate(chain: Chain, site_id: str, at: float) -> CommandResult:
-    result: CommandResult = chain.app.sites.activate_site(NETWORK, site_id, "qualified", chain.at(at))
+    result: CommandResult = chain.app.sites.activate_site(
+        NETWORK, site_id, "qualified", chain.at(at)
+    )
     return result
 
 
 def suspend(chain: Chain, site_id: str, at: float) -> CommandResult:
-    result: CommandResult = chain.app.sites.suspend_site(NETWORK, site_id, "deviation", chain.at(at))
+    result: CommandResult = chain.app.sites.suspend_site(
+        NETWORK, site_id, "deviation", chain.at(at)
+    )
     return result
 
 
 def reinstate(chain: Chain, site_id: str, at: float) -> CommandResult:
-    result: CommandResult = chain.app.sites.reinstate_site(NETWORK, site_id, "requalified", chain.at(at))
+    result: CommandResult = chain.app.sites.reinstate_site(
+        NETWORK, site_id, "requalified", chain.at(at)
+    )
     return result
 
 

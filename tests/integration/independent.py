@@ -810,9 +810,24 @@ def donor(w: SmallWorld, code: str, n: int, donation_type: str) -> None:
     w.run(w.app.donors.register_donor, CLINIC, code)
     w.run(w.app.donors.record_consent, CLINIC, code, f"ICF-{code}", w.h(4))
     w.run(
-        w.app.donors.determine_eligibility, PHYSICIAN, code, "ELIGIBLE", "TFDA-2025.1", SCREENING, w.h(5)
+        w.app.donors.determine_eligibility,
+        PHYSICIAN,
+        code,
+        "ELIGIBLE",
+        "TFDA-2025.1",
+        SCREENING,
+        w.h(5),
     )
-    w.run(w.app.donors.record_donation, CLINIC, din(n), code, donation_type, HOSP, "Leukapheresis", w.h(6))
+    w.run(
+        w.app.donors.record_donation,
+        CLINIC,
+        din(n),
+        code,
+        donation_type,
+        HOSP,
+        "Leukapheresis",
+        w.h(6),
+    )
 
 
 def made(
@@ -828,7 +843,17 @@ def made(
     failing: str | None = None,
 ) -> None:
     """Started, one or two steps, every required QC result (``failing`` fails)."""
-    w.run(w.app.batches.start_batch, OPERATOR, batch, product, din(n), patient, CTRL, spoke, w.h(start))
+    w.run(
+        w.app.batches.start_batch,
+        OPERATOR,
+        batch,
+        product,
+        din(n),
+        patient,
+        CTRL,
+        spoke,
+        w.h(start),
+    )
     for k, lot in enumerate(lots):
         step = f"Step {k + 1} ({lot})"
         w.run(
@@ -864,7 +889,16 @@ def released(w: SmallWorld, batch: str, at: float) -> None:
 
 
 def delivered(w: SmallWorld, batch: str, shipment: str, spoke: str, to: str, at: float) -> None:
-    w.run(w.app.distribution.dispatch_shipment, COURIER, shipment, [batch], spoke, to, "ColdChain", w.h(at))
+    w.run(
+        w.app.distribution.dispatch_shipment,
+        COURIER,
+        shipment,
+        [batch],
+        spoke,
+        to,
+        "ColdChain",
+        w.h(at),
+    )
     w.run(w.app.distribution.receive_shipment, CLINIC, shipment, w.h(at + 1), True)
 
 
@@ -898,7 +932,15 @@ def small_world(service: Regentrace) -> SmallWorld:
     for site_id in (MU1, MU2, MU3, HOSP, LAB, EU_HOSP, UK_HOSP):
         w.run(w.app.sites.activate_site, ADMIN, site_id, "qualified", w.h(2))
     for lot in (HSA, MEDIUM):
-        w.run(w.app.batches.receive_material_lot, OPERATOR, lot, f"material {lot}", "Supplier", MU1, w.h(3))
+        w.run(
+            w.app.batches.receive_material_lot,
+            OPERATOR,
+            lot,
+            f"material {lot}",
+            "Supplier",
+            MU1,
+            w.h(3),
+        )
         w.run(w.app.batches.release_material_lot, QP, lot, "CoA reviewed", decided_at=w.h(3.5))
     donor(w, "DNR-1", 1, "AUTOLOGOUS")
     donor(w, "DNR-2", 2, "AUTOLOGOUS")
@@ -908,7 +950,16 @@ def small_world(service: Regentrace) -> SmallWorld:
     made(w, "B1", 1, "PT-1", MU1, [HSA, MEDIUM], 7, product="CART-CD19-AUTO")
     w.mark("B1 made")
     released(w, "B1", 12)
-    w.run(w.app.distribution.dispatch_shipment, COURIER, "SHP-1", ["B1"], MU1, HOSP, "ColdChain", w.h(13))
+    w.run(
+        w.app.distribution.dispatch_shipment,
+        COURIER,
+        "SHP-1",
+        ["B1"],
+        MU1,
+        HOSP,
+        "ColdChain",
+        w.h(13),
+    )
     w.run(w.app.distribution.record_temperature_excursion, COURIER, "SHP-1", w.h(13.5), -110.0, 12)
     w.mark("B1 in transit")
     w.run(w.app.distribution.receive_shipment, CLINIC, "SHP-1", w.h(14), True)
@@ -958,7 +1009,13 @@ def small_world(service: Regentrace) -> SmallWorld:
         w.h(41),
     )
     w.mark("reported")
-    w.run(w.app.distribution.submit_adverse_event_to_authority, PV, "AE-EU", "PEI", w.h(41) + timedelta(days=3))
+    w.run(
+        w.app.distribution.submit_adverse_event_to_authority,
+        PV,
+        "AE-EU",
+        "PEI",
+        w.h(41) + timedelta(days=3),
+    )
     w.run(
         w.app.distribution.report_adverse_event,
         PV,
@@ -972,7 +1029,11 @@ def small_world(service: Regentrace) -> SmallWorld:
         w.h(43),
     )
     w.run(
-        w.app.distribution.submit_adverse_event_to_authority, PV, "AE-UK", "MHRA", w.h(43) + timedelta(days=16)
+        w.app.distribution.submit_adverse_event_to_authority,
+        PV,
+        "AE-UK",
+        "MHRA",
+        w.h(43) + timedelta(days=16),
     )
     # AE-TW-Z: the Taiwanese hospital's partner system writes times in UTC. Aware at 11:00 in
     # Taipei (03:00 UTC, the same calendar day in both) two days after AE-TW's awareness.

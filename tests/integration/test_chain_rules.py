@@ -586,7 +586,9 @@ def test_a_deviation_is_opened_once_and_closed_once(service):
     c.build(service)
     app = service.app
 
-    rule_violation(service, app.batches.close_deviation, OPERATOR, BATCH, "DEV-1", "nothing to close")
+    rule_violation(
+        service, app.batches.close_deviation, OPERATOR, BATCH, "DEV-1", "nothing to close"
+    )
     stored(service, app.batches.open_deviation, OPERATOR, BATCH, "DEV-1", "CO2 alarm")
     rule_violation(service, app.batches.open_deviation, OPERATOR, BATCH, "DEV-1", "again")
     stored(service, app.batches.close_deviation, OPERATOR, BATCH, "DEV-1", "no impact")
@@ -935,7 +937,9 @@ def test_an_eligible_determination_entered_late_does_not_open_the_way_to_a_donat
     ch = c.prepared(service)
     c.donor(ch, "DNR-0002", eligibility="INELIGIBLE", determined=5.5)
     with contextlib.suppress(RuleViolationError):
-        ch.app.donors.determine_eligibility(PHYSICIAN, "DNR-0002", "ELIGIBLE", "v1", SCREENING, ch.at(5.2))
+        ch.app.donors.determine_eligibility(
+            PHYSICIAN, "DNR-0002", "ELIGIBLE", "v1", SCREENING, ch.at(5.2)
+        )
 
     rule_violation(service, c.record_donation, ch, c.din(2), "DNR-0002", at=6)
 
@@ -991,7 +995,9 @@ def donated(ch: Chain) -> None:
 
 
 def start_batch_at(ch: Chain, t: datetime) -> Any:
-    return ch.app.batches.start_batch(OPERATOR, BATCH, ch.product, c.din(1), PATIENT, CTRL, SPOKE, t)
+    return ch.app.batches.start_batch(
+        OPERATOR, BATCH, ch.product, c.din(1), PATIENT, CTRL, SPOKE, t
+    )
 
 
 # name: (stage to build, extra setup, the command with time t, a valid t, refused in future)
@@ -1013,7 +1019,9 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
     "determinedAt": (
         None,
         None,
-        lambda ch, t: ch.app.donors.determine_eligibility(PHYSICIAN, DONOR, "ELIGIBLE", "v", SCREENING, t),
+        lambda ch, t: ch.app.donors.determine_eligibility(
+            PHYSICIAN, DONOR, "ELIGIBLE", "v", SCREENING, t
+        ),
         6,
         True,
     ),
@@ -1029,7 +1037,9 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
     "lot receivedAt": (
         None,
         None,
-        lambda ch, t: ch.app.batches.receive_material_lot(OPERATOR, "LOT-9", "media", "X", SPOKE, t),
+        lambda ch, t: ch.app.batches.receive_material_lot(
+            OPERATOR, "LOT-9", "media", "X", SPOKE, t
+        ),
         3,
         True,
     ),
@@ -1046,14 +1056,18 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
     "step startedAt": (
         "started",
         None,
-        lambda ch, t: ch.app.batches.record_batch_step(OPERATOR, BATCH, "s", SPOKE, t, ch.at(9), "op"),
+        lambda ch, t: ch.app.batches.record_batch_step(
+            OPERATOR, BATCH, "s", SPOKE, t, ch.at(9), "op"
+        ),
         8,
         True,
     ),
     "step completedAt": (
         "started",
         None,
-        lambda ch, t: ch.app.batches.record_batch_step(OPERATOR, BATCH, "s", SPOKE, ch.at(8), t, "op"),
+        lambda ch, t: ch.app.batches.record_batch_step(
+            OPERATOR, BATCH, "s", SPOKE, ch.at(8), t, "op"
+        ),
         9,
         True,
     ),
@@ -1076,14 +1090,18 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
     "dispatchedAt": (
         "released",
         None,
-        lambda ch, t: ch.app.distribution.dispatch_shipment(COURIER, SHIPMENT, [BATCH], SPOKE, HOSPITAL, "x", t),
+        lambda ch, t: ch.app.distribution.dispatch_shipment(
+            COURIER, SHIPMENT, [BATCH], SPOKE, HOSPITAL, "x", t
+        ),
         12,
         True,
     ),
     "observedAt": (
         "dispatched",
         None,
-        lambda ch, t: ch.app.distribution.record_temperature_excursion(COURIER, SHIPMENT, t, -60.0, 5),
+        lambda ch, t: ch.app.distribution.record_temperature_excursion(
+            COURIER, SHIPMENT, t, -60.0, 5
+        ),
         12.5,
         True,
     ),
@@ -1097,7 +1115,9 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
     "administeredAt": (
         "received",
         None,
-        lambda ch, t: ch.app.distribution.record_administration(CLINIC, BATCH, HOSPITAL, PATIENT, t, True),
+        lambda ch, t: ch.app.distribution.record_administration(
+            CLINIC, BATCH, HOSPITAL, PATIENT, t, True
+        ),
         14,
         True,
     ),
@@ -1122,7 +1142,9 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
     "submittedAt": (
         "administered",
         ae_reported,
-        lambda ch, t: ch.app.distribution.submit_adverse_event_to_authority(PHYSICIAN, "AE-0001", "TFDA", t),
+        lambda ch, t: ch.app.distribution.submit_adverse_event_to_authority(
+            PHYSICIAN, "AE-0001", "TFDA", t
+        ),
         17,
         True,
     ),
@@ -1204,7 +1226,9 @@ UNKNOWN: dict[str, Callable[[Chain], Any]] = {
     "site: adverse event reporter": lambda ch: c.report_adverse_event(
         ch, "AE-X", site="TW-NOWHERE"
     ),
-    "shipment: receipt": lambda ch: ch.app.distribution.receive_shipment(CLINIC, "SHP-X", ch.at(13), True),
+    "shipment: receipt": lambda ch: ch.app.distribution.receive_shipment(
+        CLINIC, "SHP-X", ch.at(13), True
+    ),
     "shipment: excursion": lambda ch: ch.app.distribution.record_temperature_excursion(
         COURIER, "SHP-X", ch.at(12.5), -60.0, 5
     ),

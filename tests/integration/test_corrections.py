@@ -279,7 +279,9 @@ def test_views_show_the_corrected_value_from_the_corrections_position_on_and_the
 def test_the_history_shows_the_original_and_the_correction(service, chain):
     dispatched = position_of(service, f"Shipment:{SHIPMENT}", "Shipment.Dispatched")
 
-    result = service.app.corrections.correct_event(QA, dispatched, "courier", "Polar Cell Logistics", "typo")
+    result = service.app.corrections.correct_event(
+        QA, dispatched, "courier", "Polar Cell Logistics", "typo"
+    )
 
     with service.read() as sql:
         found = find_events(sql, aggregate_id=f"Shipment:{SHIPMENT}", reach=None)
@@ -299,10 +301,14 @@ def test_events_after_a_correction_keep_the_corrected_value(service, chain):
     registered = position_of(service, f"Site:{CTRL}", "Site.Registered")
     reported = position_of(service, f"AdverseEvent:{AE}", "AdverseEvent.Reported")
     service.app.corrections.correct_event(QA, registered, "name", "Taipei Control Centre", "typo")
-    service.app.corrections.correct_event(QA, reported, "description", "CRS grade 2", "grade misread")
+    service.app.corrections.correct_event(
+        QA, reported, "description", "CRS grade 2", "grade misread"
+    )
 
     suspended = service.app.sites.suspend_site(c.NETWORK, CTRL, "QP left")
-    submitted = service.app.distribution.submit_adverse_event_to_authority(c.PHYSICIAN, AE, "TFDA", chain.at(17))
+    submitted = service.app.distribution.submit_adverse_event_to_authority(
+        c.PHYSICIAN, AE, "TFDA", chain.at(17)
+    )
 
     with service.read() as sql:
         (site,) = find_sites(sql, suspended.position, site_ids=[CTRL])
@@ -318,7 +324,9 @@ def test_events_after_a_correction_keep_the_corrected_value(service, chain):
 
 def test_a_correction_of_a_correction_names_the_first_corrections_new_value_as_old(service, chain):
     registered = position_of(service, f"Site:{CTRL}", "Site.Registered")
-    first = service.app.corrections.correct_event(QA, registered, "name", "Taipei Control Center", "typo")
+    first = service.app.corrections.correct_event(
+        QA, registered, "name", "Taipei Control Center", "typo"
+    )
 
     second = service.app.corrections.correct_event(
         QA, first.position, "newValue", "Taipei Control Centre", "British spelling, per licence"
@@ -344,7 +352,9 @@ def test_correcting_the_original_again_names_the_value_then_in_force_as_old(serv
     registered = position_of(service, f"Site:{CTRL}", "Site.Registered")
     service.app.corrections.correct_event(QA, registered, "name", "Taipei Control Center", "typo")
 
-    again = service.app.corrections.correct_event(QA, registered, "name", "Taipei Control Centre", "typo")
+    again = service.app.corrections.correct_event(
+        QA, registered, "name", "Taipei Control Centre", "typo"
+    )
 
     payload = payload_at(service, again.position)
     assert (payload["old_value"], payload["new_value"]) == (
@@ -356,7 +366,9 @@ def test_correcting_the_original_again_names_the_value_then_in_force_as_old(serv
 
 def test_a_correction_is_corrected_only_in_its_new_value(service, chain):
     registered = position_of(service, f"Site:{CTRL}", "Site.Registered")
-    first = service.app.corrections.correct_event(QA, registered, "name", "Taipei Control Center", "typo")
+    first = service.app.corrections.correct_event(
+        QA, registered, "name", "Taipei Control Center", "typo"
+    )
     before = ledger_size(service)
 
     with pytest.raises(BadInputError) as refused:
@@ -463,7 +475,9 @@ def test_a_refused_correction_says_why_and_leaves_the_ledger_and_views_unchanged
 
 def test_a_refused_rule_bearing_field_names_what_may_be_corrected(service, chain):
     with pytest.raises(RuleViolationError) as refused:
-        service.app.corrections.correct_event(QA, qc_position(service), "passed", "false", "misread")
+        service.app.corrections.correct_event(
+            QA, qc_position(service), "passed", "false", "misread"
+        )
 
     assert "method, result, specification" in refused.value.message
 
@@ -472,7 +486,9 @@ def test_after_a_refusal_the_same_correction_put_right_is_recorded(service, chai
     with pytest.raises(BadInputError):
         service.app.corrections.correct_event(QA, site_position(service), "name", "Taipei", " ")
 
-    result = service.app.corrections.correct_event(QA, site_position(service), "name", "Taipei", "typo")
+    result = service.app.corrections.correct_event(
+        QA, site_position(service), "name", "Taipei", "typo"
+    )
 
     assert result.position == head(service)
 
@@ -501,7 +517,9 @@ def test_a_rebuild_after_corrections_gives_exactly_the_rows_written_live(service
     last = service.app.corrections.correct_event(
         QA, site_position(service), "name", "Taipei Control Centre (HQ)", "full name"
     )
-    service.app.corrections.correct_event(QA, last.position, "newValue", "Taipei Control Centre", "no HQ")
+    service.app.corrections.correct_event(
+        QA, last.position, "newValue", "Taipei Control Centre", "no HQ"
+    )
     live = dump(service)
     assert len(live["site_versions"]) > 8
     with service.recorder.write() as sql:  # damage the views: a rebuild that wrote nothing fails

@@ -263,7 +263,9 @@ def corrected_operator(service: Regentrace) -> tuple[int, int]:
                 (f"Batch:{EXCURSION_BATCH}",),
             )
         )
-    result = service.app.corrections.correct_event(QA, step, "operator", "op-tw-poc-ntuh-2", "Typo in badge")
+    result = service.app.corrections.correct_event(
+        QA, step, "operator", "op-tw-poc-ntuh-2", "Typo in badge"
+    )
     return step, result.position
 
 
@@ -295,7 +297,9 @@ def test_correcting_a_correction_declares_the_first_corrective_event_in_error(tm
     service = Regentrace(settings)
     seed(service.app)
     _, first = corrected_operator(service)
-    second = service.app.corrections.correct_event(QA, first, "newValue", "op-tw-poc-ntuh-3", "Wrong badge")
+    second = service.app.corrections.correct_event(
+        QA, first, "newValue", "op-tw-poc-ntuh-3", "Wrong badge"
+    )
 
     document = export(service, SCOPES["batch"])
     service.close()

@@ -16,8 +16,8 @@ import pytest
 
 from api.wiring import Regentrace
 from domain import ledger
-from domain.ledger import UnitOfWork
 from domain.batch import Batch
+from domain.ledger import UnitOfWork
 from domain.material_lot import MaterialLot
 from domain.shared import ConflictError, utcnow
 from domain.site import Site, SiteStatus
@@ -224,7 +224,9 @@ def test_a_batch_step_using_a_lot_rejected_meanwhile_is_a_conflict(services):
     mine.app.donors.register_donor(ADMIN, "DNR-1")
     mine.app.donors.record_consent(ADMIN, "DNR-1", "ICF-1", hours(3))
     mine.app.donors.record_donation(ADMIN, "DON-1", "DNR-1", "AUTOLOGOUS", SPOKE, "cells", hours(4))
-    mine.app.batches.start_batch(ADMIN, "B-1", "CART-CD19-AUTO", "DON-1", "PT-1", CTRL, SPOKE, hours(5))
+    mine.app.batches.start_batch(
+        ADMIN, "B-1", "CART-CD19-AUTO", "DON-1", "PT-1", CTRL, SPOKE, hours(5)
+    )
     before = ledger_size(mine)
 
     app = mine.app

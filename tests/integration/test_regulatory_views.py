@@ -530,8 +530,12 @@ def dump(service) -> dict[str, list[dict[str, Any]]]:
 def test_a_rebuild_after_the_demo_and_further_recalls_gives_exactly_the_live_rows(service):
     seed(service.app)
     qp = Principal("dr-lin-qp", "qualified_person")
-    service.app.recalls.initiate_recall(qp, "RCL-T-1", "ADVERSE_EVENT", "AE-CART-26013", "Follow-up")
-    service.app.recalls.initiate_recall(qp, "RCL-T-2", "BATCH", "MSC-31000", "Look-back, second wave")
+    service.app.recalls.initiate_recall(
+        qp, "RCL-T-1", "ADVERSE_EVENT", "AE-CART-26013", "Follow-up"
+    )
+    service.app.recalls.initiate_recall(
+        qp, "RCL-T-2", "BATCH", "MSC-31000", "Look-back, second wave"
+    )
     service.app.recalls.initiate_recall(
         qp,
         "RCL-T-3",

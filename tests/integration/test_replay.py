@@ -131,8 +131,12 @@ def world(
                 )
             # After T: what the replay must not show.
             live.app.sites.suspend_site(ADMIN, CONTROL, "QP certificate lapsed")
-            live.app.corrections.correct_event(ADMIN, 1, "name", "Taipei Control Centre (renamed)", "typo")
-            live.app.corrections.correct_event(ADMIN, operator_step, "operator", "op-corrected", "typo")
+            live.app.corrections.correct_event(
+                ADMIN, 1, "name", "Taipei Control Centre (renamed)", "typo"
+            )
+            live.app.corrections.correct_event(
+                ADMIN, operator_step, "operator", "op-corrected", "typo"
+            )
             live.app.sites.register_site(
                 ADMIN,
                 site_id=NEW_SITE,
@@ -373,7 +377,9 @@ def test_a_replay_to_the_head_gives_exactly_the_live_rows_corrections_included(s
             sql.scalar("SELECT position FROM ledger WHERE event_type = 'Batch.StepRecorded'")
         )
     first = service.app.corrections.correct_event(ADMIN, 1, "name", "Taipei Control", "typo")
-    service.app.corrections.correct_event(ADMIN, first.position, "newValue", "Taipei Control Centre", "typo")
+    service.app.corrections.correct_event(
+        ADMIN, first.position, "newValue", "Taipei Control Centre", "typo"
+    )
     service.app.corrections.correct_event(ADMIN, step, "operator", "op-8", "wrong operator")
     target = Regentrace(sqlite_ledger(tmp_path / "whole.sqlite3"))
     try:
