@@ -127,12 +127,7 @@ class BatchCommands:
             )
             donor = uow.load(Donor, donation.donor_code)
             require_donor_may_give(donor, donation.donation_type, started_at)
-            control = uow.load(Site, control_site_id)
-            if not control.is_control_site:
-                raise RuleViolationError(
-                    f"site {control_site_id!r} is a {control.kind.value}, not a CONTROL_SITE",
-                    control_site_id=control_site_id,
-                )
+            control = _control_site(uow, control_site_id)
             _require_manufacturing_site(uow, control, site_id, started_at)
             batch = Batch.create(
                 batch_id=batch_id,
@@ -278,6 +273,16 @@ class BatchCommands:
 
 def _now(principal: Principal) -> dict[str, Any]:
     return {"occurred_at": utcnow(), **actor(principal)}
+
+
+def _control_site(uow: UnitOfWork, control_site_id: str) -> Site:
+    control = uow.load(Site, control_site_id)
+    if not control.is_control_site:
+        raise RuleViolationError(
+            f"site {control_site_id!r} is a {control.kind.value}, not a CONTROL_SITE",
+            control_site_id=control_site_id,
+        )
+    return control
 
 
 def _require_manufacturing_site(uow: UnitOfWork, control: Site, site_id: str, at: datetime) -> None:
