@@ -18,9 +18,10 @@ def test_a_file_beside_the_repository_counts_as_outside():
     assert outside.beside_the_repository(os.path.join(REPO, "..", "shared", "x.json"))
 
 
-def test_the_repository_itself_and_the_temporary_folder_do_not():
+def test_the_repository_itself_and_the_tests_scratch_folders_do_not():
     assert not outside.beside_the_repository(str(REPO / "api" / "contract.graphql"))
-    assert not outside.beside_the_repository(os.path.join(outside.TEMP, "pytest", "x"))
+    assert not outside.beside_the_repository(os.path.join(outside.TEMP, "pytest-of-root", "x"))
+    assert not outside.beside_the_repository(os.path.join(outside.TEMP, "tmpa1b2c3", "x"))
     assert not outside.beside_the_repository("/usr/lib/python3/os.py")
     assert not outside.beside_the_repository(os.path.join(outside.PARENT, ".cache", "x"))
 
@@ -39,4 +40,4 @@ def test_set_up_and_ci_name_no_path_outside_the_repository(name: str):
     text = (REPO / name).read_text()
 
     assert not re.search(r"(^|[\s=\"'(/])\.\./", text), f"{name} reaches outside the repository"
-    assert "shared" not in text.lower(), f"{name} names a folder outside the repository"
+    assert not re.search(r"\bshared/", text), f"{name} names a folder outside the repository"
