@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -17,10 +18,34 @@ from typing import Any
 from domain.shared import BadInputError
 
 
+class Origin(StrEnum):
+    """Whose cells a product is made from, and for whom."""
+
+    AUTOLOGOUS = "AUTOLOGOUS"  # for the very person the cells came from
+    ALLOGENEIC = "ALLOGENEIC"  # from a donor, for other people
+
+
+@dataclass(frozen=True)
+class StorageRange:
+    """Where a product must be kept, in transit and in storage (degrees Celsius, inclusive)."""
+
+    condition: str
+    min_celsius: float
+    max_celsius: float
+
+    def allows(self, celsius: float) -> bool:
+        return self.min_celsius <= celsius <= self.max_celsius
+
+    def describe(self) -> str:
+        return f"{self.condition}, {self.min_celsius:g} to {self.max_celsius:g} °C"
+
+
 @dataclass(frozen=True)
 class Product:
     code: str
     name: str
+    origin: Origin
+    storage: StorageRange
     required_qc_tests: frozenset[str]
     shelf_life_days: int
 
@@ -55,6 +80,8 @@ def products() -> dict[str, Product]:
         code: Product(
             code=code,
             name=spec["name"],
+            origin=Origin(spec["origin"]),
+            storage=StorageRange(**spec["storage"]),
             required_qc_tests=frozenset(t.upper() for t in spec["required_qc_tests"]),
             shelf_life_days=int(spec["shelf_life_days"]),
         )

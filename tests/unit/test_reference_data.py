@@ -183,3 +183,21 @@ def test_a_jurisdiction_without_a_configured_deadline_is_bad_input(jurisdiction)
         reference.reporting_deadline(jurisdiction, True, datetime(2026, 1, 1, tzinfo=UTC))
 
     assert caught.value.code == "BAD_INPUT"
+
+
+def test_each_product_says_whose_cells_it_is_made_from():
+    for code, spec in PRODUCTS.items():
+        assert reference.product(code).origin == reference.Origin(spec["origin"])
+    assert reference.product("CART-CD19-AUTO").origin is reference.Origin.AUTOLOGOUS
+    assert reference.product("MSC-ALLO").origin is reference.Origin.ALLOGENEIC
+
+
+def test_a_product_is_kept_within_its_storage_range_and_not_outside_it():
+    storage = reference.product("CART-CD19-AUTO").storage
+    assert storage.min_celsius == PRODUCTS["CART-CD19-AUTO"]["storage"]["min_celsius"]
+
+    assert storage.allows(-160.0)
+    assert storage.allows(storage.max_celsius)
+    assert not storage.allows(-60.0)
+    assert not storage.allows(storage.min_celsius - 1)
+    assert "°C" in storage.describe()
