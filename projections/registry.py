@@ -15,6 +15,7 @@ from projections import (
     adverse_events,
     chain,
     corrections,
+    holds,
     lineage,
     scopes,
     sites,
@@ -28,7 +29,16 @@ from projections.sql import Sql
 # (lineage reads a shipment's destination from source_and_flow).
 PROJECTIONS: tuple[Projection, ...] = tuple(
     module.PROJECTION
-    for module in (sites, chain, source_and_flow, lineage, adverse_events, corrections, scopes)
+    for module in (
+        sites,
+        chain,
+        source_and_flow,
+        lineage,
+        adverse_events,
+        corrections,
+        scopes,
+        holds,
+    )
 )
 BY_NAME = {projection.name: projection for projection in PROJECTIONS}
 
@@ -82,12 +92,12 @@ class Share:
 
 
 # Two shares of about equal work (2 cores): the chain's and the sites' views and the access
-# scopes; source-and-flow and lineage (lineage reads shipments from source-and-flow, and
-# source-and-flow a batch's collection site from the chain's donations). Corrections own no
-# table: they run where the table they amend is built.
+# scopes; source-and-flow, lineage and holds (lineage reads shipments from source-and-flow, and
+# source-and-flow a batch's collection site from the chain's donations; holds read only their
+# own tables). Corrections own no table: they run where the table they amend is built.
 SHARES = (
     Share(("sites", "chain", "adverse_events", "scopes")),
-    Share(("source_and_flow", "lineage")),
+    Share(("source_and_flow", "lineage", "holds")),
 )
 
 

@@ -1,0 +1,120 @@
+-- Holds on batches (projections/holds.py): each reason that stops a batch, with the ledger
+-- position that raised it, the signed lifts, and the institutions' duty to tell the physician
+-- when a reason arises after administration. Rows are append-only and carry the position that
+-- wrote them, so every view of them answers as of any position (ADR 3). The hold_* tables keep
+-- what the handlers need to know of batches, lots, donors, shipments and sites at the head.
+
+CREATE TABLE batch_holds (
+    batch_id       text NOT NULL,
+    hold_key       text NOT NULL,
+    position       INTEGER NOT NULL,
+    kind           text NOT NULL,
+    raised_at      TEXT NOT NULL,
+    description    text NOT NULL,
+    source_id      text NOT NULL,
+    source_version INTEGER NOT NULL,
+    PRIMARY KEY (batch_id, hold_key)
+);
+CREATE INDEX batch_holds_position ON batch_holds (position);
+
+CREATE TABLE batch_hold_lifts (
+    batch_id          text NOT NULL,
+    hold_key          text NOT NULL,
+    position          INTEGER NOT NULL,
+    lifted_at         TEXT NOT NULL,
+    reason            text NOT NULL,
+    signature_meaning text NOT NULL,
+    signed_by         text NOT NULL,
+    role              text NOT NULL,
+    deviation_id      text,
+    PRIMARY KEY (batch_id, hold_key)
+);
+
+CREATE TABLE physician_notifications (
+    batch_id     text NOT NULL,
+    hold_key     text NOT NULL,
+    position     INTEGER NOT NULL,
+    raised_at    TEXT NOT NULL,
+    site_id      text NOT NULL,
+    patient_code text NOT NULL,
+    PRIMARY KEY (batch_id, hold_key)
+);
+CREATE INDEX physician_notifications_site ON physician_notifications (site_id, batch_id);
+
+CREATE TABLE physician_acknowledgements (
+    batch_id        text NOT NULL,
+    hold_key        text NOT NULL,
+    position        INTEGER NOT NULL,
+    site_id         text NOT NULL,
+    acknowledged_at TEXT NOT NULL,
+    acknowledged_by text NOT NULL,
+    note            text,
+    PRIMARY KEY (batch_id, hold_key)
+);
+
+CREATE TABLE hold_batches (
+    batch_id              text NOT NULL PRIMARY KEY,
+    product               text NOT NULL,
+    donor_code            text NOT NULL,
+    patient_code          text NOT NULL,
+    started_at            TEXT NOT NULL,
+    released_position     INTEGER,
+    frozen_expires_at     TEXT,
+    administered_position INTEGER,
+    administered_at       TEXT,
+    administered_site_id  text,
+    ended_position        INTEGER
+);
+CREATE INDEX hold_batches_donor ON hold_batches (donor_code);
+
+CREATE TABLE hold_donations (
+    donation_id text NOT NULL PRIMARY KEY,
+    donor_code  text NOT NULL
+);
+
+CREATE TABLE hold_steps (
+    batch_id     text NOT NULL,
+    position     INTEGER NOT NULL,
+    site_id      text NOT NULL,
+    started_at   TEXT NOT NULL,
+    completed_at TEXT NOT NULL,
+    PRIMARY KEY (batch_id, position)
+);
+CREATE INDEX hold_steps_site ON hold_steps (site_id);
+
+CREATE TABLE hold_lot_uses (
+    lot_id   text NOT NULL,
+    batch_id text NOT NULL,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (lot_id, batch_id, position)
+);
+
+CREATE TABLE hold_shipment_batches (
+    shipment_id text NOT NULL,
+    batch_id    text NOT NULL,
+    PRIMARY KEY (shipment_id, batch_id)
+);
+
+CREATE TABLE hold_causes (
+    subject_id     text NOT NULL,
+    hold_key       text NOT NULL,
+    position       INTEGER NOT NULL,
+    kind           text NOT NULL,
+    raised_at      TEXT NOT NULL,
+    description    text NOT NULL,
+    source_id      text NOT NULL,
+    source_version INTEGER NOT NULL,
+    standing       INTEGER NOT NULL,
+    PRIMARY KEY (subject_id, hold_key)
+);
+
+CREATE TABLE hold_site_changes (
+    site_id        text NOT NULL,
+    position       INTEGER NOT NULL,
+    status         text NOT NULL,
+    effective_at   TEXT NOT NULL,
+    reason         text NOT NULL,
+    source_id      text NOT NULL,
+    source_version INTEGER NOT NULL,
+    PRIMARY KEY (site_id, position)
+);
