@@ -2,7 +2,7 @@
 
 One application means one global order of events: the order regulators replay and the hash chain
 covers. Its commands live in sibling groups, one per area (``sites``, ``donors``, ``batches``,
-``distribution``, ``recalls``, ``corrections``), each a plain class given the ledger core
+``distribution``, ``recalls``, ``corrections``, ``holds``), each a plain class given the ledger core
 (``domain.ledger.LedgerApplication``) and running each command in a unit of work of it.
 
 Adding a command: the aggregate method that decides and triggers the event; the group method
@@ -22,6 +22,7 @@ from domain.batch_commands import BatchCommands
 from domain.correction_commands import CorrectionCommands
 from domain.distribution_commands import DistributionCommands
 from domain.donor_commands import DonorCommands
+from domain.hold_commands import HoldCommands
 from domain.ledger import LedgerApplication
 from domain.recall_commands import RecallCommands
 from domain.site_commands import SiteCommands
@@ -34,6 +35,7 @@ _GROUPS: dict[type, str] = {
     DistributionCommands: "distribution",
     RecallCommands: "recalls",
     CorrectionCommands: "corrections",
+    HoldCommands: "holds",
 }
 
 
@@ -48,6 +50,7 @@ class TraceabilityLedger(LedgerApplication):
         self.distribution = DistributionCommands(self)
         self.recalls = RecallCommands(self)
         self.corrections = CorrectionCommands(self)
+        self.holds = HoldCommands(self)
 
     @classmethod
     def groups(cls) -> Mapping[type, str]:

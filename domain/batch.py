@@ -11,7 +11,7 @@ release decision and the chain of custody can be checked without looking anywher
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -92,15 +92,26 @@ class Batch(LedgerAggregate):
             batch.deviations[self.deviation_id] = False
 
     class Released(LedgerAggregate.Event):
-        """The QP's certification: who signed, when, and what the signature means."""
+        """The QP's certification: who signed, when, and what the signature means; with the
+        shelf life and expiry in force at release, frozen so later product data never moves
+        them (None on releases stored before version 2: the product data then tells)."""
 
+        class_version = 2
         signature_meaning: str
         released_at: datetime
         qualified_person: str
+        shelf_life_days: int | None
+        expires_at: datetime | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["shelf_life_days"] = None
+            state["expires_at"] = None
 
         def apply(self, batch: Batch) -> None:
             batch.status = BatchStatus.RELEASED
             batch.released_at = self.released_at
+            batch.expires_at = self.expires_at
 
     class Rejected(LedgerAggregate.Event):
         reason: str
@@ -157,6 +168,32 @@ class Batch(LedgerAggregate):
         def apply(self, batch: Batch) -> None:
             batch.status = BatchStatus.ADMINISTERED
             batch.administered_at = self.administered_at
+            batch.administered_site_id = self.site_id
+
+    class HoldLifted(LedgerAggregate.Event):
+        """The control site's quality person lifts holds (domain/holds.py), a signed decision."""
+
+        keys: tuple[str, ...]
+        reason: str
+        signature_meaning: str
+        lifted_at: datetime
+        deviation_id: str | None
+
+        def apply(self, batch: Batch) -> None:
+            for key in self.keys:
+                batch.lifted[key] = self.lifted_at
+
+    class PhysicianNotificationAcknowledged(LedgerAggregate.Event):
+        """The administering institution told the treating physician of holds raised after
+        the administration."""
+
+        keys: tuple[str, ...]
+        site_id: str
+        acknowledged_at: datetime
+        note: str | None
+
+        def apply(self, batch: Batch) -> None:
+            batch.acknowledged.update(self.keys)
 
     def __init__(
         self,
@@ -185,6 +222,10 @@ class Batch(LedgerAggregate):
         self.recalls: list[str] = []
         self.made_by = started_at
         self.administered_at: datetime | None = None
+        self.administered_site_id: str | None = None
+        self.expires_at: datetime | None = None  # frozen at release
+        self.lifted: dict[str, datetime] = {}  # hold key -> when it was lifted
+        self.acknowledged: set[str] = set()  # hold keys the physician was told of
 
     @classmethod
     def create(
@@ -240,6 +281,47 @@ class Batch(LedgerAggregate):
         if self.open_deviations:
             reasons.append(f"deviations still open: {', '.join(self.open_deviations)}")
         return reasons
+
+    def expiry(self, shelf_life_days: int | None) -> datetime | None:
+        """End of manufacture plus the shelf life: frozen at release when it was recorded."""
+        if self.expires_at is not None or shelf_life_days is None:
+            return self.expires_at
+        return self.made_by + timedelta(days=shelf_life_days)
+
+    def lift_holds(self, keys: tuple[str, ...], lifted_at: datetime, **fields: Any) -> None:
+        """Lift the named holds (the group checked they are active and may be lifted)."""
+        if lifted_at < self.started_at:
+            raise RuleViolationError(
+                f"liftedAt {lifted_at.isoformat()} precedes the start of batch {self.key!r}",
+                batch_id=self.key,
+            )
+        self.trigger_event(
+            self.HoldLifted, keys=keys, lifted_at=lifted_at, occurred_at=lifted_at, **fields
+        )
+
+    def acknowledge_notification(
+        self, keys: tuple[str, ...], site_id: str, acknowledged_at: datetime, **fields: Any
+    ) -> None:
+        """Record that the physician was told (the group checked the keys are open duties)."""
+        if self.administered_site_id != site_id:
+            raise RuleViolationError(
+                f"batch {self.key!r} was not administered at {site_id!r}; only the "
+                "administering institution acknowledges the physician's notification",
+                batch_id=self.key,
+            )
+        if self.administered_at is not None and acknowledged_at < self.administered_at:
+            raise RuleViolationError(
+                f"acknowledgedAt {acknowledged_at.isoformat()} precedes the administration",
+                batch_id=self.key,
+            )
+        self.trigger_event(
+            self.PhysicianNotificationAcknowledged,
+            keys=keys,
+            site_id=site_id,
+            acknowledged_at=acknowledged_at,
+            occurred_at=acknowledged_at,
+            **fields,
+        )
 
     def received_at_site(self, site_id: str) -> Receipt | None:
         """The last receipt of the batch at ``site_id`` if it is there now."""
@@ -311,7 +393,13 @@ class Batch(LedgerAggregate):
             self.DeviationClosed, deviation_id=deviation_id, resolution=resolution, **context
         )
 
-    def release(self, signature_meaning: str, released_at: datetime, **actor: Any) -> None:
+    def release(
+        self,
+        signature_meaning: str,
+        released_at: datetime,
+        shelf_life_days: int | None = None,
+        **actor: Any,
+    ) -> None:
         self.require_status({BatchStatus.IN_PROCESS}, "release")
         self.require_not_recalled("release")
         if released_at < self.made_by:
@@ -325,6 +413,8 @@ class Batch(LedgerAggregate):
             signature_meaning=signature_meaning,
             released_at=released_at,
             qualified_person=actor["actor"],
+            shelf_life_days=shelf_life_days,
+            expires_at=self.expiry(shelf_life_days),
             occurred_at=released_at,
             **actor,
         )

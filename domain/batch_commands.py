@@ -10,6 +10,7 @@ from domain import reference
 from domain.batch import Batch
 from domain.donation import Donation, DonationType
 from domain.donor import Donor, require_donor_may_give
+from domain.holds import batch_holds, describe
 from domain.isbt128 import check_patient_code, normalise_donation_id
 from domain.ledger import LedgerApplication, UnitOfWork, actor
 from domain.material_lot import MaterialLot
@@ -240,17 +241,18 @@ class BatchCommands:
             batch = uow.load(Batch, batch_id)
             require_order(batch.started_at, released_at, "the batch's startedAt", "releasedAt")
             batch.require_status({batch.status.IN_PROCESS}, "release")
-            required = reference.product(batch.product).required_qc_tests
-            reasons = batch.release_blockers(required, released_at)
+            product = reference.product(batch.product)
+            reasons = batch.release_blockers(product.required_qc_tests, released_at)
             reasons += _site_blockers(uow, batch, released_at)
             reasons += _donor_blockers(uow, batch, released_at)
+            reasons += describe(batch_holds(uow, batch, released_at).active)
             if reasons:
                 raise RuleViolationError(
                     f"release of batch {batch.key!r} refused: " + "; ".join(reasons),
                     batch_id=batch.key,
                     reasons=reasons,
                 )
-            batch.release(meaning, released_at, **actor(principal))
+            batch.release(meaning, released_at, product.shelf_life_days, **actor(principal))
             return uow.save(batch)
 
     def reject_batch(self, principal: Principal, batch_id: str, reason: str) -> CommandResult:

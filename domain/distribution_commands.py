@@ -7,6 +7,7 @@ from datetime import datetime
 from domain import reference
 from domain.adverse_event import AdverseEvent
 from domain.batch import Batch, BatchStatus
+from domain.holds import require_no_active_holds
 from domain.ledger import LedgerApplication, actor
 from domain.shared import (
     BadInputError,
@@ -57,6 +58,7 @@ class DistributionCommands:
             operating_site(uow, to_site_id, dispatched_at)
             batches = [uow.load(Batch, b) for b in ids]
             for batch in batches:
+                require_no_active_holds(uow, batch, dispatched_at, "dispatch")
                 batch.dispatch(shipment_id, from_site_id, to_site_id, dispatched_at, **by)
             shipment = Shipment.create(
                 shipment_id=shipment_id,
@@ -104,6 +106,8 @@ class DistributionCommands:
             shipment.receive(received_at, acceptable, **by)
             batches = [uow.load(Batch, b) for b in shipment.batch_ids]
             for batch in batches:
+                if acceptable:  # a unit found unacceptable goes to quarantine, held or not
+                    require_no_active_holds(uow, batch, received_at, "receipt as acceptable")
                 batch.receive(shipment.key, shipment.to_site_id, received_at, acceptable, **by)
             return uow.save(*batches, shipment)
 
@@ -121,6 +125,7 @@ class DistributionCommands:
         with self.ledger.unit_of_work() as uow:
             batch = uow.load(Batch, batch_id)
             operating_site(uow, site_id, administered_at)
+            require_no_active_holds(uow, batch, administered_at, "administration")
             batch.administer(
                 site_id, patient_code, administered_at, bool(identity_verified), **actor(principal)
             )

@@ -171,6 +171,39 @@ class BatchDecisionInput:
 
 
 @strawberry.input
+class LiftBatchHoldInput:
+    batch_id: strawberry.ID
+    hold_keys: list[str] = strawberry.field(
+        description="the keys of the holds lifted, as the batch's holds list them"
+    )
+    reason: str = strawberry.field(description="the decision and why the batch may be used")
+    signature_meaning: str = strawberry.field(
+        description="the meaning of the signature, e.g. 'QP decision: hold lifted'"
+    )
+    lifted_at: datetime
+    deviation_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="the deviation that investigated the cause; required for a failed QC "
+        "result (opened after the failure, closed with its conclusion)",
+    )
+
+
+@strawberry.input
+class AcknowledgePhysicianNotificationInput:
+    batch_id: strawberry.ID
+    hold_keys: list[str] = strawberry.field(
+        description="the keys of the holds the treating physician was told of"
+    )
+    acknowledged_at: datetime
+    note: str | None = None
+    site_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="the administering institution; a partner acting for one site may leave "
+        "it out, and it is then that site",
+    )
+
+
+@strawberry.input
 class DispatchShipmentInput:
     shipment_id: strawberry.ID
     batch_ids: list[strawberry.ID]

@@ -35,6 +35,7 @@ from api.commands import command
 from domain.batch_commands import BatchCommands
 from domain.distribution_commands import DistributionCommands
 from domain.donor_commands import DonorCommands
+from domain.hold_commands import HoldCommands
 
 DONOR = {"donor_code": owned("Donor")}
 BATCH = {"batch_id": owned("Batch")}
@@ -176,6 +177,27 @@ class ChainMutations:
         roles=(SPOKE_OPERATOR, QUALITY_PERSON),
         targets=BATCH,
         description="Record the destruction of a batch where it is.",
+    )
+    lift_batch_hold = command(
+        HoldCommands.lift_batch_hold,
+        input=i.LiftBatchHoldInput,
+        roles=(QUALITY_PERSON,),
+        targets={
+            "batch_id": signed_by_control_site,
+            "deviation_id": NoReach("a deviation of the batch checked"),
+        },
+        description="Lift holds of a batch: the signed decision of its control site's quality "
+        "person. An expiry is never lifted; a failed QC result only with its investigation (a "
+        "deviation opened after the failure and closed).",
+    )
+    acknowledge_physician_notification = command(
+        HoldCommands.acknowledge_physician_notification,
+        input=i.AcknowledgePhysicianNotificationInput,
+        roles=(MEDICAL_INSTITUTION,),
+        targets={"batch_id": of("Batch"), "site_id": site},
+        defaults={"site_id": callers_only_site},
+        description="Record that the treating physician was told of holds raised after the "
+        "batch was administered; only the administering institution acknowledges.",
     )
     dispatch_shipment = command(
         DistributionCommands.dispatch_shipment,

@@ -22,6 +22,7 @@ INPUT_TYPES = {
     "registerSite": "RegisterSiteInput",
     "activateSite": "SiteStatusInput",
     "suspendSite": "SiteStatusInput",
+    "reinstateSite": "SiteStatusInput",
     "registerDonor": "RegisterDonorInput",
     "recordConsent": "RecordConsentInput",
     "withdrawConsent": "WithdrawConsentInput",
@@ -45,6 +46,9 @@ INPUT_TYPES = {
     "recordAdministration": "RecordAdministrationInput",
     "reportAdverseEvent": "ReportAdverseEventInput",
     "submitAdverseEventToAuthority": "SubmitAdverseEventInput",
+    "liftBatchHold": "LiftBatchHoldInput",
+    "acknowledgePhysicianNotification": "AcknowledgePhysicianNotificationInput",
+    "correctEvent": "CorrectEventInput",
 }
 
 
