@@ -12,6 +12,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
+from api.chain.holds import BatchHold
 from api.chain.inputs import EligibilityOutcome
 from api.common import PageInfo
 from api.context import Info
@@ -20,6 +21,7 @@ from domain.donor import Donor as DonorAggregate
 from domain.isbt128 import is_chain_of_identity, normalise_donation_id, parse_chain_of_identity
 from domain.shared import BadInputError
 from projections.chain import BatchView
+from projections.hold_views import HoldView
 
 
 @strawberry.enum(description="Where a batch stands; RECALLED is shown by recall views")
@@ -180,6 +182,14 @@ class Batch:
     affected: bool = strawberry.field(
         description="true when anything in affectedBy reached the batch"
     )
+    holds: list[BatchHold] = strawberry.field(
+        description="every reason the batch is or was held, in the order raised, with its lift "
+        "(expiry included once reached, at `asOf` or now)"
+    )
+    held: bool = strawberry.field(
+        description="true while any hold is active: release, dispatch, acceptance on receipt "
+        "and administration are refused"
+    )
 
     @strawberry.field(description="the parts of donationId when it is an ISBT 128 DIN")
     def din(self) -> DinParts | None:
@@ -192,7 +202,7 @@ class Batch:
         return ChainOfIdentityParts.of(self.patient_code)
 
     @classmethod
-    def of(cls, view: BatchView) -> Batch:
+    def of(cls, view: BatchView, holds: list[HoldView]) -> Batch:
         release = None
         if view.released_at is not None:
             release = BatchRelease(
@@ -215,6 +225,8 @@ class Batch:
             affected_by=view.affected_reasons,
             affected=view.affected,
             recalls=[strawberry.ID(r) for r in view.recalls],
+            holds=[BatchHold.of(h) for h in holds],
+            held=any(h.active for h in holds),
         )
 
 
@@ -230,6 +242,9 @@ class BatchFilter:
     status: BatchStatus | None = None
     control_site_id: strawberry.ID | None = None
     affected: bool | None = None
+    held: bool | None = strawberry.field(
+        default=None, description="true: batches with an active hold; false: without one"
+    )
 
 
 def open_personal_data(service: Regentrace, donor_code: str) -> Any:

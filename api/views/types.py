@@ -8,6 +8,7 @@ from enum import Enum
 
 import strawberry
 
+from api.chain.holds import BatchHold
 from api.chain.inputs import EligibilityOutcome
 from api.chain.types import BatchStatus, DinParts, EligibilityDetermination
 from api.common import PageInfo
@@ -15,6 +16,7 @@ from api.sites.types import Site
 from domain.donation import DonationType
 from domain.recall import Trace
 from projections.adverse_events import AdverseEventView
+from projections.hold_views import HoldView
 from projections.sites import SiteView
 from projections.source_and_flow import SourceAndFlowView
 
@@ -105,9 +107,12 @@ class SourceAndFlowRecord:
     quantity: int = strawberry.field(
         description="units made: 1, as each batch is one patient's dose"
     )
+    holds: list[BatchHold] = strawberry.field(
+        description="every reason the batch is or was held, with its lift (as Batch.holds)"
+    )
 
     @classmethod
-    def of(cls, r: SourceAndFlowView) -> SourceAndFlowRecord:
+    def of(cls, r: SourceAndFlowView, holds: list[HoldView]) -> SourceAndFlowRecord:
         site = _sites(r.sites)
         b = r.batch
         donor = r.donor
@@ -185,6 +190,7 @@ class SourceAndFlowRecord:
             manufactured_at=r.manufactured_at,
             expires_at=r.expires_at,
             quantity=r.quantity_made,
+            holds=[BatchHold.of(h) for h in holds],
         )
 
 
