@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from domain.application import TraceabilityLedger
-from domain.isbt128 import check_character
+from domain.isbt128 import chain_of_identity_for, check_character
 from domain.shared import Principal
 
 CONTROL = "TW-CTRL-TPE"
@@ -128,6 +128,8 @@ QC_TESTS = [
     ("IDENTITY", "Flow cytometry (CD3+)", ">= 80 % CD3+", "97 % CD3+"),
     ("CAR_EXPRESSION", "Flow cytometry (anti-idiotype)", ">= 15 %", "42 %"),
     ("VECTOR_COPY_NUMBER", "ddPCR", "<= 5 copies/cell", "1.8 copies/cell"),
+    ("POTENCY", "IFN-gamma release on antigen+ cells", ">= 50 % of reference", "76 %"),
+    ("RCL", "VSV-G qPCR and cell-based amplification assay", "Not detected", "Not detected"),
 ]
 MSC_QC = [
     ("STERILITY", "Ph. Eur. 2.6.27 (BacT/ALERT)", "No growth", "No growth"),
@@ -136,6 +138,8 @@ MSC_QC = [
     ("VIABILITY", "Trypan blue", ">= 70 %", "94 %"),
     ("IDENTITY", "Flow cytometry (CD73+CD90+CD105+)", ">= 95 %", "98 %"),
     ("POTENCY", "IDO induction assay", ">= 50 % of reference", "88 %"),
+    ("PURITY", "Flow cytometry (CD45, CD34, CD14, CD19, HLA-DR)", "<= 2 % each", "0.6 %"),
+    ("KARYOTYPE", "G-banding, 20 metaphases", "Normal diploid karyotype", "46,XY normal"),
 ]
 SCREENING = [
     {"test": "HIV", "result": "HIV-1/2 Ab and NAT non-reactive", "reactive": False},
@@ -289,6 +293,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
             hospital,
             "Leukapheresis product",
             p.at(-1),
+            intended_patient_code=patient,
         ),
     )
     yield (
@@ -448,7 +453,14 @@ def _release_and_use(
     yield (
         f"{batch}: administered",
         _call(
-            app.distribution.record_administration, CLINIC, batch, hospital, patient, p.at(14), True
+            app.distribution.record_administration,
+            CLINIC,
+            batch,
+            hospital,
+            patient,
+            p.at(14),
+            True,
+            chain_of_identity_id=chain_of_identity_for(din(p.number + 1)),
         ),
     )
     if p.adverse_event:

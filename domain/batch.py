@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from domain.isbt128 import chain_of_identity_for
 from domain.shared import LedgerAggregate, LedgerCreated, RuleViolationError
 
 
@@ -42,12 +43,21 @@ class Batch(LedgerAggregate):
     TYPE = "Batch"
 
     class Started(LedgerAggregate.Event, LedgerCreated):
+        class_version = 2
+
         product: str
         donation_id: str
         patient_code: str
         control_site_id: str
         site_id: str
         started_at: datetime
+        chain_of_identity_id: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Batches started before the chain of identity was kept carry their donation's
+            identifier, derived from the donation key as it is for a new batch."""
+            state["chain_of_identity_id"] = chain_of_identity_for(state["donation_id"])
 
     class StepRecorded(LedgerAggregate.Event):
         step: str
@@ -203,6 +213,7 @@ class Batch(LedgerAggregate):
         control_site_id: str,
         site_id: str,
         started_at: datetime,
+        chain_of_identity_id: str,
     ) -> None:
         self.product = product
         self.donation_id = donation_id
@@ -210,6 +221,7 @@ class Batch(LedgerAggregate):
         self.control_site_id = control_site_id
         self.site_id = site_id
         self.started_at = started_at
+        self.chain_of_identity_id = chain_of_identity_id
         self.status = BatchStatus.IN_PROCESS
         self.sites: set[str] = {site_id}
         self.qc: dict[str, list[tuple[datetime, bool]]] = {}
@@ -252,6 +264,7 @@ class Batch(LedgerAggregate):
             control_site_id=control_site_id,
             site_id=site_id,
             started_at=started_at,
+            chain_of_identity_id=chain_of_identity_for(donation_id),
             occurred_at=occurred_at,
             actor=actor,
             actor_role=actor_role,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from domain import chain_of_identity as coi
 from domain import reference
 from domain.batch import Batch
 from domain.donation import Donation, DonationType
@@ -114,20 +115,19 @@ class BatchCommands:
         control_site_id: str,
         site_id: str,
         started_at: datetime,
+        chain_of_identity_id: str | None = None,
     ) -> CommandResult:
         batch_id = require_identifier(batch_id, "batchId")
-        reference.product(product)
+        made = reference.product(product)
         patient_code = check_patient_code(require_identifier(patient_code, "patientCode"))
         started_at = require_time(started_at, "startedAt")
         with self.ledger.unit_of_work() as uow:
             if uow.exists(Batch, batch_id):
                 raise ConflictError(f"batch {batch_id!r} is already started", id=batch_id)
             donation = uow.load(Donation, _donation_key(donation_id))
-            require_order(
-                donation.acquired_at, started_at, "the donation's acquiredAt", "startedAt"
-            )
-            donor = uow.load(Donor, donation.donor_code)
-            require_donor_may_give(donor, donation.donation_type, started_at)
+            coi.require_same(chain_of_identity_id, donation.chain_of_identity_id, "start", batch_id)
+            coi.require_may_make(made, donation, patient_code)
+            _require_source_usable(uow, donation, started_at)
             control = _control_site(uow, control_site_id)
             _require_manufacturing_site(uow, control, site_id, started_at)
             batch = Batch.create(
@@ -295,6 +295,13 @@ def _require_manufacturing_site(uow: UnitOfWork, control: Site, site_id: str, at
             f"site {site_id!r} does not operate under control site {control.key!r}",
             site_id=site_id,
         )
+
+
+def _require_source_usable(uow: UnitOfWork, donation: Donation, at: datetime) -> None:
+    """The donation was acquired by ``at`` and its donor may give for its use then."""
+    require_order(donation.acquired_at, at, "the donation's acquiredAt", "startedAt")
+    donor = uow.load(Donor, donation.donor_code)
+    require_donor_may_give(donor, donation.donation_type, at)
 
 
 def _site_blockers(uow: UnitOfWork, batch: Batch, at: datetime) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from domain import chain_of_identity as coi
 from domain import reference
 from domain.adverse_event import AdverseEvent
 from domain.batch import Batch, BatchStatus
@@ -39,6 +40,7 @@ class DistributionCommands:
         to_site_id: str,
         courier: str,
         dispatched_at: datetime,
+        chain_of_identity_id: str | None = None,
     ) -> CommandResult:
         shipment_id = require_identifier(shipment_id, "shipmentId")
         courier = require_text(courier, "courier")
@@ -58,6 +60,9 @@ class DistributionCommands:
             operating_site(uow, to_site_id, dispatched_at)
             batches = [uow.load(Batch, b) for b in ids]
             for batch in batches:
+                coi.require_same(
+                    chain_of_identity_id, batch.chain_of_identity_id, "dispatch", batch.key
+                )
                 require_no_active_holds(uow, batch, dispatched_at, "dispatch")
                 batch.dispatch(shipment_id, from_site_id, to_site_id, dispatched_at, **by)
             shipment = Shipment.create(
@@ -96,6 +101,7 @@ class DistributionCommands:
         shipment_id: str,
         received_at: datetime,
         condition_acceptable: bool,
+        chain_of_identity_id: str | None = None,
     ) -> CommandResult:
         received_at = require_time(received_at, "receivedAt")
         by = actor(principal)
@@ -106,6 +112,9 @@ class DistributionCommands:
             shipment.receive(received_at, acceptable, **by)
             batches = [uow.load(Batch, b) for b in shipment.batch_ids]
             for batch in batches:
+                coi.require_same(
+                    chain_of_identity_id, batch.chain_of_identity_id, "receipt", batch.key
+                )
                 if acceptable:  # a unit found unacceptable goes to quarantine, held or not
                     require_no_active_holds(uow, batch, received_at, "receipt as acceptable")
                 batch.receive(shipment.key, shipment.to_site_id, received_at, acceptable, **by)
@@ -119,11 +128,13 @@ class DistributionCommands:
         patient_code: str,
         administered_at: datetime,
         identity_verified: bool,
+        chain_of_identity_id: str | None = None,
     ) -> CommandResult:
         patient_code = require_text(patient_code, "patientCode")
         administered_at = require_time(administered_at, "administeredAt")
         with self.ledger.unit_of_work() as uow:
             batch = uow.load(Batch, batch_id)
+            _require_bedside_identity(batch, chain_of_identity_id)
             operating_site(uow, site_id, administered_at)
             require_no_active_holds(uow, batch, administered_at, "administration")
             batch.administer(
@@ -184,6 +195,19 @@ class DistributionCommands:
             report = uow.load(AdverseEvent, adverse_event_id)
             report.submit(authority, submitted_at, **actor(principal))
             return uow.save(report)
+
+
+def _require_bedside_identity(batch: Batch, chain_of_identity_id: str | None) -> None:
+    """At the bedside the identifier on the bag is read and must be the batch's; for an
+    autologous product it must be read (wrong-patient infusion is the hazard it guards)."""
+    autologous = reference.product(batch.product).origin is reference.Origin.AUTOLOGOUS
+    if autologous and (chain_of_identity_id is None or not chain_of_identity_id.strip()):
+        raise RuleViolationError(
+            f"batch {batch.key!r} is an autologous product: administration states the "
+            "chain-of-identity identifier read from its label at the bedside (chainOfIdentityId)",
+            batch_id=batch.key,
+        )
+    coi.require_same(chain_of_identity_id, batch.chain_of_identity_id, "the bedside", batch.key)
 
 
 def _require_administered_to(batch: Batch, patient_code: str, onset_at: datetime) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from domain.donation import Donation, DonationType
 from domain.donor import Donor, require_donor_may_give
-from domain.isbt128 import normalise_donation_id
+from domain.isbt128 import check_patient_code, normalise_donation_id
 from domain.ledger import LedgerApplication, actor
 from domain.shared import (
     BadInputError,
@@ -146,6 +146,7 @@ class DonorCommands:
         site_id: str,
         material: str,
         acquired_at: datetime,
+        intended_patient_code: str | None = None,
     ) -> CommandResult:
         key, din = normalise_donation_id(require_text(donation_id, "donationId"))
         key = require_identifier(key, "donationId")
@@ -153,6 +154,7 @@ class DonorCommands:
             raise BadInputError(
                 "donationType must be AUTOLOGOUS or ALLOGENEIC", field="donationType"
             )
+        patient = _intended_patient(DonationType(donation_type), intended_patient_code)
         material = require_text(material, "material")
         acquired_at = require_time(acquired_at, "acquiredAt")
         with self.ledger.unit_of_work() as uow:
@@ -169,7 +171,23 @@ class DonorCommands:
                 material=material,
                 acquired_at=acquired_at,
                 isbt128_din=din.din if din else None,
+                intended_patient_code=patient,
                 occurred_at=acquired_at,
                 **actor(principal),
             )
             return uow.save(donation)
+
+
+def _intended_patient(donation_type: DonationType, code: str | None) -> str | None:
+    """The patient a donation is collected for: always named for an autologous donation (the
+    donor's own patient code, bound here so no later step can name another patient); named for
+    an allogeneic one only when it is directed to one patient."""
+    if code is None or not code.strip():
+        if donation_type is DonationType.AUTOLOGOUS:
+            raise BadInputError(
+                "an AUTOLOGOUS donation names its intended patient (the donor's own patient "
+                "code): intendedPatientCode is required",
+                field="intendedPatientCode",
+            )
+        return None
+    return check_patient_code(require_identifier(code, "intendedPatientCode"))

@@ -107,6 +107,23 @@ def normalise_donation_id(text: str) -> tuple[str, DonationIdentificationNumber 
     return text.strip(), None
 
 
+LOCAL_CHAIN_OF_IDENTITY_PREFIX = "COI-"
+
+
+def chain_of_identity_for(donation_key: str) -> str:
+    """The chain-of-identity identifier of the donation kept under ``donation_key``.
+
+    Derived from the donation identifier alone, so every record naming the donation carries the
+    same identifier and a replay gives the same one. A DIN gets the ISBT 128 form: ``CH``, the
+    DIN's facility code, its year and its 6-digit sequence (one identifier per donation, unique as
+    the DIN is). A local code gets ``COI-`` and the code (unique in the ledger as the code is).
+    """
+    din = normalise_donation_id(donation_key)[1]
+    if din is not None:
+        return f"CH{din.facility_code}{din.year}{din.sequence}"
+    return LOCAL_CHAIN_OF_IDENTITY_PREFIX + donation_key
+
+
 def is_chain_of_identity(text: str) -> bool:
     return CHAIN_OF_IDENTITY.match(text.strip().upper()) is not None
 

@@ -1,5 +1,6 @@
-"""Reference data kept as data, not code: product QC requirements, reporting deadlines and the
-fields a correction may re-write (jurisdictions and countries are read in domain/shared.py).
+"""Reference data kept as data, not code: product release requirements (each QC test with the
+source it rests on), reporting deadlines and the fields a correction may re-write (jurisdictions
+and countries are read in domain/shared.py).
 
 The files live in ``domain/data/``; changing a product's required tests or a jurisdiction's
 deadline is an edit to JSON that a quality unit can review, not a code change.
@@ -41,13 +42,27 @@ class StorageRange:
 
 
 @dataclass(frozen=True)
+class ReleaseRequirement:
+    """A QC test that must have passed before release, and the text it rests on (the guideline
+    or pharmacopoeia chapter a QP would cite)."""
+
+    test: str
+    source: str
+
+
+@dataclass(frozen=True)
 class Product:
     code: str
     name: str
     origin: Origin
     storage: StorageRange
-    required_qc_tests: frozenset[str]
+    release_requirements: tuple[ReleaseRequirement, ...]
     shelf_life_days: int
+
+    @property
+    def required_qc_tests(self) -> frozenset[str]:
+        """The tests of ``release_requirements``, upper-cased (results are matched so)."""
+        return frozenset(r.test for r in self.release_requirements)
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,10 @@ def products() -> dict[str, Product]:
             name=spec["name"],
             origin=Origin(spec["origin"]),
             storage=StorageRange(**spec["storage"]),
-            required_qc_tests=frozenset(t.upper() for t in spec["required_qc_tests"]),
+            release_requirements=tuple(
+                ReleaseRequirement(r["test"].upper(), r["source"])
+                for r in spec["release_requirements"]
+            ),
             shelf_life_days=int(spec["shelf_life_days"]),
         )
         for code, spec in _load("products.json").items()

@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from domain.isbt128 import normalise_donation_id
+from domain.isbt128 import chain_of_identity_for, normalise_donation_id
 from domain.shared import BadInputError
 from projections.sql import iso_utc
 
@@ -152,7 +152,10 @@ def _donation(fact: Fact, p: dict[str, Any]) -> Event:
         | _at(p["site_id"])
         | {
             "ilmd": _extensions(
-                material=p["material"], donationType=p["donation_type"], donorCode=p["donor_code"]
+                material=p["material"],
+                donationType=p["donation_type"],
+                donorCode=p["donor_code"],
+                chainOfIdentity=chain_of_identity_for(fact.key),
             )
         }
     )
@@ -195,7 +198,13 @@ def _started(fact: Fact, p: dict[str, Any]) -> Event:
     return (
         _transformation(fact, p["started_at"], inputs, p["site_id"])
         | {"bizStep": "commissioning"}
-        | {"ilmd": _extensions(product=p["product"], controlSite=site_uri(p["control_site_id"]))}
+        | {
+            "ilmd": _extensions(
+                product=p["product"],
+                controlSite=site_uri(p["control_site_id"]),
+                chainOfIdentity=chain_of_identity_for(p["donation_id"]),
+            )
+        }
     )
 
 

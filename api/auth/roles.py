@@ -71,8 +71,7 @@ RECORDS = frozenset(
     {"donor", "batch", "batches", "sourceAndFlow", "sourceAndFlowRecords", "epcisDocument"}
 )
 HISTORY = frozenset({"events"})
-# physicianNotifications: the duties to tell a treating physician of holds raised after use.
-SAFETY = frozenset({"adverseEvents", "recallTrace", "physicianNotifications"})
+SAFETY = frozenset({"adverseEvents", "recallTrace"})
 # The signed checkpoints: for those who keep or inspect the ledger as a whole.
 CHECKPOINTS = frozenset({"checkpoints"})
 EVERY_QUERY = REGISTRY | RECORDS | HISTORY | SAFETY | CHECKPOINTS | {"dmMasterFile"}
@@ -107,7 +106,7 @@ ROLES: dict[str, Role] = {
             MEDICAL_INSTITUTION,
             "a hospital or treatment centre: receipt, administration, adverse reactions",
             Scope.SITES,
-            REGISTRY | {"batch", "sourceAndFlow", "adverseEvents", "physicianNotifications"},
+            REGISTRY | {"batch", "sourceAndFlow", "adverseEvents"},
         ),
         Role(
             QUALITY_PERSON,

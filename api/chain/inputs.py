@@ -16,6 +16,10 @@ from domain.donation import DonationType
 
 strawberry.enum(DonationType)
 
+READ_CHAIN_OF_IDENTITY = (
+    "the chain-of-identity identifier read from the label; when given it must be the batch's"
+)
+
 
 @strawberry.enum
 class EligibilityOutcome(Enum):
@@ -84,6 +88,12 @@ class RecordDonationInput:
     site_id: strawberry.ID
     material: str
     acquired_at: datetime
+    intended_patient_code: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="the patient the donation is collected for: required for an AUTOLOGOUS "
+        "donation (the donor's own patient code); for an ALLOGENEIC one only when directed to "
+        "one patient. Bound under the donation's chain-of-identity identifier",
+    )
 
 
 @strawberry.input
@@ -114,6 +124,9 @@ class StartBatchInput:
     control_site_id: strawberry.ID
     site_id: strawberry.ID
     started_at: datetime
+    chain_of_identity_id: str | None = strawberry.field(
+        default=None, description=READ_CHAIN_OF_IDENTITY.replace("batch's", "donation's")
+    )
 
 
 @strawberry.input
@@ -211,6 +224,9 @@ class DispatchShipmentInput:
     to_site_id: strawberry.ID
     courier: str
     dispatched_at: datetime
+    chain_of_identity_id: str | None = strawberry.field(
+        default=None, description=READ_CHAIN_OF_IDENTITY + " (every batch of the shipment)"
+    )
 
 
 @strawberry.input
@@ -226,6 +242,9 @@ class ReceiveShipmentInput:
     shipment_id: strawberry.ID
     received_at: datetime
     condition_acceptable: bool
+    chain_of_identity_id: str | None = strawberry.field(
+        default=None, description=READ_CHAIN_OF_IDENTITY + " (every batch of the shipment)"
+    )
 
 
 @strawberry.input
@@ -235,6 +254,10 @@ class RecordAdministrationInput:
     patient_code: strawberry.ID
     administered_at: datetime
     identity_verified: bool
+    chain_of_identity_id: str | None = strawberry.field(
+        default=None,
+        description=READ_CHAIN_OF_IDENTITY + "; required for an autologous product",
+    )
 
 
 @strawberry.input

@@ -89,6 +89,7 @@ class ChainMutations:
             "donation_id": NoReach("the donation it records"),
             "donor_code": of("Donor"),
             "site_id": site,
+            "intended_patient_code": NoReach("the patient it is collected for, named by this act"),
         },
         description="Record an acquisition of tissue or cells from a donor.",
     )

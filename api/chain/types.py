@@ -12,16 +12,25 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
-from api.chain.holds import BatchHold
 from api.chain.inputs import EligibilityOutcome
 from api.common import PageInfo
 from api.context import Info
 from api.wiring import Regentrace
 from domain.donor import Donor as DonorAggregate
-from domain.isbt128 import is_chain_of_identity, normalise_donation_id, parse_chain_of_identity
+from domain.isbt128 import (
+    chain_of_identity_for,
+    is_chain_of_identity,
+    normalise_donation_id,
+    parse_chain_of_identity,
+)
 from domain.shared import BadInputError
 from projections.chain import BatchView
-from projections.hold_views import HoldView
+
+CHAIN_OF_IDENTITY_ID = (
+    "the chain-of-identity identifier binding donor, donation and intended patient, assigned at "
+    "collection: CH + facility code + year + 6 characters for an ISBT 128 DIN, COI- + the "
+    "donation identifier otherwise; checked at start, dispatch, receipt and the bedside"
+)
 
 
 @strawberry.enum(description="Where a batch stands; RECALLED is shown by recall views")
@@ -182,14 +191,6 @@ class Batch:
     affected: bool = strawberry.field(
         description="true when anything in affectedBy reached the batch"
     )
-    holds: list[BatchHold] = strawberry.field(
-        description="every reason the batch is or was held, in the order raised, with its lift "
-        "(expiry included once reached, at `asOf` or now)"
-    )
-    held: bool = strawberry.field(
-        description="true while any hold is active: release, dispatch, acceptance on receipt "
-        "and administration are refused"
-    )
 
     @strawberry.field(description="the parts of donationId when it is an ISBT 128 DIN")
     def din(self) -> DinParts | None:
@@ -201,8 +202,12 @@ class Batch:
     def chain_of_identity(self) -> ChainOfIdentityParts | None:
         return ChainOfIdentityParts.of(self.patient_code)
 
+    @strawberry.field(description=CHAIN_OF_IDENTITY_ID)
+    def chain_of_identity_id(self) -> str:
+        return chain_of_identity_for(self.donation_id)
+
     @classmethod
-    def of(cls, view: BatchView, holds: list[HoldView]) -> Batch:
+    def of(cls, view: BatchView) -> Batch:
         release = None
         if view.released_at is not None:
             release = BatchRelease(
@@ -225,8 +230,6 @@ class Batch:
             affected_by=view.affected_reasons,
             affected=view.affected,
             recalls=[strawberry.ID(r) for r in view.recalls],
-            holds=[BatchHold.of(h) for h in holds],
-            held=any(h.active for h in holds),
         )
 
 
@@ -242,9 +245,6 @@ class BatchFilter:
     status: BatchStatus | None = None
     control_site_id: strawberry.ID | None = None
     affected: bool | None = None
-    held: bool | None = strawberry.field(
-        default=None, description="true: batches with an active hold; false: without one"
-    )
 
 
 def open_personal_data(service: Regentrace, donor_code: str) -> Any:

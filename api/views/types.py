@@ -8,15 +8,19 @@ from enum import Enum
 
 import strawberry
 
-from api.chain.holds import BatchHold
 from api.chain.inputs import EligibilityOutcome
-from api.chain.types import BatchStatus, DinParts, EligibilityDetermination
+from api.chain.types import (
+    CHAIN_OF_IDENTITY_ID,
+    BatchStatus,
+    DinParts,
+    EligibilityDetermination,
+)
 from api.common import PageInfo
 from api.sites.types import Site
 from domain.donation import DonationType
+from domain.isbt128 import chain_of_identity_for
 from domain.recall import Trace
 from projections.adverse_events import AdverseEventView
-from projections.hold_views import HoldView
 from projections.sites import SiteView
 from projections.source_and_flow import SourceAndFlowView
 
@@ -36,6 +40,10 @@ class SourceRecord:
     @strawberry.field(description="the parts of donationId when it is an ISBT 128 DIN")
     def din(self) -> DinParts | None:
         return DinParts.of(self.donation_id)
+
+    @strawberry.field(description=CHAIN_OF_IDENTITY_ID)
+    def chain_of_identity_id(self) -> str:
+        return chain_of_identity_for(self.donation_id)
 
 
 @strawberry.type
@@ -68,6 +76,9 @@ class FlowRecord:
     courier: str
     condition_acceptable: bool | None
     temperature_excursions: int
+    chain_of_identity_id: str = strawberry.field(
+        description="the chain-of-identity identifier of the batch this movement carried"
+    )
 
 
 @strawberry.enum
@@ -107,12 +118,13 @@ class SourceAndFlowRecord:
     quantity: int = strawberry.field(
         description="units made: 1, as each batch is one patient's dose"
     )
-    holds: list[BatchHold] = strawberry.field(
-        description="every reason the batch is or was held, with its lift (as Batch.holds)"
-    )
+
+    @strawberry.field(description=CHAIN_OF_IDENTITY_ID)
+    def chain_of_identity_id(self) -> str:
+        return chain_of_identity_for(self.source.donation_id)
 
     @classmethod
-    def of(cls, r: SourceAndFlowView, holds: list[HoldView]) -> SourceAndFlowRecord:
+    def of(cls, r: SourceAndFlowView) -> SourceAndFlowRecord:
         site = _sites(r.sites)
         b = r.batch
         donor = r.donor
@@ -182,6 +194,7 @@ class SourceAndFlowRecord:
                     courier=f.courier,
                     condition_acceptable=f.condition_acceptable,
                     temperature_excursions=f.excursions,
+                    chain_of_identity_id=chain_of_identity_for(b.donation_id),
                 )
                 for f in r.flow
             ],
@@ -190,7 +203,6 @@ class SourceAndFlowRecord:
             manufactured_at=r.manufactured_at,
             expires_at=r.expires_at,
             quantity=r.quantity_made,
-            holds=[BatchHold.of(h) for h in holds],
         )
 
 

@@ -105,6 +105,8 @@ PATIENT = "PT-0001"
 # ISBT 128 published example: A999921123456, check character 3, written as on a label.
 DIN_LABELLED = "A9999211234563"
 DIN = "A999921123456"
+# The ISBT 128 chain-of-identity identifier of that donation: CH, facility, year, sequence.
+CHAIN_OF_IDENTITY = "CHA999921123456"
 VECTOR_LOT = "LV-CD19-25A01"
 PRODUCT = "CART-CD19-AUTO"
 # domain/data/products.json: what must have passed before a QP may release a CART-CD19-AUTO batch
@@ -116,6 +118,8 @@ REQUIRED_QC = (
     "IDENTITY",
     "CAR_EXPRESSION",
     "VECTOR_COPY_NUMBER",
+    "POTENCY",
+    "RCL",
 )
 
 SCREENING = [
@@ -218,8 +222,10 @@ async def donor_with_donation(
     donor: str = DONOR_CODE,
     donation: str = DIN_LABELLED,
     personal_data: dict[str, Any] | None = None,
+    patient: str = PATIENT,
 ) -> list[dict[str, Any]]:
-    """A donor with consent, an ELIGIBLE determination and one autologous donation."""
+    """A donor with consent, an ELIGIBLE determination and one autologous donation collected
+    for ``patient``."""
     registration: dict[str, Any] = {"donorCode": donor}
     if personal_data is not None:
         registration["personalData"] = personal_data
@@ -251,6 +257,7 @@ async def donor_with_donation(
                 "siteId": HOSPITAL,
                 "material": "Leukapheresis product",
                 "acquiredAt": t(-38),
+                "intendedPatientCode": patient,
             },
         ),
     ]

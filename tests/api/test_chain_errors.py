@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.chain_documents import (
+    CHAIN_OF_IDENTITY,
     CONTROL,
     DIN,
     DIN_LABELLED,
@@ -131,6 +132,7 @@ async def test_a_din_with_the_wrong_check_character_is_bad_input_naming_the_righ
             "siteId": HOSPITAL,
             "material": "Leukapheresis product",
             "acquiredAt": t(-38),
+            "intendedPatientCode": PATIENT,
         },
         "BAD_INPUT",
     )
@@ -159,6 +161,7 @@ async def test_a_din_written_with_and_without_its_check_character_is_one_donatio
             "siteId": HOSPITAL,
             "material": "Leukapheresis product",
             "acquiredAt": t(-38),
+            "intendedPatientCode": PATIENT,
         },
         "CONFLICT",
     )
@@ -181,6 +184,7 @@ async def test_a_donation_from_an_unknown_donor_is_not_found(gql: GraphQL, servi
             "siteId": HOSPITAL,
             "material": "Leukapheresis product",
             "acquiredAt": t(-38),
+            "intendedPatientCode": PATIENT,
         },
         "NOT_FOUND",
     )
@@ -324,6 +328,7 @@ async def test_administration_to_a_patient_the_batch_was_not_made_for_is_a_rule_
             "patientCode": "PT-0002",
             "administeredAt": t(-9),
             "identityVerified": True,
+            "chainOfIdentityId": CHAIN_OF_IDENTITY,
         },
         "RULE_VIOLATION",
     )
@@ -344,6 +349,7 @@ async def test_administration_to_a_patient_the_batch_was_not_made_for_is_a_rule_
             "patientCode": PATIENT,
             "administeredAt": t(-9),
             "identityVerified": True,
+            "chainOfIdentityId": CHAIN_OF_IDENTITY,
         },
     )
 
@@ -355,7 +361,9 @@ async def two_batches_ready_for_release(gql: GraphQL, t: Timeline) -> None:
     """BATCH from DONOR_CODE, and CART-27000 from another donor, both with every QC passed."""
     await batch_in_process(gql, t)
     await qc(gql, t, BATCH)
-    await donor_with_donation(gql, t, donor="DNR-0002", donation="G123498654321H")
+    await donor_with_donation(
+        gql, t, donor="DNR-0002", donation="G123498654321H", patient="PT-0002"
+    )
     await started_batch(gql, t, "CART-27000", donation="G123498654321", patient="PT-0002")
     await qc(gql, t, "CART-27000")
 

@@ -11,6 +11,7 @@ import pytest
 from api.settings import Settings
 from tests.api.chain_documents import (
     BATCHES,
+    CHAIN_OF_IDENTITY,
     CONTROL,
     DIN,
     DIN_LABELLED,
@@ -118,6 +119,7 @@ async def test_a_complete_chain_runs_from_site_registration_to_the_authority_rep
                 "patientCode": PATIENT,
                 "administeredAt": t(-9),
                 "identityVerified": True,
+                "chainOfIdentityId": CHAIN_OF_IDENTITY,
             },
         )
     )
@@ -245,9 +247,12 @@ async def five_batches(gql: GraphQL) -> None:
     t = Timeline.ending_weeks_ago()
     await network(gql, t)
     await donor_with_donation(gql, t)
-    for n, batch_id in enumerate(reversed(PAGED)):  # started out of id order
-        await started_batch(gql, t, batch_id, donation=DIN, patient=f"PT-{n}")
-    await donor_with_donation(gql, t, donor="DNR-0002", donation="G123498654321H")
+    for batch_id in reversed(PAGED):  # started out of id order
+        # One autologous donation serves one patient: these are re-manufactures for PATIENT.
+        await started_batch(gql, t, batch_id, donation=DIN, patient=PATIENT)
+    await donor_with_donation(
+        gql, t, donor="DNR-0002", donation="G123498654321H", patient="PT-OTHER"
+    )
     await started_batch(gql, t, "CART-00001", donation="G123498654321", patient="PT-OTHER")
 
 

@@ -51,7 +51,9 @@ def test_a_product_requires_exactly_the_qc_tests_its_file_lists(code):
 
     assert product.code == code
     assert product.name == spec["name"]
-    assert product.required_qc_tests == frozenset(t.upper() for t in spec["required_qc_tests"])
+    listed = [r["test"] for r in spec["release_requirements"]]
+    assert product.required_qc_tests == frozenset(t.upper() for t in listed)
+    assert len(listed) == len(product.required_qc_tests), "a test is listed once"
     assert product.shelf_life_days == spec["shelf_life_days"]
 
 
@@ -66,6 +68,24 @@ def test_the_car_t_products_require_the_car_specific_tests():
             reference.product(code).required_qc_tests
         )
     assert "POTENCY" in reference.product("MSC-ALLO").required_qc_tests
+
+
+def test_car_t_products_require_potency_and_rcl_and_msc_purity_and_karyotype():
+    for code in ("CART-CD19-AUTO", "CART-BCMA-AUTO"):
+        assert {"POTENCY", "RCL"} <= reference.product(code).required_qc_tests
+    assert {"PURITY", "KARYOTYPE"} <= reference.product("MSC-ALLO").required_qc_tests
+
+
+@pytest.mark.parametrize("code", sorted(PRODUCTS))
+def test_every_release_requirement_names_its_source(code):
+    for requirement in reference.product(code).release_requirements:
+        assert len(requirement.source) > 20, requirement
+    sources = {r.test: r.source for r in reference.product(code).release_requirements}
+    if code.startswith("CART-"):
+        assert "EMA/CAT/GTWP/671639/2008 Rev.1" in sources["RCL"]
+        assert "EMA/CAT/GTWP/671639/2008 Rev.1" in sources["POTENCY"]
+    else:
+        assert "ISCT minimal criteria" in sources["PURITY"]
 
 
 @pytest.mark.parametrize("code", ["CART-CD20-AUTO", "cart-cd19-auto", "", "_comment"])
