@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain import reference
-from projections.holds import EXPIRED, derived_expiry, expiry_key
+from projections.hold_reasons import EXPIRED, derived_expiry, expiry_key
 from projections.scopes import Reach, within_reach
 from projections.sql import Sql
 
@@ -55,9 +55,9 @@ def holds_of(
         return found
     marks = ", ".join("?" * len(batch_ids))
     lifts = {
-        (r.pop("batch_id"), r.pop("hold_key")): HoldLiftView(**r)
+        (r.pop("batch_id"), r.pop("hold_key")): HoldLiftView(at=r.pop("lifted_at"), **r)
         for r in sql.all(
-            "SELECT batch_id, hold_key, lifted_at AS at, reason, signature_meaning, signed_by,"
+            "SELECT batch_id, hold_key, lifted_at, reason, signature_meaning, signed_by,"
             " role, deviation_id, position FROM batch_hold_lifts"
             f" WHERE position <= ? AND batch_id IN ({marks})",
             (position, *batch_ids),
@@ -109,7 +109,7 @@ def expiry_hold(sql: Sql, batch_id: str, position: int, moment: datetime) -> Hol
     expiry = expires_at(sql, batch_id, position)
     if expiry is None or moment < expiry:
         return None
-    description = f"expired at {expiry.isoformat()}: past the end of its shelf life"
+    description = f"batch {batch_id} expired at {expiry.isoformat()}"
     return HoldView(expiry_key(batch_id), EXPIRED, expiry, None, description)
 
 

@@ -71,7 +71,8 @@ RECORDS = frozenset(
     {"donor", "batch", "batches", "sourceAndFlow", "sourceAndFlowRecords", "epcisDocument"}
 )
 HISTORY = frozenset({"events"})
-SAFETY = frozenset({"adverseEvents", "recallTrace"})
+# physicianNotifications: the duties to tell a treating physician of holds raised after use.
+SAFETY = frozenset({"adverseEvents", "recallTrace", "physicianNotifications"})
 # The signed checkpoints: for those who keep or inspect the ledger as a whole.
 CHECKPOINTS = frozenset({"checkpoints"})
 EVERY_QUERY = REGISTRY | RECORDS | HISTORY | SAFETY | CHECKPOINTS | {"dmMasterFile"}
@@ -106,7 +107,7 @@ ROLES: dict[str, Role] = {
             MEDICAL_INSTITUTION,
             "a hospital or treatment centre: receipt, administration, adverse reactions",
             Scope.SITES,
-            REGISTRY | {"batch", "sourceAndFlow", "adverseEvents"},
+            REGISTRY | {"batch", "sourceAndFlow", "adverseEvents", "physicianNotifications"},
         ),
         Role(
             QUALITY_PERSON,

@@ -12,6 +12,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
+from api.chain.holds import BatchHold
 from api.chain.inputs import EligibilityOutcome
 from api.common import PageInfo
 from api.context import Info
@@ -25,6 +26,7 @@ from domain.isbt128 import (
 )
 from domain.shared import BadInputError
 from projections.chain import BatchView
+from projections.hold_views import HoldView
 
 CHAIN_OF_IDENTITY_ID = (
     "the chain-of-identity identifier binding donor, donation and intended patient, assigned at "
@@ -191,6 +193,14 @@ class Batch:
     affected: bool = strawberry.field(
         description="true when anything in affectedBy reached the batch"
     )
+    holds: list[BatchHold] = strawberry.field(
+        description="every reason the batch is or was held, in the order raised, with its lift "
+        "(expiry included once reached, at `asOf` or now)"
+    )
+    held: bool = strawberry.field(
+        description="true while any hold is active: release, dispatch, acceptance on receipt "
+        "and administration are refused"
+    )
 
     @strawberry.field(description="the parts of donationId when it is an ISBT 128 DIN")
     def din(self) -> DinParts | None:
@@ -207,7 +217,7 @@ class Batch:
         return chain_of_identity_for(self.donation_id)
 
     @classmethod
-    def of(cls, view: BatchView) -> Batch:
+    def of(cls, view: BatchView, holds: list[HoldView]) -> Batch:
         release = None
         if view.released_at is not None:
             release = BatchRelease(
@@ -230,6 +240,8 @@ class Batch:
             affected_by=view.affected_reasons,
             affected=view.affected,
             recalls=[strawberry.ID(r) for r in view.recalls],
+            holds=[BatchHold.of(h) for h in holds],
+            held=any(h.active for h in holds),
         )
 
 
@@ -245,6 +257,9 @@ class BatchFilter:
     status: BatchStatus | None = None
     control_site_id: strawberry.ID | None = None
     affected: bool | None = None
+    held: bool | None = strawberry.field(
+        default=None, description="true: batches with an active hold; false: without one"
+    )
 
 
 def open_personal_data(service: Regentrace, donor_code: str) -> Any:

@@ -27,9 +27,17 @@ from api.views.types import (
 from domain.recall import TraceOrigin as DomainTraceOrigin
 from domain.shared import DomainError
 from projections.adverse_events import find_adverse_events
+from projections.hold_views import HoldView, holds_of
 from projections.lineage import trace
 from projections.sites import find_sites
-from projections.source_and_flow import find_records
+from projections.source_and_flow import SourceAndFlowView, find_records
+from projections.sql import Sql
+
+Found = tuple[list[SourceAndFlowView], dict[str, list[HoldView]]]
+
+
+def _with_holds(sql: Sql, p: int, found: list[SourceAndFlowView], moment: datetime) -> Found:
+    return found, holds_of(sql, p, [r.batch.batch_id for r in found], moment)
 
 
 async def checked_origin(info: Info, origin: TraceOrigin) -> DomainTraceOrigin:
@@ -53,12 +61,15 @@ class ViewQueries:
     async def source_and_flow(
         self, info: Info, batch_id: strawberry.ID, as_of: AsOf = None
     ) -> SourceAndFlowRecord | None:
-        found = await read(
+        moment = as_of or datetime.now(UTC)
+        found, holds = await read(
             info,
             as_of,
-            lambda sql, p, reach: find_records(sql, p, batch_ids=[batch_id], reach=reach),
+            lambda sql, p, reach: _with_holds(
+                sql, p, find_records(sql, p, batch_ids=[batch_id], reach=reach), moment
+            ),
         )
-        return SourceAndFlowRecord.of(found[0]) if found else None
+        return SourceAndFlowRecord.of(found[0], holds[found[0].batch.batch_id]) if found else None
 
     @strawberry.field(description="Source-and-flow records ordered by batch id, a page at a time.")
     async def source_and_flow_records(
@@ -70,23 +81,29 @@ class ViewQueries:
         as_of: AsOf = None,
     ) -> SourceAndFlowConnection:
         size, start, f = page_size(first), decode_cursor(after), filter or SourceAndFlowFilter()
-        found = await read(
+        moment = as_of or datetime.now(UTC)
+        found, holds = await read(
             info,
             as_of,
-            lambda sql, p, reach: find_records(
+            lambda sql, p, reach: _with_holds(
                 sql,
                 p,
-                reach=reach,
-                donor_code=f.donor_code,
-                site_id=f.site_id,
-                product=f.product,
-                released_from=f.released_from,
-                released_to=f.released_to,
-                after=start,
-                limit=size + 1,
+                find_records(
+                    sql,
+                    p,
+                    reach=reach,
+                    donor_code=f.donor_code,
+                    site_id=f.site_id,
+                    product=f.product,
+                    released_from=f.released_from,
+                    released_to=f.released_to,
+                    after=start,
+                    limit=size + 1,
+                ),
+                moment,
             ),
         )
-        nodes = [SourceAndFlowRecord.of(r) for r in found[:size]]
+        nodes = [SourceAndFlowRecord.of(r, holds[r.batch.batch_id]) for r in found[:size]]
         last = nodes[-1].batch_id if nodes else None
         return SourceAndFlowConnection(nodes=nodes, page_info=page_info(len(found), size, last))
 

@@ -8,6 +8,7 @@ from enum import Enum
 
 import strawberry
 
+from api.chain.holds import BatchHold
 from api.chain.inputs import EligibilityOutcome
 from api.chain.types import (
     CHAIN_OF_IDENTITY_ID,
@@ -21,6 +22,7 @@ from domain.donation import DonationType
 from domain.isbt128 import chain_of_identity_for
 from domain.recall import Trace
 from projections.adverse_events import AdverseEventView
+from projections.hold_views import HoldView
 from projections.sites import SiteView
 from projections.source_and_flow import SourceAndFlowView
 
@@ -118,13 +120,16 @@ class SourceAndFlowRecord:
     quantity: int = strawberry.field(
         description="units made: 1, as each batch is one patient's dose"
     )
+    holds: list[BatchHold] = strawberry.field(
+        description="every reason the batch is or was held, with its lift (as Batch.holds)"
+    )
 
     @strawberry.field(description=CHAIN_OF_IDENTITY_ID)
     def chain_of_identity_id(self) -> str:
         return chain_of_identity_for(self.source.donation_id)
 
     @classmethod
-    def of(cls, r: SourceAndFlowView) -> SourceAndFlowRecord:
+    def of(cls, r: SourceAndFlowView, holds: list[HoldView]) -> SourceAndFlowRecord:
         site = _sites(r.sites)
         b = r.batch
         donor = r.donor
@@ -203,6 +208,7 @@ class SourceAndFlowRecord:
             manufactured_at=r.manufactured_at,
             expires_at=r.expires_at,
             quantity=r.quantity_made,
+            holds=[BatchHold.of(h) for h in holds],
         )
 
 

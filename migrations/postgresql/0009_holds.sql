@@ -75,6 +75,7 @@ CREATE TABLE hold_donations (
 CREATE TABLE hold_steps (
     batch_id     text NOT NULL,
     position     bigint NOT NULL,
+    step         text NOT NULL,
     site_id      text NOT NULL,
     started_at   timestamptz NOT NULL,
     completed_at timestamptz NOT NULL,
@@ -104,7 +105,6 @@ CREATE TABLE hold_causes (
     description    text NOT NULL,
     source_id      text NOT NULL,
     source_version bigint NOT NULL,
-    standing       boolean NOT NULL,
     PRIMARY KEY (subject_id, hold_key)
 );
 

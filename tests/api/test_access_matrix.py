@@ -122,6 +122,12 @@ QUERIES = [
         frozenset({QP, PV, REG, RI}),
     ),
     Operation(
+        "physicianNotifications",
+        "{ physicianNotifications { nodes { batchId } } }",
+        no_variables,
+        frozenset({MI, QP, PV, REG, RI}),
+    ),
+    Operation(
         "dmMasterFile", DM_MASTER_FILE, lambda p, r: {"id": A_CONTROL}, frozenset({QP, REG, ADMIN})
     ),
 ]
