@@ -102,6 +102,22 @@ async def test_a_complete_chain_runs_from_site_registration_to_the_authority_rep
             },
         )
     )
+    # -128.5 °C is outside the product's LN2-vapour range: the batch is held until the control
+    # site's quality person judges the excursion (stability data) and lifts the hold.
+    excursion = f"TEMPERATURE_EXCURSION:Shipment:SHP-{BATCH}@{results[-1]['version']}"
+    results.append(
+        await run(
+            gql,
+            "liftBatchHold",
+            {
+                "batchId": BATCH,
+                "holdKeys": [excursion],
+                "reason": "14 min at -128.5 °C is within the validated transport excursion",
+                "signatureMeaning": "QP decision: hold lifted",
+                "liftedAt": t(-9.6),
+            },
+        )
+    )
     results.append(
         await run(
             gql,

@@ -620,7 +620,7 @@ def test_release_is_refused_with_every_reason_at_once(service):
 
     error = rule_violation(service, c.release, ch, at=11)
 
-    reasons = error.details["reasons"]
+    reasons, holds = blockers_and_holds(error)
     assert reasons == [
         f"required QC results missing: {', '.join(missing)}",
         f"required QC tests not passed: {failed}",
@@ -629,9 +629,27 @@ def test_release_is_refused_with_every_reason_at_once(service):
         f"consent of donor {DONOR} does not stand",
         f"eligibility of donor {DONOR} was revoked",
     ]
-    for reason in reasons:
+    # The failed result and the donor's look-back facts are also holds (domain/holds.py).
+    assert holds == ["QC_FAILED", "CONSENT_WITHDRAWN", "ELIGIBILITY_REVOKED"]
+    for reason in error.details["reasons"]:
         assert reason in error.message
     assert batch_of(ch).status is BatchStatus.IN_PROCESS
+
+
+def blockers_and_holds(error: Any) -> tuple[list[str], list[str]]:
+    """The reasons a release was refused for, apart from its holds; the kinds of those holds
+    (each named ``hold KIND:<record>@<version> (...)``)."""
+    reasons = error.details["reasons"]
+    holds = [r.split()[1].split(":")[0] for r in reasons if r.startswith("hold ")]
+    return [r for r in reasons if not r.startswith("hold ")], holds
+
+
+# The holds a release blocker also raises (domain/holds.py).
+HOLDS_OF_BLOCKER = {
+    "a required QC test failed": ["QC_FAILED"],
+    "consent withdrawn": ["CONSENT_WITHDRAWN"],
+    "eligibility revoked": ["ELIGIBILITY_REVOKED"],
+}
 
 
 def missing_one(ch: Chain) -> str:
@@ -695,7 +713,7 @@ def test_release_is_refused_for_each_reason_on_its_own(service, blocker):
 
     error = rule_violation(service, c.release, ch, at=11)
 
-    assert error.details["reasons"] == [expected]
+    assert blockers_and_holds(error) == ([expected], HOLDS_OF_BLOCKER.get(blocker, []))
     assert error.details["batch_id"] == BATCH
 
 
@@ -1331,7 +1349,7 @@ def test_a_look_back_fact_marks_the_batch_affected_from_its_position_on_and_rewr
     # ... it stays affected, and its release is blocked.
     c.pass_qc(ch)
     error = rule_violation(service, c.release, ch)
-    assert error.details["reasons"] == [blocker]
+    assert blockers_and_holds(error) == ([blocker], [reason])
     assert batch_view(ch).affected_reasons == [reason]
 
 
@@ -1360,7 +1378,8 @@ def test_a_batch_recorded_after_consent_was_withdrawn_is_affected_from_its_first
     c.record_step(ch)
     c.pass_qc(ch)
     error = rule_violation(service, c.release, ch)
-    assert error.details["reasons"] == [f"consent of donor {DONOR} does not stand"]
+    reasons = [f"consent of donor {DONOR} does not stand"]
+    assert blockers_and_holds(error) == (reasons, ["CONSENT_WITHDRAWN"])
 
 
 def test_a_released_batch_stays_released_when_consent_is_withdrawn_later(service):
