@@ -35,6 +35,7 @@ def network(app: TraceabilityLedger, spokes: int) -> list[tuple[str, str]]:
         jurisdiction="TW",
         country="TW",
         supervising_authority="TFDA",
+        licence_number="TFDA-BENCH-CTRL",
         registered_at=at,
     )
     app.sites.activate_site(ADMIN, CONTROL, "qualified", at)
@@ -60,6 +61,7 @@ def network(app: TraceabilityLedger, spokes: int) -> list[tuple[str, str]]:
             jurisdiction="TW",
             country="TW",
             supervising_authority="TFDA",
+            licence_number=f"TFDA-{spoke}",
             control_site_id=CONTROL,
             registered_at=at,
         )
@@ -72,6 +74,7 @@ def network(app: TraceabilityLedger, spokes: int) -> list[tuple[str, str]]:
             jurisdiction="TW",
             country="TW",
             supervising_authority="MOHW",
+            licence_number=f"MOHW-{hospital}",
             registered_at=at,
         )
         app.sites.activate_site(ADMIN, hospital, "qualified", at)

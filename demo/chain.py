@@ -22,9 +22,20 @@ from domain.isbt128 import chain_of_identity_for, check_character
 from domain.shared import Principal
 
 CONTROL = "TW-CTRL-TPE"
+EU_CENTRAL = "DE-CTRL-BERLIN"
+UK_CONTROL = "GB-CTRL-LONDON"
+# A decentralised site answers to the control site of its own regulatory area (jurisdiction).
+CONTROL_OF = {"TW": CONTROL, "EU": EU_CENTRAL, "UK": UK_CONTROL}
+AREA_OF_COUNTRY = {"TW": "TW", "DE": "EU", "NL": "EU", "GB": "UK"}
 OPERATOR = Principal("demo-spoke-operator", "spoke_operator")
 LAB = Principal("demo-qc-analyst", "qc_laboratory")
 QP = Principal("dr-lin-qp", "qualified_person")
+# The QP of each control site: a batch is released, rejected and investigated by its own.
+QPS = {
+    CONTROL: QP,
+    EU_CENTRAL: Principal("dr-weber-qp", "qualified_person"),
+    UK_CONTROL: Principal("dr-patel-qp", "qualified_person"),
+}
 COURIER = Principal("demo-courier", "courier")
 CLINIC = Principal("demo-hospital-pharmacist", "medical_institution")
 PHYSICIAN = Principal("dr-chen-physician", "medical_institution")
@@ -174,6 +185,11 @@ class Plan:
     )
 
     @property
+    def control(self) -> str:
+        """The control site of the manufacturing site's regulatory area (ids start with it)."""
+        return CONTROL_OF[AREA_OF_COUNTRY[self.site_id[:2]]]
+
+    @property
     def start(self) -> datetime:
         return FIRST_START + timedelta(days=11 * self.number)
 
@@ -305,7 +321,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
             p.product,
             donation,
             patient,
-            CONTROL,
+            p.control,
             p.site_id,
             p.at(0),
         ),
@@ -387,7 +403,12 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
     if p.sterility_fails:
         yield (
             f"{batch}: rejected",
-            _call(app.batches.reject_batch, QP, batch, "Sterility test failed (S. epidermidis)"),
+            _call(
+                app.batches.reject_batch,
+                QPS[p.control],
+                batch,
+                "Sterility test failed (S. epidermidis)",
+            ),
         )
         yield (
             f"{batch}: destroyed",
@@ -404,7 +425,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
             f"{batch}: deviation closed",
             _call(
                 app.batches.close_deviation,
-                QP,
+                QPS[p.control],
                 batch,
                 f"DEV-{batch}",
                 "CO2 recovered within limits; no impact on CQAs (impact assessment IA-2025-118)",
@@ -419,7 +440,13 @@ def _release_and_use(
     shipment = f"SHP-{batch}"
     yield (
         f"{batch}: QP release",
-        _call(app.batches.release_batch, QP, batch, "QP certification (EU GMP Annex 16)", p.at(12)),
+        _call(
+            app.batches.release_batch,
+            QPS[p.control],
+            batch,
+            "QP certification (EU GMP Annex 16)",
+            p.at(12),
+        ),
     )
     yield (
         f"{shipment}: dispatch",

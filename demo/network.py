@@ -2,9 +2,12 @@
 
 The network comes first (this module), then the patients' flows over it (``demo.chain``).
 
-A Taiwanese control site supervised by TFDA runs decentralised sites in Taiwan, Germany, the
-Netherlands and the United Kingdom, each supervised by its own authority, with the history a real
-network accumulates: activations, a suspension after a failed filter test and its reinstatement,
+Three control sites, one per regulatory area, each with its manufacturing licence: a Taiwanese
+control site supervised by TFDA runs the decentralised sites in Taiwan, an EU central site in
+Berlin runs those in Germany and the Netherlands (each supervised by its own member state's
+authority), and a UK control site in London runs those in the United Kingdom (a decentralised
+site answers only to a control site of its own area). The network has the history a real network
+accumulates: activations, a suspension after a failed filter test and its reinstatement,
 a mobile unit relocated between hospitals, a terminated site and one still awaiting activation.
 """
 
@@ -14,12 +17,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from demo.chain import chain_steps
+from demo.chain import CONTROL, CONTROL_OF, EU_CENTRAL, UK_CONTROL, chain_steps
 from domain.application import TraceabilityLedger
 from domain.shared import Principal
 
 ADMIN = Principal("demo-qa-administrator", "administrator")
-CONTROL = "TW-CTRL-TPE"
 
 
 def _t(text: str) -> datetime:
@@ -70,6 +72,7 @@ SITES: list[dict[str, Any]] = [
         "jurisdiction": "TW",
         "country": "TW",
         "supervising_authority": "TFDA (Taiwan Food and Drug Administration)",
+        "licence_number": "TFDA-DM-2025-0104",
         "location": "Kaohsiung Veterans General Hospital, Kaohsiung",
         "contact": "poc@vghks.example / +886 7 342 0004",
         "registered_at": _t("2025-04-03T10:00:00+08:00"),
@@ -97,6 +100,20 @@ SITES: list[dict[str, Any]] = [
         "location": "No. 7, Zhongshan S. Rd., Taipei",
         "contact": "cell-therapy-pharmacy@ntuh.example / +886 2 2312 0006",
         "registered_at": _t("2025-03-25T10:00:00+08:00"),
+    },
+    {
+        "site_id": EU_CENTRAL,
+        "name": "Berlin Central Site for Decentralised Cell Therapy Manufacture",
+        "kind": "CONTROL_SITE",
+        "jurisdiction": "EU",
+        "country": "DE",
+        "supervising_authority": (
+            "Landesamt für Gesundheit und Soziales Berlin / Paul-Ehrlich-Institut"
+        ),
+        "licence_number": "DE-BE-HE-2025-101 (manufacturing authorisation, AMG §13)",
+        "location": "Robert-Rössle-Straße 10, Berlin-Buch",
+        "contact": "qp-duty@de-ctrl-berlin.example / +49 30 9406 0020",
+        "registered_at": _t("2025-04-28T09:00:00+02:00"),
     },
     {
         "site_id": "DE-MU-BERLIN",
@@ -145,6 +162,18 @@ SITES: list[dict[str, Any]] = [
         "location": "Erasmus MC, Rotterdam (bay 4)",
         "contact": "mobile-unit@nl-cell.example / +31 6 1000 0010",
         "registered_at": _t("2025-06-10T09:00:00+02:00"),
+    },
+    {
+        "site_id": UK_CONTROL,
+        "name": "London Control Site (decentralised manufacture)",
+        "kind": "CONTROL_SITE",
+        "jurisdiction": "UK",
+        "country": "GB",
+        "supervising_authority": "MHRA",
+        "licence_number": "MIA(IMP) 12345/0001",
+        "location": "Guy's Hospital, Great Maze Pond, London SE1",
+        "contact": "qp-duty@gb-ctrl-london.example / +44 20 7188 0021",
+        "registered_at": _t("2025-06-20T09:00:00+01:00"),
     },
     {
         "site_id": "GB-MU-LONDON",
@@ -203,6 +232,18 @@ HISTORY: list[tuple[str, str, str, str]] = [
         "TW-POC-KHH",
         "Site qualification report QR-0104 approved",
         "2025-04-25T09:00:00+08:00",
+    ),
+    (
+        "activate",
+        EU_CENTRAL,
+        "Manufacturing authorisation granted; QP appointed",
+        "2025-05-02T09:00:00+02:00",
+    ),
+    (
+        "activate",
+        UK_CONTROL,
+        "UK manufacturing licence granted; DM master file accepted",
+        "2025-06-30T09:00:00+01:00",
     ),
     (
         "activate",
@@ -268,7 +309,7 @@ def seed(
     total = len(SITES) + len(HISTORY) + len(chain)
     done = 0
     for site in SITES:
-        control = None if site["kind"] == "CONTROL_SITE" else CONTROL
+        control = None if site["kind"] == "CONTROL_SITE" else CONTROL_OF[site["jurisdiction"]]
         if site["kind"] in ("TESTING_LABORATORY", "MEDICAL_INSTITUTION"):
             control = None
         app.sites.register_site(ADMIN, control_site_id=control, **site)

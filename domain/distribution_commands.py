@@ -23,6 +23,7 @@ from domain.shared import (
 )
 from domain.shipment import Shipment
 from domain.site import Site, operating_site
+from domain.site_authorisation import require_may_administer
 
 
 class DistributionCommands:
@@ -135,6 +136,7 @@ class DistributionCommands:
         with self.ledger.unit_of_work() as uow:
             batch = uow.load(Batch, batch_id)
             _require_bedside_identity(batch, chain_of_identity_id)
+            require_may_administer(uow.load(Site, site_id))
             operating_site(uow, site_id, administered_at)
             require_no_active_holds(uow, batch, administered_at, "administration")
             batch.administer(

@@ -18,6 +18,11 @@ from domain.shared import (
     utcnow,
 )
 from domain.site import DECENTRALISED_KINDS, Site, SiteKind, SiteStatus
+from domain.site_authorisation import (
+    require_licence,
+    require_same_area,
+    require_supervising_authority,
+)
 
 
 class SiteCommands:
@@ -54,6 +59,9 @@ class SiteCommands:
             control_site_id = _check_control_site_link(uow, site_kind, control_site_id)
             if uow.exists(Site, site_id):
                 raise ConflictError(f"site {site_id!r} is already registered", id=site_id)
+            require_supervising_authority(jurisdiction, country, supervising_authority)
+            if control_site_id is not None:
+                require_same_area(uow.load(Site, control_site_id), jurisdiction, country)
             site = Site.create(
                 site_id=site_id,
                 name=name,
@@ -77,6 +85,7 @@ class SiteCommands:
         with self.ledger.unit_of_work() as uow:
             site = uow.load(Site, site_id)
             _require_control_site_active(uow, site, at, "activated")
+            require_licence(site, "activated")
             site.activate(reason, at, **actor(principal))
             return uow.save(site)
 
@@ -96,6 +105,7 @@ class SiteCommands:
         with self.ledger.unit_of_work() as uow:
             site = uow.load(Site, site_id)
             _require_control_site_active(uow, site, at, "reinstated")
+            require_licence(site, "reinstated")
             site.reinstate(reason, at, **actor(principal))
             return uow.save(site)
 
@@ -133,6 +143,7 @@ class SiteCommands:
             authority = require_text(
                 supervising_authority or site.supervising_authority, "supervisingAuthority"
             )
+            require_supervising_authority(site.jurisdiction, new_country, authority)
             site.relocate(location, new_country, authority, reason, at, **actor(principal))
             return uow.save(site)
 

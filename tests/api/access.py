@@ -151,6 +151,7 @@ def _site(p: Partners, site_id: str, kind: str, control: str | None, where: str)
         jurisdiction=jurisdiction,
         country=country,
         supervising_authority=authority,
+        licence_number=f"LIC-{site_id}",  # control sites and Taiwanese sites are licensed
         control_site_id=control,
         registered_at=p.h(0 if control is None else 1),
     )

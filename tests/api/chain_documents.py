@@ -192,6 +192,9 @@ def site_input(site_id: str, kind: str, t: Timeline, **more: Any) -> dict[str, A
         "jurisdiction": "TW",
         "country": "TW",
         "supervisingAuthority": "TFDA",
+        # In Taiwan processing sites, control sites and medical institutions are licensed
+        # (domain/data/site_authorisation.json); a laboratory's number does no harm.
+        "licenceNumber": f"TFDA-{site_id}",
         "registeredAt": t(-60),
         **more,
     }

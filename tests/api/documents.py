@@ -72,19 +72,21 @@ query Links($centralSiteId: ID, $country: String, $asOf: DateTime) {{
 }}
 """
 
-CONTROL = "TW-CTRL-TPE"
+# An EU central site (with its manufacturing authorisation) and a decentralised site it runs: a
+# decentralised site answers to a control site of its own regulatory area.
+CONTROL = "DE-CTRL-BERLIN"
 SPOKE = "DE-MU-BERLIN"
 
 
 def control_site(site_id: str = CONTROL, **overrides: Any) -> dict[str, Any]:
     return {
         "id": site_id,
-        "name": "Taipei Regenerative Medicine Control Centre",
+        "name": "Berlin Central Site for Decentralised Manufacture",
         "kind": "CONTROL_SITE",
-        "jurisdiction": "TW",
-        "country": "TW",
-        "supervisingAuthority": "TFDA",
-        "licenceNumber": "TFDA-RMP-2025-0017",
+        "jurisdiction": "EU",
+        "country": "DE",
+        "supervisingAuthority": "Landesamt für Gesundheit und Soziales Berlin",
+        "licenceNumber": "DE-BE-HE-2025-101",
         **overrides,
     }
 

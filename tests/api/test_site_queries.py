@@ -16,15 +16,30 @@ from tests.api.documents import (
     site,
 )
 
-OTHER_CONTROL = "GB-CTRL-LON"
+OTHER_CONTROL = "NL-CTRL-LEIDEN"
+UK_CONTROL = "GB-CTRL-LON"
+TW_CONTROL = "TW-CTRL-TPE"
 
 
 async def network(gql: GraphQL) -> None:
-    """Two control sites; EU, TW and UK spokes; a testing laboratory; some ACTIVE, some not."""
+    """Two EU central sites, a UK and a Taiwanese control site, each running spokes of its own
+    area; a testing laboratory; some ACTIVE, some not."""
     await register(gql, control_site())
     await register(
         gql,
-        control_site(OTHER_CONTROL, jurisdiction="UK", country="GB", supervisingAuthority="MHRA"),
+        control_site(
+            OTHER_CONTROL,
+            country="NL",
+            supervisingAuthority="Inspectie Gezondheidszorg en Jeugd (IGJ)",
+        ),
+    )
+    await register(
+        gql,
+        control_site(UK_CONTROL, jurisdiction="UK", country="GB", supervisingAuthority="MHRA"),
+    )
+    await register(
+        gql,
+        control_site(TW_CONTROL, jurisdiction="TW", country="TW", supervisingAuthority="TFDA"),
     )
     await register(gql, eu_spoke())
     await register(
@@ -39,10 +54,12 @@ async def network(gql: GraphQL) -> None:
         gql,
         eu_spoke(
             "TW-POC-NTUH",
+            control=TW_CONTROL,
             kind="POC_HEALTHCARE_ESTABLISHMENT",
             jurisdiction="TW",
             country="TW",
             supervisingAuthority="TFDA",
+            licenceNumber="TFDA-DM-2025-0103",
         ),
     )
     await register(
@@ -63,7 +80,7 @@ async def network(gql: GraphQL) -> None:
             "jurisdiction": "UK",
             "country": "GB",
             "supervisingAuthority": "MHRA",
-            "controlSiteId": OTHER_CONTROL,
+            "controlSiteId": UK_CONTROL,
         },
     )
     await register(
@@ -79,6 +96,8 @@ async def network(gql: GraphQL) -> None:
     )
     await change(gql, "activateSite", CONTROL)
     await change(gql, "activateSite", OTHER_CONTROL)
+    await change(gql, "activateSite", UK_CONTROL)
+    await change(gql, "activateSite", TW_CONTROL)
     await change(gql, "activateSite", SPOKE)
     await change(gql, "activateSite", "TW-POC-NTUH")
     await change(gql, "activateSite", "DE-POC-MUNICH")
@@ -96,10 +115,12 @@ async def test_sites_are_listed_in_id_order(gql: GraphQL):
     data = await gql.data(SITES)
 
     assert [s["id"] for s in data["sites"]] == [
+        "DE-CTRL-BERLIN",
         "DE-MU-BERLIN",
         "DE-POC-MUNICH",
         "GB-CTRL-LON",
         "GB-HOME-LEEDS",
+        "NL-CTRL-LEIDEN",
         "NL-MU-LEIDEN",
         "TW-CTRL-TPE",
         "TW-LAB-QC",
@@ -111,9 +132,11 @@ async def test_sites_are_filtered_by_control_site(gql: GraphQL):
     await network(gql)
 
     data = await gql.data(SITES, {"controlSiteId": CONTROL})
+    taiwanese = await gql.data(SITES, {"controlSiteId": TW_CONTROL})
 
-    assert [s["id"] for s in data["sites"]] == ["DE-MU-BERLIN", "NL-MU-LEIDEN", "TW-POC-NTUH"]
+    assert [s["id"] for s in data["sites"]] == ["DE-MU-BERLIN", "NL-MU-LEIDEN"]
     assert {s["controlSiteId"] for s in data["sites"]} == {CONTROL}
+    assert [s["id"] for s in taiwanese["sites"]] == ["TW-POC-NTUH"]
 
 
 async def test_sites_are_filtered_by_status(gql: GraphQL):
@@ -128,8 +151,10 @@ async def test_sites_are_filtered_by_control_site_and_status_together(gql: Graph
     await network(gql)
 
     data = await gql.data(SITES, {"controlSiteId": CONTROL, "status": "ACTIVE"})
+    registered = await gql.data(SITES, {"controlSiteId": CONTROL, "status": "REGISTERED"})
 
-    assert [s["id"] for s in data["sites"]] == ["DE-MU-BERLIN", "TW-POC-NTUH"]
+    assert [s["id"] for s in data["sites"]] == ["DE-MU-BERLIN"]
+    assert [s["id"] for s in registered["sites"]] == ["NL-MU-LEIDEN"]
 
 
 async def test_union_database_links_list_only_decentralised_sites_under_eu_jurisdiction(
@@ -205,11 +230,11 @@ async def test_suspending_a_control_site_shows_on_each_of_its_spokes(gql: GraphQ
     ] == [
         ("DE-MU-BERLIN", "ACTIVE", "SUSPENDED", "SUSPENDED"),
         ("NL-MU-LEIDEN", "REGISTERED", "SUSPENDED", "REGISTERED"),
-        ("TW-POC-NTUH", "ACTIVE", "SUSPENDED", "SUSPENDED"),
     ]
-    other = await site(gql, "DE-POC-MUNICH")
-    assert other is not None
-    assert (other["controlSiteStatus"], other["effectiveStatus"]) == ("ACTIVE", "ACTIVE")
+    for other_id in ("DE-POC-MUNICH", "TW-POC-NTUH"):
+        other = await site(gql, other_id)
+        assert other is not None
+        assert (other["controlSiteStatus"], other["effectiveStatus"]) == ("ACTIVE", "ACTIVE")
     link = (await links(gql, centralSiteId=CONTROL, country="DE"))[0]
     assert link["centralSite"]["status"] == "SUSPENDED"
     assert link["decentralisedSite"]["controlSiteStatus"] == "SUSPENDED"

@@ -20,7 +20,7 @@ from websockets.sync.client import ClientConnection, connect
 from api.auth.keys import ApiKeys
 from api.settings import Settings
 from api.wiring import Regentrace
-from tests.api.documents import ACTIVATE_SITE, REGISTER_SITE, control_site, eu_spoke
+from tests.api.documents import ACTIVATE_SITE, CONTROL, REGISTER_SITE, control_site, eu_spoke
 from tests.e2e.test_server_process import Server, start
 
 FEED = """subscription Feed($after: Int!) {
@@ -92,7 +92,7 @@ def test_a_subscriber_resumes_after_a_disconnect_and_receives_every_event_once_i
     first = command(server, REGISTER_SITE, control_site())
     with subscribe(server, after=0) as ws:
         received = receive(ws, 1)
-        command(server, ACTIVATE_SITE, activate("TW-CTRL-TPE"))  # live, while it listens
+        command(server, ACTIVATE_SITE, activate(CONTROL))  # live, while it listens
         received += receive(ws, 1)
     # While it is away, the ledger moves on.
     command(server, REGISTER_SITE, eu_spoke())
@@ -113,7 +113,7 @@ def test_a_subscriber_resumes_after_a_disconnect_and_receives_every_event_once_i
 
 def test_polling_events_after_a_cursor_gives_the_same_sequence(server: Server):
     command(server, REGISTER_SITE, control_site())
-    command(server, ACTIVATE_SITE, activate("TW-CTRL-TPE"))
+    command(server, ACTIVATE_SITE, activate(CONTROL))
     query = (
         "query($after: String) { events(first: 1, after: $after) "
         "{ nodes { position } pageInfo { endCursor hasNextPage } } }"
@@ -138,12 +138,20 @@ def test_a_subscriber_sees_only_the_events_within_its_scope(
     settings: Settings, service: Regentrace, tmp_path: Path
 ):
     (tmp_path / "open").mkdir()
+    taiwanese = control_site(
+        "TW-CTRL-KHH",
+        name="Kaohsiung QA",
+        jurisdiction="TW",
+        country="TW",
+        supervisingAuthority="TFDA",
+    )
     with start(settings.database_url, tmp_path / "open") as open_server:
         command(open_server, REGISTER_SITE, control_site())
         command(open_server, REGISTER_SITE, eu_spoke())
-        command(open_server, REGISTER_SITE, control_site("TW-CTRL-KHH", name="Kaohsiung QA"))
+        command(open_server, REGISTER_SITE, taiwanese)
     _, qp = ApiKeys(service).create("khh-qp", "quality_person", ["TW-CTRL-KHH"])
     _, tfda = ApiKeys(service).create("tfda", "regulator", [], "TW")
+    _, lageso = ApiKeys(service).create("lageso", "regulator", [], "EU", "DE")
 
     (tmp_path / "strict").mkdir()
     with start(settings.database_url, tmp_path / "strict", dev_principal_enabled="false") as server:
@@ -151,16 +159,17 @@ def test_a_subscriber_sees_only_the_events_within_its_scope(
             own = receive(ws, 1)
             assert nothing_more(ws)
         with subscribe(server, 0, f"Bearer {tfda}") as ws:
-            taiwan = receive(ws, 3)
+            taiwan = receive(ws, 1)
+            assert nothing_more(ws)
+        with subscribe(server, 0, f"Bearer {lageso}") as ws:
+            germany = receive(ws, 2)
             assert nothing_more(ws)
 
     assert [e["aggregateId"] for e in own] == ["Site:TW-CTRL-KHH"]
-    # A spoke abroad belongs to its Taiwanese control site's record too, so TFDA sees it.
-    assert [e["aggregateId"] for e in taiwan] == [
-        "Site:TW-CTRL-TPE",
-        "Site:DE-MU-BERLIN",
-        "Site:TW-CTRL-KHH",
-    ]
+    # A regulator sees its own jurisdiction (and member state) only: a spoke answers to a
+    # control site of its own regulatory area, so no record spans two of them.
+    assert [e["aggregateId"] for e in taiwan] == ["Site:TW-CTRL-KHH"]
+    assert [e["aggregateId"] for e in germany] == [f"Site:{CONTROL}", "Site:DE-MU-BERLIN"]
 
 
 def test_a_websocket_without_credentials_is_refused(settings: Settings, tmp_path: Path):

@@ -112,6 +112,8 @@ def register_site(chain: Chain, site_id: str, kind: str, at: float, **overrides:
         "jurisdiction": "TW",
         "country": "TW",
         "supervising_authority": "TFDA",
+        # Taiwan licenses control sites, processing sites and medical institutions.
+        "licence_number": f"TFDA-{site_id}",
         "registered_at": chain.at(at),
     } | overrides
     chain.app.sites.register_site(NETWORK, **fields)

@@ -780,6 +780,8 @@ def site(w: SmallWorld, site_id: str, kind: str, control: str | None = None, **m
         "jurisdiction": "TW",
         "country": "TW",
         "supervising_authority": "TFDA",
+        # Taiwan licenses control sites, processing sites and medical institutions.
+        "licence_number": f"LIC-{site_id}",
     } | more
     w.run(
         w.app.sites.register_site,

@@ -28,7 +28,7 @@ from psycopg import sql as pgsql
 from api.app import create_app
 from api.settings import Settings, parse_database_url
 from tests.api.client import GraphQL, client_for
-from tests.api.documents import REGISTER_SITE, control_site
+from tests.api.documents import CONTROL, REGISTER_SITE, control_site
 from tests.conftest import POSTGRES_URL
 from tests.e2e.conftest import REGENTRACE, environment
 from tests.integration.test_append_only import CHANGES, TRUNCATES
@@ -201,7 +201,7 @@ async def test_the_api_login_runs_commands_and_queries_but_cannot_change_the_led
         sites = await gql.data("{ sites { id status } }")
 
     assert registered["registerSite"]["position"] == 1
-    assert sites == {"sites": [{"id": "TW-CTRL-TPE", "status": "REGISTERED"}]}
+    assert sites == {"sites": [{"id": CONTROL, "status": "REGISTERED"}]}
     with psycopg.connect(parse_database_url(api_url).conninfo) as conn:
         who = conn.execute("SELECT current_user, current_setting('application_name')").fetchone()
         owner = conn.execute(

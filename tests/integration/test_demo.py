@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from demo.network import CONTROL, seed
+from demo.network import CONTROL, EU_CENTRAL, UK_CONTROL, seed
 from projections.chain import BatchView, find_batches
 from projections.ledger import LedgerIndex
 from projections.rebuild import rebuild
@@ -105,7 +105,14 @@ def test_the_demo_seeds_a_network_with_its_history(seeded):
     assert {s.jurisdiction for s in sites.values()} >= {"TW", "EU", "UK"}
     decentralised = [s for s in sites.values() if s.control_site_id is not None]
     assert decentralised
-    assert {s.control_site_id for s in decentralised} == {CONTROL}
+    # One control site per regulatory area, each licensed; every spoke answers to its own area's.
+    assert {s.control_site_id for s in decentralised} == {CONTROL, EU_CENTRAL, UK_CONTROL}
+    for control in (CONTROL, EU_CENTRAL, UK_CONTROL):
+        assert sites[control].kind == "CONTROL_SITE"
+        assert sites[control].status == "ACTIVE"
+        assert sites[control].licence_number
+    for spoke in decentralised:
+        assert sites[spoke.control_site_id].jurisdiction == spoke.jurisdiction, spoke.site_id
 
 
 # ----------------------------------------------------------------------------------- batches
@@ -113,9 +120,13 @@ def test_the_demo_seeds_a_network_with_its_history(seeded):
 
 def test_the_demo_makes_tens_of_batches_each_under_the_control_site(seeded):
     batches = all_batches(seeded)
+    with seeded.read() as sql:
+        sites = {s.site_id: s for s in find_sites(sql, head(seeded))}
 
     assert len(batches) >= 20
-    assert {b.control_site_id for b in batches} == {CONTROL}
+    assert {b.control_site_id for b in batches} == {CONTROL, EU_CENTRAL, UK_CONTROL}
+    for b in batches:  # each made under the control site of its manufacturing site's area
+        assert sites[b.site_id].control_site_id == b.control_site_id, b.batch_id
     statuses = Counter(b.status for b in batches)
     assert statuses["ADMINISTERED"] >= 10
     assert statuses["DESTROYED"] >= 2

@@ -44,6 +44,8 @@ def register(service, site_id, kind="CONTROL_SITE", *, control=None, at=T0, **ov
         "jurisdiction": "TW",
         "country": "TW",
         "supervising_authority": "TFDA",
+        # Taiwan licenses control sites, processing sites and medical institutions.
+        "licence_number": f"TFDA-{site_id}",
         "control_site_id": control,
         "registered_at": at,
     } | overrides
@@ -748,12 +750,14 @@ def test_a_refused_command_leaves_no_gap_in_the_positions(service):
 
 
 def test_the_registration_is_recorded_with_every_field(service):
-    register(service, CTRL)
+    # An EU spoke answers to an EU central site (a control site of its own regulatory area).
+    eu_central = "DE-CTRL"
+    register(service, eu_central, jurisdiction="EU", country="DE", supervising_authority="PEI")
     result = register(
         service,
         "DE-MU-BERLIN",
         "MODULAR_UNIT",
-        control=CTRL,
+        control=eu_central,
         jurisdiction="EU",
         country=" DE ",
         name="  Berlin Modular Unit ",
@@ -777,7 +781,7 @@ def test_the_registration_is_recorded_with_every_field(service):
         None,
     )
     assert (view.control_site_id, view.control_site_status, view.status) == (
-        CTRL,
+        eu_central,
         "REGISTERED",
         "REGISTERED",
     )
