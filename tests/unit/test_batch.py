@@ -90,6 +90,9 @@ def released(at: float = 2) -> History:
         "signature_meaning": "certified",
         "released_at": day(at),
         "qualified_person": "dr-lin-qp",
+        # frozen at release: the product's shelf life from the end of manufacture (day 1)
+        "shelf_life_days": 365,
+        "expires_at": day(1 + 365),
         "occurred_at": day(at),
     }
 

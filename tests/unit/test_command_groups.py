@@ -11,6 +11,7 @@ from domain.batch_commands import BatchCommands
 from domain.correction_commands import CorrectionCommands
 from domain.distribution_commands import DistributionCommands
 from domain.donor_commands import DonorCommands
+from domain.hold_commands import HoldCommands
 from domain.recall_commands import RecallCommands
 from domain.shared import CommandResult
 from domain.site_commands import SiteCommands
@@ -24,6 +25,7 @@ def test_every_group_has_its_attribute():
         DistributionCommands: "distribution",
         RecallCommands: "recalls",
         CorrectionCommands: "corrections",
+        HoldCommands: "holds",
     }
 
 
@@ -36,6 +38,7 @@ def test_every_group_has_its_attribute():
         (DistributionCommands.dispatch_shipment, "distribution"),
         (RecallCommands.initiate_recall, "recalls"),
         (CorrectionCommands.correct_event, "corrections"),
+        (HoldCommands.lift_batch_hold, "holds"),
     ],
 )
 def test_a_command_is_bound_to_its_group(function, group):
