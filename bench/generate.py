@@ -107,7 +107,15 @@ def batch(app: TraceabilityLedger, n: int, spoke: str, hospital: str, lot_id: st
     app.donors.record_consent(ADMIN, donor, f"ICF-{n}", at(0))
     app.donors.determine_eligibility(ADMIN, donor, "ELIGIBLE", "v1", SCREENING, at(1))
     app.donors.record_donation(
-        ADMIN, f"DON{n:07d}", donor, "AUTOLOGOUS", hospital, "Leukapheresis", at(2)
+        ADMIN,
+        f"DON{n:07d}",
+        donor,
+        "AUTOLOGOUS",
+        hospital,
+        "Leukapheresis",
+        at(2),
+        source_tissue="PERIPHERAL_BLOOD_APHERESIS",
+        intended_patient_code=patient,
     )
     app.batches.start_batch(
         ADMIN, batch_id, "CART-CD19-AUTO", f"DON{n:07d}", patient, CONTROL, spoke, at(3)
@@ -126,7 +134,9 @@ def batch(app: TraceabilityLedger, n: int, spoke: str, hospital: str, lot_id: st
         ADMIN, f"S{n:07d}", [batch_id], spoke, hospital, "Courier", at(13)
     )
     app.distribution.receive_shipment(ADMIN, f"S{n:07d}", at(14), True)
-    app.distribution.record_administration(ADMIN, batch_id, hospital, patient, at(15), True)
+    app.distribution.record_administration(
+        ADMIN, batch_id, hospital, patient, at(15), True, chain_of_identity_id=f"COI-DON{n:07d}"
+    )
     if n % 50 == 0:
         app.distribution.report_adverse_event(
             ADMIN, f"AE{n:07d}", batch_id, patient, hospital, True, "CRS grade 2", at(16), at(17)
@@ -183,7 +193,15 @@ def open_batches(app: TraceabilityLedger, count: int, spoke: str, hospital: str)
         app.donors.record_consent(ADMIN, donor, f"ICF-{n}", START)
         app.donors.determine_eligibility(ADMIN, donor, "ELIGIBLE", "v1", SCREENING, START)
         app.donors.record_donation(
-            ADMIN, donation, donor, "AUTOLOGOUS", hospital, "Leukapheresis", START
+            ADMIN,
+            donation,
+            donor,
+            "AUTOLOGOUS",
+            hospital,
+            "Leukapheresis",
+            START,
+            source_tissue="PERIPHERAL_BLOOD_APHERESIS",
+            intended_patient_code=f"P{n:07d}",
         )
         app.batches.start_batch(
             ADMIN, batch_id, "CART-CD19-AUTO", donation, f"P{n:07d}", CONTROL, spoke, START

@@ -38,7 +38,8 @@ QPS = {
 }
 COURIER = Principal("demo-courier", "courier")
 CLINIC = Principal("demo-hospital-pharmacist", "medical_institution")
-PHYSICIAN = Principal("dr-chen-physician", "medical_institution")
+# Donor eligibility is a physician's decision (the physician role).
+PHYSICIAN = Principal("dr-chen-physician", "physician")
 PV = Principal("demo-pharmacovigilance", "pharmacovigilance")
 
 # Sites the chain needs beyond the network: hospitals that collect and infuse, and an EU lab.
@@ -310,6 +311,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
             "Leukapheresis product",
             p.at(-1),
             intended_patient_code=patient,
+            source_tissue="PERIPHERAL_BLOOD_APHERESIS",
         ),
     )
     yield (
@@ -561,6 +563,7 @@ def _allogeneic(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
             "TW-MI-NTUH",
             "Bone marrow aspirate",
             start - timedelta(days=7),
+            source_tissue="BONE_MARROW",
         ),
     )
     for k, patient in enumerate(("PT-MSC-0001", "PT-MSC-0002")):

@@ -25,7 +25,7 @@ class Donation(LedgerAggregate):
     TYPE = "Donation"
 
     class Recorded(LedgerAggregate.Event, LedgerCreated):
-        class_version = 2
+        class_version = 3
 
         donor_code: str
         donation_type: str
@@ -35,6 +35,9 @@ class Donation(LedgerAggregate):
         isbt128_din: str | None
         intended_patient_code: str | None
         chain_of_identity_id: str
+        # The coded source-tissue type (domain/data/donor_protection.json); None on donations
+        # recorded before it was asked for, whose free-text material is all there is.
+        source_tissue: str | None
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -44,6 +47,12 @@ class Donation(LedgerAggregate):
             state["chain_of_identity_id"] = chain_of_identity_for(
                 state["originator_id"].split(":", 1)[1]
             )
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Donations recorded before the source tissue was coded: no code is guessed from
+            the free-text material."""
+            state["source_tissue"] = None
 
     def __init__(
         self,
@@ -55,6 +64,7 @@ class Donation(LedgerAggregate):
         isbt128_din: str | None,
         intended_patient_code: str | None,
         chain_of_identity_id: str,
+        source_tissue: str | None = None,
     ) -> None:
         self.donor_code = donor_code
         self.donation_type = DonationType(donation_type)
@@ -64,6 +74,7 @@ class Donation(LedgerAggregate):
         self.isbt128_din = isbt128_din
         self.intended_patient_code = intended_patient_code
         self.chain_of_identity_id = chain_of_identity_id
+        self.source_tissue = source_tissue
 
     @classmethod
     def create(
@@ -77,6 +88,7 @@ class Donation(LedgerAggregate):
         acquired_at: datetime,
         isbt128_din: str | None = None,
         intended_patient_code: str | None = None,
+        source_tissue: str | None = None,
         occurred_at: datetime,
         actor: str,
         actor_role: str,
@@ -93,6 +105,7 @@ class Donation(LedgerAggregate):
             isbt128_din=isbt128_din,
             intended_patient_code=intended_patient_code,
             chain_of_identity_id=chain_of_identity_for(donation_id),
+            source_tissue=source_tissue,
             occurred_at=occurred_at,
             actor=actor,
             actor_role=actor_role,

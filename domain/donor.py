@@ -10,14 +10,16 @@ made from the donor.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from domain.donation import DonationType
+from domain.donor_protection import missing_markers
 from domain.shared import LedgerAggregate, LedgerCreated, RuleViolationError
 
-# Screening an eligible donor must include (DOMAIN: HIV, HBV, HCV and others).
+# Screening every eligible donor must include, wherever: each jurisdiction's panel adds to it
+# (domain/data/donor_protection.json, read by domain/donor_protection.py).
 MANDATORY_SCREENING = ("HIV", "HBV", "HCV")
 
 
@@ -40,6 +42,7 @@ class Eligibility:
     determined_by: str
     criteria_version: str
     revoked: bool = False
+    screening: tuple[dict[str, Any], ...] = ()
 
 
 class Donor(LedgerAggregate):
@@ -89,7 +92,13 @@ class Donor(LedgerAggregate):
 
         def apply(self, donor: Donor) -> None:
             donor.determinations.append(
-                Eligibility(self.outcome, self.determined_at, self.actor, self.criteria_version)
+                Eligibility(
+                    self.outcome,
+                    self.determined_at,
+                    self.actor,
+                    self.criteria_version,
+                    screening=tuple(self.screening),
+                )
             )
 
     class EligibilityRevoked(LedgerAggregate.Event):
@@ -98,10 +107,7 @@ class Donor(LedgerAggregate):
         def apply(self, donor: Donor) -> None:
             index = donor.latest_determination()
             assert index is not None
-            last = donor.determinations[index]
-            donor.determinations[index] = Eligibility(
-                last.outcome, last.determined_at, last.determined_by, last.criteria_version, True
-            )
+            donor.determinations[index] = replace(donor.determinations[index], revoked=True)
 
     def __init__(self, sealed_personal_data: str | None, site_id: str | None = None) -> None:
         self.sealed_personal_data = sealed_personal_data
@@ -179,8 +185,17 @@ class Donor(LedgerAggregate):
         signed_at: datetime,
         legal_representative: str | None,
         notarised: bool,
+        representative_needed: str | None = None,
         **actor: Any,
     ) -> None:
+        """``representative_needed`` says why this donor consents only with a legal
+        representative (a minor, or declared without full capacity), read from sealed data."""
+        if representative_needed and not legal_representative:
+            raise RuleViolationError(
+                f"donor {self.key!r} cannot consent alone: {representative_needed}; the legal "
+                "representative signs too (legalRepresentative) and the consent is notarised",
+                donor_code=self.key,
+            )
         if legal_representative and not notarised:
             raise RuleViolationError(
                 "consent signed with a legal representative (donor without full capacity) must "
@@ -230,6 +245,7 @@ class Donor(LedgerAggregate):
         criteria_version: str,
         screening: tuple[dict[str, Any], ...],
         determined_at: datetime,
+        required_markers: tuple[str, ...] = MANDATORY_SCREENING,
         **actor: Any,
     ) -> None:
         if outcome == "ELIGIBLE":
@@ -240,12 +256,13 @@ class Donor(LedgerAggregate):
                     f"{', '.join(reactive)}",
                     donor_code=self.key,
                 )
-            tested = {str(s["test"]).upper() for s in screening}
-            missing = [t for t in MANDATORY_SCREENING if t not in tested]
+            required = tuple(dict.fromkeys((*MANDATORY_SCREENING, *required_markers)))
+            missing = missing_markers(screening, required)
             if missing:
                 raise RuleViolationError(
-                    f"an ELIGIBLE determination needs infectious-disease screening for "
-                    f"{', '.join(MANDATORY_SCREENING)}; missing {', '.join(missing)}",
+                    f"an ELIGIBLE determination needs a negative infectious-disease screening "
+                    f"result for {', '.join(required)}; missing {', '.join(missing)} (assay "
+                    "names are matched to markers by domain/data/donor_protection.json)",
                     donor_code=self.key,
                 )
         self.trigger_event(

@@ -8,6 +8,12 @@ from typing import Any
 
 from domain.donation import Donation, DonationType
 from domain.donor import Donor, require_donor_may_give
+from domain.donor_protection import date_of_birth, require_source_tissue
+from domain.donor_safeguards import (
+    consent_representative_needed,
+    eligibility_markers,
+    require_source_allowed,
+)
 from domain.isbt128 import check_patient_code, normalise_donation_id
 from domain.ledger import LedgerApplication, actor
 from domain.shared import (
@@ -20,7 +26,7 @@ from domain.shared import (
     require_time,
     utcnow,
 )
-from domain.site import operating_site
+from domain.site import Site, operating_site
 
 OUTCOMES = ("ELIGIBLE", "INELIGIBLE")
 
@@ -56,6 +62,7 @@ class DonorCommands:
     def _sealed(self, donor_code: str, personal_data: dict[str, Any] | None) -> str | None:
         sealed = None
         if personal_data:
+            date_of_birth(personal_data)  # refused here if unreadable, not at consent
             if self.ledger.sealer is None:
                 raise BadInputError(
                     "personalData cannot be stored: no personal-data key is configured",
@@ -79,8 +86,14 @@ class DonorCommands:
         representative = legal_representative.strip() if legal_representative else None
         with self.ledger.unit_of_work() as uow:
             donor = uow.load(Donor, donor_code)
+            needed = consent_representative_needed(uow, self.ledger.sealer, donor, signed_at)
             donor.record_consent(
-                reference, signed_at, representative or None, bool(notarised), **actor(principal)
+                reference,
+                signed_at,
+                representative or None,
+                bool(notarised),
+                representative_needed=needed,
+                **actor(principal),
             )
             return uow.save(donor)
 
@@ -124,7 +137,12 @@ class DonorCommands:
         with self.ledger.unit_of_work() as uow:
             donor = uow.load(Donor, donor_code)
             donor.determine_eligibility(
-                outcome, criteria_version, results, determined_at, **actor(principal)
+                outcome,
+                criteria_version,
+                results,
+                determined_at,
+                required_markers=eligibility_markers(uow, donor),
+                **actor(principal),
             )
             return uow.save(donor)
 
@@ -147,6 +165,7 @@ class DonorCommands:
         material: str,
         acquired_at: datetime,
         intended_patient_code: str | None = None,
+        source_tissue: str | None = None,
     ) -> CommandResult:
         key, din = normalise_donation_id(require_text(donation_id, "donationId"))
         key = require_identifier(key, "donationId")
@@ -156,12 +175,15 @@ class DonorCommands:
             )
         patient = _intended_patient(DonationType(donation_type), intended_patient_code)
         material = require_text(material, "material")
+        tissue = require_source_tissue(source_tissue)
         acquired_at = require_time(acquired_at, "acquiredAt")
         with self.ledger.unit_of_work() as uow:
             if uow.exists(Donation, key):
                 raise ConflictError(f"donation {key!r} is already recorded", id=key)
             donor = uow.load(Donor, donor_code)
             require_donor_may_give(donor, DonationType(donation_type), acquired_at)
+            site = uow.load(Site, site_id)
+            require_source_allowed(donor, DonationType(donation_type), site, tissue, acquired_at)
             operating_site(uow, site_id, acquired_at)
             donation = Donation.create(
                 donation_id=key,
@@ -172,6 +194,7 @@ class DonorCommands:
                 acquired_at=acquired_at,
                 isbt128_din=din.din if din else None,
                 intended_patient_code=patient,
+                source_tissue=tissue,
                 occurred_at=acquired_at,
                 **actor(principal),
             )

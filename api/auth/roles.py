@@ -24,6 +24,7 @@ SPOKE_OPERATOR = "spoke_operator"
 QC_LABORATORY = "qc_laboratory"
 COURIER = "courier"
 MEDICAL_INSTITUTION = "medical_institution"
+PHYSICIAN = "physician"
 QUALITY_PERSON = "quality_person"
 PHARMACOVIGILANCE = "pharmacovigilance"
 REGULATOR = "regulator"
@@ -108,6 +109,14 @@ ROLES: dict[str, Role] = {
             "a hospital or treatment centre: receipt, administration, adverse reactions",
             Scope.SITES,
             REGISTRY | {"batch", "sourceAndFlow", "adverseEvents", "physicianNotifications"},
+        ),
+        Role(
+            PHYSICIAN,
+            "a physician of a collection site or hospital: determines (and on look-back "
+            "revokes) donor eligibility, the decision the law reserves to a physician",
+            Scope.SITES,
+            REGISTRY | {"donor"},
+            personal_data=True,
         ),
         Role(
             QUALITY_PERSON,

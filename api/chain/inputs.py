@@ -13,8 +13,19 @@ import strawberry
 from strawberry.scalars import JSON
 
 from domain.donation import DonationType
+from domain.donor_protection import protection
 
 strawberry.enum(DonationType)
+
+# The coded source-tissue types, as the data file lists them (domain/data/donor_protection.json).
+_SOURCE_TISSUE: type[Enum] = Enum(  # type: ignore[misc]
+    "SourceTissue", {code: code for code in protection().source_tissues}
+)
+SourceTissue = strawberry.enum(
+    _SOURCE_TISSUE,
+    description="the coded type of tissue or cells a donation is taken from; which types a "
+    "jurisdiction forbids (Taiwan: FETAL_TISSUE) and which tests each needs are data",
+)
 
 READ_CHAIN_OF_IDENTITY = (
     "the chain-of-identity identifier read from the label; when given it must be the batch's"
@@ -93,6 +104,12 @@ class RecordDonationInput:
         description="the patient the donation is collected for: required for an AUTOLOGOUS "
         "donation (the donor's own patient code); for an ALLOGENEIC one only when directed to "
         "one patient. Bound under the donation's chain-of-identity identifier",
+    )
+    source_tissue: SourceTissue | None = strawberry.field(  # type: ignore[valid-type]
+        default=None,
+        description="the coded source-tissue type: required (a donation without it is refused "
+        "with BAD_INPUT; optional in the schema only so the contract keeps its shape). "
+        "`material` stays the free-text description and is never read as a code",
     )
 
 

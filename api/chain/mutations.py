@@ -17,6 +17,7 @@ from api.auth.roles import (
     COURIER,
     MEDICAL_INSTITUTION,
     PHARMACOVIGILANCE,
+    PHYSICIAN,
     QC_LABORATORY,
     QUALITY_PERSON,
     SPOKE_OPERATOR,
@@ -70,14 +71,17 @@ class ChainMutations:
     determine_eligibility = command(
         DonorCommands.determine_eligibility,
         input=i.DetermineEligibilityInput,
-        roles=(SPOKE_OPERATOR,),
+        roles=(PHYSICIAN,),
         targets=DONOR,
-        description="Record an eligibility determination by the physician.",
+        description="Record an eligibility determination: a physician's decision (physician "
+        "role only), ELIGIBLE only with a negative result for every marker of the panel.",
     )
     revoke_eligibility = command(
         DonorCommands.revoke_eligibility,
         input=i.RevokeEligibilityInput,
-        roles=(SPOKE_OPERATOR,),
+        # The physician re-decides; the quality unit, told of a look-back result first, may
+        # stop the donor's material at once.
+        roles=(PHYSICIAN, QUALITY_PERSON),
         targets=DONOR,
         description="Revoke the donor's ELIGIBLE determination (look-back).",
     )

@@ -38,6 +38,7 @@ from api.auth.keys import ApiKeys
 from api.settings import Settings
 from api.wiring import Regentrace
 from domain import reference
+from domain.isbt128 import chain_of_identity_for
 from domain.shared import CommandResult, Principal, utcnow
 from tests.api.client import GraphQL, client_for
 from tests.conftest import ledger_size
@@ -73,6 +74,7 @@ KEYS: dict[str, tuple[str, list[str], str | None, str | None]] = {
     "a-lab": ("qc_laboratory", [A_LAB], None, None),
     "a-courier": ("courier", [A_SPOKE], None, None),
     "a-clinic": ("medical_institution", [A_HOSPITAL], None, None),
+    "a-physician": ("physician", [A_HOSPITAL], None, None),
     "a-qp": ("quality_person", [A_CONTROL], None, None),
     "a-pv": ("pharmacovigilance", [A_CONTROL], None, None),
     "a-investigator": ("recall_investigator", [A_CONTROL], None, None),
@@ -97,6 +99,7 @@ KEY_OF_ROLE = {
     "regulator": "tw-regulator",
     "recall_investigator": "a-investigator",
     "administrator": "administrator",
+    "physician": "a-physician",
 }
 ROLES = tuple(KEY_OF_ROLE)
 
@@ -194,11 +197,20 @@ def _donor(p: Partners, code: str, n: int, hospital: str, personal: bool = False
     )
     p.run(p.app.donors.record_consent, code, f"ICF-{code}", p.h(4))
     screening = [
-        {"test": t, "result": "non-reactive", "reactive": False} for t in ("HIV", "HBV", "HCV")
+        {"test": t, "result": "non-reactive", "reactive": False}
+        for t in ("HIV", "HBV", "HCV", "SYPHILIS")
     ]
     p.run(p.app.donors.determine_eligibility, code, "ELIGIBLE", "CRIT-2025.1", screening, p.h(5))
     p.run(
-        p.app.donors.record_donation, din(n), code, "AUTOLOGOUS", hospital, "Leukapheresis", p.h(6)
+        p.app.donors.record_donation,
+        din(n),
+        code,
+        "AUTOLOGOUS",
+        hospital,
+        "Leukapheresis",
+        p.h(6),
+        source_tissue="PERIPHERAL_BLOOD_APHERESIS",
+        intended_patient_code=f"PT-{code.removeprefix('DNR-')}",  # the batch's patient
     )
 
 
@@ -231,7 +243,7 @@ def _made(
         )
 
 
-def _given(p: Partners, batch: str, spoke: str, hospital: str) -> None:
+def _given(p: Partners, batch: str, n: int, spoke: str, hospital: str) -> None:
     p.run(p.app.batches.release_batch, batch, "QP certification", p.h(11))
     p.run(
         p.app.distribution.dispatch_shipment,
@@ -243,7 +255,15 @@ def _given(p: Partners, batch: str, spoke: str, hospital: str) -> None:
         p.h(12),
     )
     p.run(p.app.distribution.receive_shipment, f"SHP-{batch}", p.h(13), True)
-    p.run(p.app.distribution.record_administration, batch, hospital, f"PT-{batch}", p.h(14), True)
+    p.run(
+        p.app.distribution.record_administration,
+        batch,
+        hospital,
+        f"PT-{batch}",
+        p.h(14),
+        True,
+        chain_of_identity_id=chain_of_identity_for(din(n)),
+    )
     p.run(
         p.app.distribution.report_adverse_event,
         f"AE-{batch}",
@@ -268,7 +288,7 @@ def build(p: Partners) -> Partners:
     _donor(p, "DNR-B3", 203, B_HOSPITAL)
     every = len(REQUIRED_QC)
     _made(p, "A1", 101, A_CONTROL, A_SPOKE, ["LV-A"], A_LAB, every)
-    _given(p, "A1", A_SPOKE, A_HOSPITAL)
+    _given(p, "A1", 101, A_SPOKE, A_HOSPITAL)
     _made(p, "A2", 102, A_CONTROL, A_SPOKE, ["LV-A"], A_LAB, 1)
     _made(p, "A3", 103, A_CONTROL, A_SPOKE, [], A_LAB, every)
     _donor(p, "DNR-A5", 105, A_HOSPITAL)
@@ -278,7 +298,7 @@ def build(p: Partners) -> Partners:
         p.app.distribution.dispatch_shipment, "SHP-A3", ["A3"], A_SPOKE, A_HOSPITAL, "Cryo", p.h(12)
     )
     _made(p, "B1", 201, B_CONTROL, B_SPOKE, ["LV-B", "LV-A"], B_LAB, every)
-    _given(p, "B1", B_SPOKE, B_HOSPITAL)
+    _given(p, "B1", 201, B_SPOKE, B_HOSPITAL)
     _made(p, "B2", 202, B_CONTROL, B_SPOKE, [], A_LAB, every)
     _made(p, "B3", 203, B_CONTROL, B_NL_SPOKE, [], B_LAB, 1)
     keys = ApiKeys(p.service)

@@ -127,6 +127,8 @@ SCREENING = [
     {"test": "HBV", "result": "HBsAg, anti-HBc and NAT non-reactive", "reactive": False},
     {"test": "HCV", "result": "Anti-HCV and NAT non-reactive", "reactive": False},
     {"test": "SYPHILIS", "result": "TPPA non-reactive", "reactive": False},
+    # Taiwan asks for HTLV too when the cells are leukocyte-rich (domain/data/donor_protection.json)
+    {"test": "HTLV", "result": "HTLV-I/II Ab non-reactive", "reactive": False},
 ]
 
 
@@ -259,6 +261,7 @@ async def donor_with_donation(
                 "donationType": "AUTOLOGOUS",
                 "siteId": HOSPITAL,
                 "material": "Leukapheresis product",
+                "sourceTissue": "PERIPHERAL_BLOOD_APHERESIS",
                 "acquiredAt": t(-38),
                 "intendedPatientCode": patient,
             },

@@ -52,7 +52,7 @@ from tests.api.access import (
 )
 from tests.conftest import ledger_size
 
-SO, QC, COURIER, MI, QP, PV, REG, RI, ADMIN = ROLES
+SO, QC, COURIER, MI, QP, PV, REG, RI, ADMIN, PHYS = ROLES
 EVERYONE = frozenset(ROLES)
 # Refusals by the ledger's own rules, which a deliberately minimal input may meet.
 DOMAIN_CODES = {"NOT_FOUND", "RULE_VIOLATION", "CONFLICT", "BAD_INPUT"}
@@ -97,10 +97,12 @@ QUERIES = [
         no_variables,
         frozenset({QP, REG, ADMIN}),
     ),
-    Operation("donor", DONOR, lambda p, r: {"code": "DNR-A1"}, frozenset({SO, QP, REG, RI})),
+    Operation("donor", DONOR, lambda p, r: {"code": "DNR-A1"}, frozenset({SO, QP, REG, RI, PHYS})),
     Operation("batch", BATCH, lambda p, r: {"id": "A1"}, frozenset({SO, QC, MI, QP, PV, REG, RI})),
     Operation("batches", BATCHES, no_variables, frozenset({SO, QC, QP, REG, RI})),
-    Operation("sourceAndFlow", SOURCE_AND_FLOW, lambda p, r: {"batchId": "A1"}, EVERYONE - {ADMIN}),
+    Operation(
+        "sourceAndFlow", SOURCE_AND_FLOW, lambda p, r: {"batchId": "A1"}, EVERYONE - {ADMIN, PHYS}
+    ),
     Operation("sourceAndFlowRecords", RECORDS, no_variables, frozenset({SO, QP, REG, RI})),
     Operation(
         "epcisDocument",
@@ -168,6 +170,20 @@ def adverse_event_input(p: Partners, role: str) -> dict[str, Any]:
     }
 
 
+def eligibility_input(p: Partners, role: str) -> dict[str, Any]:
+    screening = [
+        {"test": t, "result": "non-reactive", "reactive": False}
+        for t in ("HIV-1/2 NAT", "HBsAg", "anti-HCV", "TPPA")
+    ]
+    return {
+        "donorCode": "DNR-A3",
+        "outcome": "ELIGIBLE",
+        "criteriaVersion": "CRIT-2025.2",
+        "screening": screening,
+        "determinedAt": at(p, 6),
+    }
+
+
 def inputs(function: Inputs) -> Inputs:
     """Wrap an input builder as the variables of a one-input mutation."""
     return lambda p, role: {"input": function(p, role)}
@@ -186,6 +202,20 @@ MUTATIONS = [
         REGISTER_DONOR,
         inputs(lambda p, r: {"donorCode": f"DNR-{tag(r)}"}),
         frozenset({SO}),
+    ),
+    Operation(
+        "determineEligibility",
+        mutation("determineEligibility", "DetermineEligibilityInput"),
+        inputs(eligibility_input),
+        frozenset({PHYS}),
+        succeeds=False,  # a second determination of the same donor may meet the ledger's rules
+    ),
+    Operation(
+        "revokeEligibility",
+        mutation("revokeEligibility", "RevokeEligibilityInput"),
+        inputs(lambda p, r: {"donorCode": "DNR-A4", "reason": "look-back: HCV NAT positive"}),
+        frozenset({PHYS, QP}),
+        succeeds=False,  # revoked once; a second revocation is a RULE_VIOLATION
     ),
     Operation(
         "receiveMaterialLot",
@@ -291,6 +321,7 @@ MUTATIONS = [
                 "patientCode": "PT-A3",
                 "administeredAt": at(p, 14),
                 "identityVerified": True,
+                "chainOfIdentityId": "CHA999925000103",  # A3's donation, din(103)
             }
         ),
         frozenset({MI}),

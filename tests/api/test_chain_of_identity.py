@@ -108,6 +108,7 @@ async def allogeneic_donation(gql: GraphQL, t: Timeline) -> None:
             "donationType": "ALLOGENEIC",
             "siteId": HOSPITAL,
             "material": "Bone marrow aspirate",
+            "sourceTissue": "BONE_MARROW",
             "acquiredAt": t(-38),
         },
     )
@@ -193,6 +194,7 @@ async def test_an_autologous_donation_names_its_intended_patient(gql: GraphQL, s
         "donationType": "AUTOLOGOUS",
         "siteId": HOSPITAL,
         "material": "Leukapheresis product",
+        "sourceTissue": "PERIPHERAL_BLOOD_APHERESIS",
         "acquiredAt": t(-37),
     }
 

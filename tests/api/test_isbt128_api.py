@@ -51,6 +51,7 @@ def donation(t: Timeline, donation_id: str) -> dict:
         "donationType": "AUTOLOGOUS",
         "siteId": HOSPITAL,
         "material": "Leukapheresis product",
+        "sourceTissue": "PERIPHERAL_BLOOD_APHERESIS",
         "acquiredAt": t(-38),
     }
 

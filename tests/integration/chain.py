@@ -22,7 +22,7 @@ from typing import Any
 
 from api.wiring import Regentrace
 from domain import reference
-from domain.isbt128 import check_character
+from domain.isbt128 import chain_of_identity_for, check_character
 from domain.shared import CommandResult, Principal, utcnow
 
 CTRL = "TW-CTRL"
@@ -48,6 +48,7 @@ SCREENING = [
     {"test": "HBV", "result": "HBsAg, anti-HBc and NAT non-reactive", "reactive": False},
     {"test": "HCV", "result": "Anti-HCV and NAT non-reactive", "reactive": False},
     {"test": "HTLV", "result": "HTLV-I/II Ab non-reactive", "reactive": False},
+    {"test": "SYPHILIS", "result": "TPPA non-reactive", "reactive": False},
 ]
 
 STAGES = (
@@ -230,15 +231,20 @@ def record_donation(
     donation_type: str | None = None,
     site: str = HOSPITAL,
     at: float = 6,
+    patient: str | None = None,
 ) -> CommandResult:
+    """An autologous donation is collected for ``patient`` (the chain's patient by default)."""
+    kind = donation_type or chain.donation_type
     result: CommandResult = chain.app.donors.record_donation(
         CLINIC,
         donation_id or chain.donation,
         donor_code or chain.donor,
-        donation_type or chain.donation_type,
+        kind,
         site,
         "Bone marrow aspirate",
         chain.at(at),
+        source_tissue="BONE_MARROW",
+        intended_patient_code=patient or (chain.patient if kind == "AUTOLOGOUS" else None),
     )
     return result
 
@@ -371,7 +377,13 @@ def administer(
     verified: bool = True,
 ) -> CommandResult:
     result: CommandResult = chain.app.distribution.record_administration(
-        CLINIC, chain.batch, site, patient or chain.patient, chain.at(at), verified
+        CLINIC,
+        chain.batch,
+        site,
+        patient or chain.patient,
+        chain.at(at),
+        verified,
+        chain_of_identity_id=chain_of_identity_for(chain.donation),  # read from the label
     )
     return result
 

@@ -27,6 +27,7 @@ from api.settings import Settings, parse_database_url
 from api.wiring import Regentrace, migrate
 from demo.network import seed
 from domain import reference
+from domain.isbt128 import chain_of_identity_for
 from domain.shared import CommandResult, Principal, utcnow
 from tests.conftest import POSTGRES_URL
 
@@ -722,6 +723,8 @@ SCREENING = [
     {"test": "HIV", "result": "non-reactive", "reactive": False},
     {"test": "HBV", "result": "non-reactive", "reactive": False},
     {"test": "HCV", "result": "non-reactive", "reactive": False},
+    {"test": "SYPHILIS", "result": "non-reactive", "reactive": False},
+    {"test": "HTLV", "result": "non-reactive", "reactive": False},
 ]
 
 
@@ -829,6 +832,9 @@ def donor(w: SmallWorld, code: str, n: int, donation_type: str) -> None:
         HOSP,
         "Leukapheresis",
         w.h(6),
+        source_tissue="PERIPHERAL_BLOOD_APHERESIS",
+        # An autologous donation is collected for its donor's own patient code (PT-<n>).
+        intended_patient_code=f"PT-{n}" if donation_type == "AUTOLOGOUS" else None,
     )
 
 
@@ -964,13 +970,41 @@ def small_world(service: Regentrace) -> SmallWorld:
     )
     w.run(w.app.distribution.record_temperature_excursion, COURIER, "SHP-1", w.h(13.5), -110.0, 12)
     w.mark("B1 in transit")
+    # -110 °C is outside the LN2-vapour range: held until the QP judges it and lifts the hold.
+    w.run(
+        w.app.holds.lift_batch_hold,
+        QP,
+        "B1",
+        ["TEMPERATURE_EXCURSION:Shipment:SHP-1@2"],
+        "12 min at -110 °C is within the validated transport excursion",
+        "QP decision: hold lifted",
+        w.h(13.8),
+    )
     w.run(w.app.distribution.receive_shipment, CLINIC, "SHP-1", w.h(14), True)
-    w.run(w.app.distribution.record_administration, CLINIC, "B1", HOSP, "PT-1", w.h(15), True)
+    w.run(
+        w.app.distribution.record_administration,
+        CLINIC,
+        "B1",
+        HOSP,
+        "PT-1",
+        w.h(15),
+        True,
+        chain_of_identity_id=chain_of_identity_for(din(1)),
+    )
 
     made(w, "B2", 2, "PT-2", MU2, [MEDIUM], 20, product="CART-CD19-AUTO")
     released(w, "B2", 25)
     delivered(w, "B2", "SHP-2", MU2, EU_HOSP, 26)
-    w.run(w.app.distribution.record_administration, CLINIC, "B2", EU_HOSP, "PT-2", w.h(28), True)
+    w.run(
+        w.app.distribution.record_administration,
+        CLINIC,
+        "B2",
+        EU_HOSP,
+        "PT-2",
+        w.h(28),
+        True,
+        chain_of_identity_id=chain_of_identity_for(din(2)),
+    )
     w.mark("B2 administered")
 
     made(w, "B3", 3, "PT-3", MU1, [HSA], 30)

@@ -297,7 +297,9 @@ def chain_commands(t: docs.Timeline, tag: int, units: int) -> Iterator[tuple[str
                 "donationType": "AUTOLOGOUS",
                 "siteId": docs.HOSPITAL,
                 "material": "Leukapheresis product",
+                "sourceTissue": "PERIPHERAL_BLOOD_APHERESIS",
                 "acquiredAt": t(-38),
+                "intendedPatientCode": patient,
             },
         )
         yield (
