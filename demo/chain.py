@@ -4,8 +4,9 @@ Each patient's cells are collected at a hospital, made into one batch at a decen
 (T-cell selection, activation, lentiviral transduction, expansion, harvest and formulation,
 cryopreservation), tested, certified by the control site's QP, shipped back and administered.
 Several batches share one lentiviral vector lot, which is later found contaminated and recalled.
-Along the way: a deviation closed before release,
-a batch rejected for a sterility failure and destroyed, a temperature excursion in transit, a
+Along the way: a deviation closed before release, an out-of-specification mycoplasma result
+investigated and its hold lifted before a valid retest, a batch rejected for a sterility failure
+and destroyed, a temperature excursion in transit judged and its hold lifted by the QP, a
 donor who withdraws consent mid-manufacture, an allogeneic donor whose eligibility is revoked on
 look-back, and adverse reactions reported (one of them still overdue).
 """
@@ -17,7 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from demo import holds as hold_story
 from domain.application import TraceabilityLedger
+from domain.holds import HoldKind
 from domain.isbt128 import chain_of_identity_for, check_character
 from domain.shared import Principal
 
@@ -181,6 +184,7 @@ class Plan:
     sterility_fails: bool = False
     consent_withdrawn: bool = False
     excursion: bool = False
+    oos_retest: bool = False  # an out-of-specification result investigated, then retested
     adverse_event: tuple[str, bool, int | None] | None = (
         None  # (description, serious, days to submit)
     )
@@ -206,6 +210,7 @@ def plans() -> list[Plan]:
     found[2].deviation = True
     found[5].sterility_fails = True
     found[8].excursion = True
+    found[6].oos_retest = True
     found[11].consent_withdrawn = True
     found[1].adverse_event = ("Cytokine release syndrome grade 3 (ASTCT)", True, 3)
     found[9].adverse_event = ("Immune effector cell-associated neurotoxicity, grade 2", True, 9)
@@ -385,6 +390,8 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
                 ),
             )
             return
+    if p.oos_retest:
+        yield from hold_story.investigated_failure(app, batch, (LAB, lab), QPS[p.control], p.start)
     for test, method, spec, result in QC_TESTS:
         failed = p.sterility_fails and test == "STERILITY"
         yield (
@@ -473,6 +480,19 @@ def _release_and_use(
                 p.at(12.6),
                 -128.5,
                 14,
+            ),
+        )
+        yield (
+            f"{batch}: TEMPERATURE_EXCURSION hold lifted",
+            hold_story.lift(
+                app,
+                QPS[p.control],
+                batch,
+                HoldKind.TEMPERATURE_EXCURSION,
+                "14 min at -128.5 °C is within the validated transport excursion (stability "
+                "study SS-CART-2025-07: no loss of viability or potency up to 30 min above "
+                "-150 °C)",
+                p.at(12.8),
             ),
         )
     yield (
@@ -641,6 +661,16 @@ def _recalls(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
             "LV-CD19-25A01",
             "Supplier notice SN-2026-07: replication-competent lentivirus detected in a retained "
             "sample",
+        ),
+    )
+    yield (
+        "CART-26000: physician told of the vector lot's rejection",
+        hold_story.acknowledge(
+            app,
+            CLINIC,
+            "CART-26000",
+            "Treating haematologist informed by phone and letter; patient enrolled in "
+            "long-term follow-up for replication-competent lentivirus",
         ),
     )
     yield (

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from demo.network import CONTROL, EU_CENTRAL, UK_CONTROL, seed
+from domain import holds
 from projections.chain import BatchView, find_batches
 from projections.ledger import LedgerIndex
 from projections.rebuild import rebuild
@@ -249,6 +250,67 @@ def test_a_shipment_recorded_a_temperature_excursion_and_was_still_received(seed
     excursion = events[1][2]
     assert excursion.duration_minutes > 0
     assert events[0][2].dispatched_at <= excursion.observed_at <= events[2][2].received_at
+
+
+# ------------------------------------------------------------------------------------- holds
+
+
+def test_the_excursion_put_the_batch_on_hold_until_the_qp_lifted_it_before_receipt(seeded):
+    shipment = aggregates_with(seeded, "Shipment.TemperatureExcursionRecorded")[0]
+    batch = history(seeded, shipment)[0][2].batch_ids[0]
+    names = [name for _, name, _ in history(seeded, f"Batch:{batch}")]
+
+    assert names.index("HoldLifted") < names.index("Received")
+    found = holds.holds_of(seeded.app, batch)
+    excursions = [r.key for r in found.raised if r.kind == "TEMPERATURE_EXCURSION"]
+    assert len(excursions) == 1
+    assert excursions[0] in found.lifted
+
+
+def test_an_out_of_specification_result_was_investigated_before_its_hold_was_lifted(seeded):
+    lifts = [
+        (aggregate, event)
+        for aggregate in aggregates_with(seeded, "Batch.HoldLifted")
+        for _, name, event in history(seeded, aggregate)
+        if name == "HoldLifted" and event.deviation_id is not None
+    ]
+    assert len(lifts) == 1
+    aggregate, lift = lifts[0]
+    events = history(seeded, aggregate)
+    names = [name for _, name, _ in events]
+    failed = next(
+        i for i, (_, n, e) in enumerate(events) if n == "QcResultRecorded" and not e.passed
+    )
+    opened = next(
+        i
+        for i, (_, n, e) in enumerate(events)
+        if n == "DeviationOpened" and e.deviation_id == lift.deviation_id
+    )
+    closed = next(
+        i
+        for i, (_, n, e) in enumerate(events)
+        if n == "DeviationClosed" and e.deviation_id == lift.deviation_id
+    )
+    retest = next(
+        i
+        for i, (_, n, e) in enumerate(events)
+        if n == "QcResultRecorded" and e.test == events[failed][2].test and e.passed
+    )
+    assert failed < opened < closed < names.index("HoldLifted") < retest < names.index("Released")
+    assert lift.keys == (f"QC_FAILED:{aggregate}@{events[failed][2].originator_version}",)
+
+
+def test_batches_stay_held_after_the_look_back_and_the_vector_lot_rejection(seeded):
+    msc = holds.holds_of(seeded.app, "MSC-31000")
+    assert "ELIGIBILITY_REVOKED" in {r.kind for r in msc.active}
+
+    administered = [b.batch_id for b in all_batches(seeded) if b.status == "ADMINISTERED"]
+    found = {b: holds.holds_of(seeded.app, b) for b in administered}
+    owed = {b for b, h in found.items() if any(r.kind == "LOT_REJECTED" for r in h.duties)}
+    # Each treating centre must tell the physician; one has acknowledged so far.
+    assert "CART-26000" in owed
+    assert len(owed) >= 5
+    assert {b for b in owed if not found[b].open_duties} == {"CART-26000"}
 
 
 def test_adverse_reactions_are_reported_and_one_is_not_yet_submitted(seeded):
