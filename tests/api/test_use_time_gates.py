@@ -436,6 +436,23 @@ async def test_w16_correcting_a_value_that_supported_the_release_holds_the_batch
     await gate_refuses(gql, service, DISPATCHED, dispatch_input(batch, t), key)
 
 
+async def test_a_held_batch_can_still_be_rejected_and_destroyed(
+    gql: GraphQL, service: Regentrace
+) -> None:
+    """The quality person's other decision: the batch never reaches a patient."""
+    t = Timeline.ending_weeks_ago()
+    await licensed_network(gql, t)
+    await lot(gql, t)
+    batch = await released(gql, t, 1)
+    await run(gql, "rejectMaterialLot", {"lotId": VECTOR_LOT, "reason": "RCL in retained sample"})
+    assert len(active_keys(service, batch)) == 1
+    decision = {"batchId": batch, "reason": "vector lot rejected: RCL"}
+    await run(qp(gql, service), "rejectBatch", decision)
+    await run(gql, "destroyBatch", {**decision, "reason": "destroyed per SOP-QA-014"})
+    found = await gql.data("query ($id: ID!) { batch(id: $id) { status } }", {"id": batch})
+    assert found["batch"]["status"] == "DESTROYED"
+
+
 # ------------------------------------------------------------------- the physician's duty
 
 
