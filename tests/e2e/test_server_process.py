@@ -182,6 +182,11 @@ def test_several_serving_processes_share_the_port_and_the_ledger(
     """``serve --workers 2``: commands sent at once over many connections all land, once each,
     whichever process takes them, and every position is taken once."""
     with start(settings.database_url, tmp_path, ("--workers", "2")) as server:
+        # /readyz answers once the first process is up; on a busy machine the second may still
+        # be importing. Wait (bounded) for both, so that the commands meet two processes.
+        deadline = time.monotonic() + 60
+        while server.stderr().count("Started server process") < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
 
         def register(n: int) -> int:
             with httpx.Client(base_url=server.base_url, timeout=30) as client:
