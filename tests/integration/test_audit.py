@@ -2,7 +2,7 @@
 verification of the hash chain (``verify``), untouched and after an insider's tampering.
 
 The scenario is one donor-to-patient chain (``tests/integration/chain.py``) and an adverse
-reaction: 29 events over seven kinds of record and seven actors. Expectations come from the
+reaction: 31 events over seven kinds of record and seven actors. Expectations come from the
 ``ledger`` and ``stored_events`` tables read directly, and from the chain recomputed here.
 """
 
@@ -72,7 +72,7 @@ def test_the_history_lists_every_event_in_ledger_order_with_payload_actor_hash_a
     found = events(service)
     by_position = stored(service)
 
-    assert positions(found) == positions(history) == list(range(1, 30))
+    assert positions(found) == positions(history) == list(range(1, 32))
     for row, entry in zip(found, history, strict=True):
         event = by_position[int(row["position"])]
         payload = json.loads(bytes(row["state"]))
@@ -156,7 +156,7 @@ def test_the_recorded_time_filter_keeps_events_recorded_within_the_bounds_inclus
 
 def test_the_position_filter_keeps_the_range_inclusive(service, history):
     assert positions(events(service, from_position=7, to_position=12)) == list(range(7, 13))
-    assert positions(events(service, from_position=27)) == [27, 28, 29]
+    assert positions(events(service, from_position=29)) == [29, 30, 31]
     assert positions(events(service, to_position=3)) == [1, 2, 3]
     assert events(service, from_position=12, to_position=11) == []
 
@@ -236,8 +236,8 @@ def test_an_intact_ledger_verifies_with_the_head_position_and_hash_of_its_last_r
     assert result.ok
     assert result.first_mismatch_position is None
     assert result.problem is None
-    assert result.checked_events == len(history) == 29
-    assert result.head_position == int(history[-1]["position"]) == 29
+    assert result.checked_events == len(history) == 31
+    assert result.head_position == int(history[-1]["position"]) == 31
     assert result.head_hash.strip() == history[-1]["hash"].strip() == recomputed_head(service)
 
 
@@ -253,7 +253,7 @@ def test_verification_reports_its_progress_up_to_the_count_checked(service, hist
 
     verify(service.read, progress=lambda done, total: reported.append((done, total)))
 
-    assert reported[-1] == (29, 29)
+    assert reported[-1] == (31, 31)
 
 
 # An insider's edits, each (name, edit of position p, first position verification must name).
@@ -318,11 +318,11 @@ def test_verification_names_the_first_position_an_insider_tampered_with(
 
 
 def test_a_deleted_last_event_left_in_the_ledger_index_is_caught(service, history):
-    delete_event(service, 29)
+    delete_event(service, 31)
 
     result = verify(service.read)
 
-    assert (result.ok, result.first_mismatch_position) == (False, 29)
+    assert (result.ok, result.first_mismatch_position) == (False, 31)
     assert "no stored event" in (result.problem or "")
 
 
@@ -362,7 +362,7 @@ def test_a_range_to_the_head_from_the_middle_checks_the_rest_of_the_ledger(servi
     result = verify(service.read, 20)
 
     assert result.ok, result.problem
-    assert result.checked_events == 10
+    assert result.checked_events == 12
 
 
 def test_a_range_catches_tampering_inside_it_and_not_outside_it(service, history):
@@ -404,7 +404,7 @@ def alter_column(service: Regentrace, p: int, column: str) -> None:
 @pytest.mark.parametrize(
     ("edit", "unseen_from"), [t[1:] for t in LINK_INTO], ids=[t[0] for t in LINK_INTO]
 )
-@pytest.mark.parametrize("n", [2, 14, 28])
+@pytest.mark.parametrize("n", [2, 14, 30])
 def test_a_range_from_n_checks_the_link_into_n_from_n_minus_1(
     service, history, edit, unseen_from, n
 ):
@@ -461,17 +461,17 @@ def test_a_gap_in_positions_alone_verifies(service, history):
 
     verification = verify(service.read)
 
-    assert result.position == 31
-    assert [int(r["position"]) for r in ledger_rows(service)][-2:] == [29, 31]
+    assert result.position == 33
+    assert [int(r["position"]) for r in ledger_rows(service)][-2:] == [31, 33]
     assert verification.ok, verification.problem
-    assert (verification.checked_events, verification.head_position) == (30, 31)
+    assert (verification.checked_events, verification.head_position) == (32, 33)
 
 
 def test_a_deleted_event_and_its_ledger_row_are_caught_by_the_chain_across_a_gap(service, history):
     burn_a_position(service)
     suspended = service.app.sites.suspend_site(NETWORK, LAB, "audit finding").position
     reinstated = service.app.sites.reinstate_site(NETWORK, LAB, "finding closed").position
-    assert (suspended, reinstated) == (31, 32)
+    assert (suspended, reinstated) == (33, 34)
 
     delete_event_and_ledger_row(service, suspended)
     result = verify(service.read)

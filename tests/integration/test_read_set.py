@@ -223,7 +223,17 @@ def test_a_batch_step_using_a_lot_rejected_meanwhile_is_a_conflict(services):
     mine.app.batches.release_material_lot(ADMIN, "LOT-1", None, hours(3.5))
     mine.app.donors.register_donor(ADMIN, "DNR-1")
     mine.app.donors.record_consent(ADMIN, "DNR-1", "ICF-1", hours(3))
-    mine.app.donors.record_donation(ADMIN, "DON-1", "DNR-1", "AUTOLOGOUS", SPOKE, "cells", hours(4))
+    mine.app.donors.record_donation(
+        ADMIN,
+        "DON-1",
+        "DNR-1",
+        "AUTOLOGOUS",
+        SPOKE,
+        "cells",
+        hours(4),
+        intended_patient_code="PT-1",
+        source_tissue="PERIPHERAL_BLOOD_APHERESIS",
+    )
     mine.app.batches.start_batch(
         ADMIN, "B-1", "CART-CD19-AUTO", "DON-1", "PT-1", CTRL, SPOKE, hours(5)
     )
