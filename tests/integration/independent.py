@@ -980,16 +980,6 @@ def small_world(service: Regentrace) -> SmallWorld:
         "QP decision: hold lifted",
         w.h(13.8),
     )
-    # -110 °C is outside the LN2-vapour range: held until the QP judges it and lifts the hold.
-    w.run(
-        w.app.holds.lift_batch_hold,
-        QP,
-        "B1",
-        ["TEMPERATURE_EXCURSION:Shipment:SHP-1@2"],
-        "12 min at -110 °C is within the validated transport excursion",
-        "QP decision: hold lifted",
-        w.h(13.8),
-    )
     w.run(w.app.distribution.receive_shipment, CLINIC, "SHP-1", w.h(14), True)
     w.run(
         w.app.distribution.record_administration,
