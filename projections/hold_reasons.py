@@ -16,6 +16,7 @@ from domain.batch import Batch
 from domain.holds import HoldKind
 from domain.shared import LedgerEvent
 from projections.sql import Sql
+from projections.versioned import VersionedTable
 
 # The kinds domain/holds.py names, which this view writes as text.
 LOT_REJECTED = HoldKind.LOT_REJECTED.value
@@ -47,6 +48,27 @@ class Reason:
         return cls(kind, at, description, event.originator_id, event.originator_version)
 
 
+# What the handlers and the reads need to know of each batch. Its positions (released,
+# administered, ended) let one current version answer for any position.
+BATCHES = VersionedTable(
+    "hold_batches",
+    "batch_id",
+    (
+        "batch_id",
+        "product",
+        "donor_code",
+        "patient_code",
+        "started_at",
+        "released_position",
+        "frozen_expires_at",
+        "administered_position",
+        "administered_at",
+        "administered_site_id",
+        "ended_position",
+    ),
+)
+
+
 def expiry_key(batch_id: str) -> str:
     return f"{EXPIRED}:{Batch.ledger_id(batch_id)}"
 
@@ -67,7 +89,7 @@ def raise_hold(sql: Sql, batch_id: str, reason: Reason, position: int) -> None:
     )  # fmt: skip
     batch = sql.one(
         "SELECT administered_site_id, patient_code FROM hold_batches"
-        " WHERE batch_id = ? AND administered_position IS NOT NULL",
+        " WHERE batch_id = ? AND valid_to IS NULL AND administered_position IS NOT NULL",
         (batch_id,),
     )
     if batch is not None:
@@ -102,7 +124,7 @@ def causes(sql: Sql, subject_id: str) -> list[Reason]:
 def derived_expiry(sql: Sql, batch_id: str, position: int) -> datetime:
     """The end of manufacture (the last step's completion, the start while there is none) by
     ``position``, plus the product's shelf life: the batch's expiry until its release fixes it."""
-    batch = sql.one("SELECT product, started_at FROM hold_batches WHERE batch_id = ?", (batch_id,))
+    batch = BATCHES.current(sql, batch_id)
     assert batch is not None, f"no batch {batch_id!r}"
     made = sql.one(
         "SELECT MAX(completed_at) AS completed_at FROM hold_steps"

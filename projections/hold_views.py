@@ -88,7 +88,8 @@ def expires_at(sql: Sql, batch_id: str, position: int) -> datetime | None:
     """The batch's expiry as known at ``position``: the one its release fixed, else derived
     from its steps by then (None for a batch not started by then)."""
     batch = sql.one(
-        "SELECT released_position, frozen_expires_at FROM hold_batches WHERE batch_id = ?",
+        "SELECT released_position, frozen_expires_at FROM hold_batches"
+        " WHERE batch_id = ? AND valid_to IS NULL",
         (batch_id,),
     )
     if batch is None:
@@ -103,7 +104,10 @@ def expires_at(sql: Sql, batch_id: str, position: int) -> datetime | None:
 def expiry_hold(sql: Sql, batch_id: str, position: int, moment: datetime) -> HoldView | None:
     """The EXPIRED reason of a batch still in use at ``position`` whose expiry ``moment``
     reached; None otherwise."""
-    ended = sql.scalar("SELECT ended_position FROM hold_batches WHERE batch_id = ?", (batch_id,))
+    ended = sql.scalar(
+        "SELECT ended_position FROM hold_batches WHERE batch_id = ? AND valid_to IS NULL",
+        (batch_id,),
+    )
     if ended is not None and ended <= position:
         return None
     expiry = expires_at(sql, batch_id, position)
@@ -131,7 +135,7 @@ def held_clause(position: int, moment: datetime, batch: str) -> tuple[str, list[
     ]
     derived = " OR ".join(f"(e.product = ? AND {MADE_AT} <= ?)" for _ in shelf) or "1 = 0"
     expired = (
-        f"EXISTS (SELECT 1 FROM hold_batches e WHERE e.batch_id = {batch}"
+        f"EXISTS (SELECT 1 FROM hold_batches e WHERE e.batch_id = {batch} AND e.valid_to IS NULL"
         " AND (e.ended_position IS NULL OR e.ended_position > ?)"
         " AND CASE WHEN e.released_position <= ? THEN e.frozen_expires_at <= ?"
         f" ELSE ({derived}) END)"

@@ -28,6 +28,7 @@ from domain.material_lot import MaterialLot
 from domain.shipment import Shipment
 from domain.site import Site
 from projections.hold_reasons import (
+    BATCHES,
     CONSENT_WITHDRAWN,
     ELIGIBILITY_REVOKED,
     LOT_REJECTED,
@@ -89,7 +90,9 @@ def _eligibility_revoked(sql: Sql, a: Appended) -> None:
 def _donor_cause(sql: Sql, a: Appended, reason: Reason) -> None:
     add_cause(sql, a.event.originator_id, reason, a.position)
     for row in sql.all(
-        "SELECT batch_id FROM hold_batches WHERE donor_code = ? ORDER BY batch_id", (_key(a),)
+        "SELECT batch_id FROM hold_batches WHERE donor_code = ? AND valid_to IS NULL"
+        " ORDER BY batch_id",
+        (_key(a),),
     ):
         raise_hold(sql, row["batch_id"], reason, a.position)
 
@@ -114,7 +117,8 @@ def _donation_recorded(sql: Sql, a: Appended) -> None:
     e = a.event
     assert isinstance(e, Donation.Recorded)
     sql.execute(
-        "INSERT INTO hold_donations (donation_id, donor_code) VALUES (?,?)", (_key(a), e.donor_code)
+        "INSERT INTO hold_donations (donation_id, donor_code, position) VALUES (?,?,?)",
+        (_key(a), e.donor_code, a.position),
     )
 
 
@@ -125,11 +129,14 @@ def _batch_started(sql: Sql, a: Appended) -> None:
         "SELECT donor_code FROM hold_donations WHERE donation_id = ?", (e.donation_id,)
     )
     assert donor_code is not None, f"batch {e.originator_id} names unknown donation"
-    sql.execute(
-        "INSERT INTO hold_batches (batch_id, product, donor_code, patient_code, started_at)"
-        " VALUES (?,?,?,?,?)",
-        (_key(a), e.product, donor_code, e.patient_code, e.started_at),
-    )
+    row = dict.fromkeys(BATCHES.columns) | {
+        "batch_id": _key(a),
+        "product": e.product,
+        "donor_code": donor_code,
+        "patient_code": e.patient_code,
+        "started_at": e.started_at,
+    }
+    BATCHES.insert(sql, row, a.position)
     # A withdrawal or revocation recorded earlier reaches the batch only if it states a time
     # at or after the batch's start (one before it refused the start).
     for reason in causes(sql, Donor.ledger_id(donor_code)):
@@ -172,26 +179,25 @@ def _released(sql: Sql, a: Appended) -> None:
     assert isinstance(e, Batch.Released)
     # Releases recorded before the expiry was frozen into them: the product data tells.
     frozen = e.expires_at or derived_expiry(sql, _key(a), a.position)
-    sql.execute(
-        "UPDATE hold_batches SET released_position = ?, frozen_expires_at = ? WHERE batch_id = ?",
-        (a.position, frozen, _key(a)),
-    )
+    BATCHES.change(sql, _key(a), a.position, released_position=a.position, frozen_expires_at=frozen)
 
 
 def _administered(sql: Sql, a: Appended) -> None:
     e = a.event
     assert isinstance(e, Batch.Administered)
-    sql.execute(
-        "UPDATE hold_batches SET administered_position = ?, administered_at = ?,"
-        " administered_site_id = ?, ended_position = ? WHERE batch_id = ?",
-        (a.position, e.administered_at, e.site_id, a.position, _key(a)),
+    BATCHES.change(
+        sql,
+        _key(a),
+        a.position,
+        administered_position=a.position,
+        administered_at=e.administered_at,
+        administered_site_id=e.site_id,
+        ended_position=a.position,
     )
 
 
 def _ended(sql: Sql, a: Appended) -> None:
-    sql.execute(
-        "UPDATE hold_batches SET ended_position = ? WHERE batch_id = ?", (a.position, _key(a))
-    )
+    BATCHES.change(sql, _key(a), a.position, ended_position=a.position)
 
 
 def _corrected(sql: Sql, a: Appended) -> None:
@@ -199,9 +205,8 @@ def _corrected(sql: Sql, a: Appended) -> None:
     assert isinstance(e, Batch.Corrected)
     if e.corrected_event_type not in RELEASE_EVENTS:
         return
-    released = sql.scalar(
-        "SELECT released_position FROM hold_batches WHERE batch_id = ?", (_key(a),)
-    )
+    batch = BATCHES.current(sql, _key(a))
+    released = batch["released_position"] if batch else None
     if released is None or e.corrected_position > released:
         return  # not released yet, or a result recorded after the release: it supported nothing
     text = (
@@ -247,8 +252,8 @@ def _dispatched(sql: Sql, a: Appended) -> None:
     assert isinstance(e, Shipment.Dispatched)
     for batch_id in dict.fromkeys(e.batch_ids):
         sql.execute(
-            "INSERT INTO hold_shipment_batches (shipment_id, batch_id) VALUES (?,?)",
-            (_key(a), batch_id),
+            "INSERT INTO hold_shipment_batches (shipment_id, batch_id, position) VALUES (?,?,?)",
+            (_key(a), batch_id, a.position),
         )
 
 
@@ -257,7 +262,7 @@ def _excursion(sql: Sql, a: Appended) -> None:
     assert isinstance(e, Shipment.TemperatureExcursionRecorded)
     for row in sql.all(
         "SELECT s.batch_id, b.product FROM hold_shipment_batches s"
-        " JOIN hold_batches b ON b.batch_id = s.batch_id"
+        " JOIN hold_batches b ON b.batch_id = s.batch_id AND b.valid_to IS NULL"
         " WHERE s.shipment_id = ? ORDER BY s.batch_id",
         (_key(a),),
     ):

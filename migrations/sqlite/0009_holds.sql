@@ -2,7 +2,8 @@
 -- position that raised it, the signed lifts, and the institutions' duty to tell the physician
 -- when a reason arises after administration. Rows are append-only and carry the position that
 -- wrote them, so every view of them answers as of any position (ADR 3). The hold_* tables keep
--- what the handlers need to know of batches, lots, donors, shipments and sites at the head.
+-- what the handlers need to know of batches (versioned rows), lots, donors, shipments and sites,
+-- each row tagged with its position like every projection row.
 
 CREATE TABLE batch_holds (
     batch_id       text NOT NULL,
@@ -53,7 +54,9 @@ CREATE TABLE physician_acknowledgements (
 );
 
 CREATE TABLE hold_batches (
-    batch_id              text NOT NULL PRIMARY KEY,
+    batch_id              text NOT NULL,
+    valid_from            INTEGER NOT NULL,
+    valid_to              INTEGER,
     product               text NOT NULL,
     donor_code            text NOT NULL,
     patient_code          text NOT NULL,
@@ -63,13 +66,16 @@ CREATE TABLE hold_batches (
     administered_position INTEGER,
     administered_at       TEXT,
     administered_site_id  text,
-    ended_position        INTEGER
+    ended_position        INTEGER,
+    PRIMARY KEY (batch_id, valid_from)
 );
-CREATE INDEX hold_batches_donor ON hold_batches (donor_code);
+CREATE INDEX hold_batches_current ON hold_batches (batch_id) WHERE valid_to IS NULL;
+CREATE INDEX hold_batches_donor ON hold_batches (donor_code) WHERE valid_to IS NULL;
 
 CREATE TABLE hold_donations (
     donation_id text NOT NULL PRIMARY KEY,
-    donor_code  text NOT NULL
+    donor_code  text NOT NULL,
+    position    INTEGER NOT NULL
 );
 
 CREATE TABLE hold_steps (
@@ -93,6 +99,7 @@ CREATE TABLE hold_lot_uses (
 CREATE TABLE hold_shipment_batches (
     shipment_id text NOT NULL,
     batch_id    text NOT NULL,
+    position    INTEGER NOT NULL,
     PRIMARY KEY (shipment_id, batch_id)
 );
 
