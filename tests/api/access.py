@@ -343,6 +343,7 @@ def lone_site_database(
                 kind="CONTROL_SITE",
                 jurisdiction="TW",
                 country="TW",
+                licence_number="TFDA-SOLO",  # a Taiwanese control site is licensed
                 supervising_authority="TFDA",
             )
             ledger.service.app.sites.activate_site(BUILDER, ledger.site, "QMS certified")

@@ -563,10 +563,13 @@ async def test_a_corrected_licence_number_is_accepted_by_its_camel_case_name(
 
     history = (await events(gql, filter={"fromPosition": result["position"]}))["nodes"]
     assert history[0]["payload"]["field"] == "licence_number"
-    assert history[0]["payload"]["old_value"] is None
+    # The chain's Taiwanese spoke is licensed (tests/integration/chain.py): the number it had.
+    assert history[0]["payload"]["old_value"] == f"TFDA-{SPOKE}"
     assert (await gql.data(SITE, {"id": SPOKE}))["site"]["licenceNumber"] == "TFDA-DM-2025-0999"
     before = just_before(service, result["position"])
-    assert (await gql.data(SITE, {"id": SPOKE, "asOf": before}))["site"]["licenceNumber"] is None
+    assert (await gql.data(SITE, {"id": SPOKE, "asOf": before}))["site"]["licenceNumber"] == (
+        f"TFDA-{SPOKE}"
+    )
 
 
 async def test_corrected_operator_and_courier_show_in_source_and_flow_from_then_on(

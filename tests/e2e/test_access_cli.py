@@ -67,8 +67,17 @@ def test_each_credential_set_up_by_the_cli_sees_exactly_its_part(regentrace: Cli
         "SELECT DISTINCT b.batch_id FROM batch_sites b JOIN site_versions s"
         " ON s.site_id = b.site_id WHERE s.country = 'DE'",
     )
+    # Each regulatory area has its own control site: the Taipei QP and TFDA reach the batches
+    # made in Taiwan, not those of the EU central site or the UK control site.
+    taiwanese = from_tables(
+        regentrace,
+        "SELECT DISTINCT b.batch_id FROM batch_sites b JOIN site_versions s"
+        " ON s.site_id = b.site_id WHERE s.country = 'TW'",
+    )
     assert german
     assert german < every_batch
+    assert taiwanese
+    assert taiwanese < every_batch
 
     with start(regentrace.database_url, tmp_path, dev_principal_enabled="false") as server:
         # The administrator registers a second organisation, and is recorded as its actor.
@@ -130,9 +139,9 @@ def test_each_credential_set_up_by_the_cli_sees_exactly_its_part(regentrace: Cli
     assert history["data"]["events"]["nodes"] == [
         {"actor": "apikey:site-admin", "actorRole": "administrator"}
     ]
-    assert own == every_batch
+    assert own == taiwanese
     assert other == set()
-    assert taiwan == every_batch
+    assert taiwan == taiwanese
     assert germany == german
     assert foreign_release["errors"][0]["extensions"]["code"] == "FORBIDDEN"
     assert regulator_write["errors"][0]["extensions"]["code"] == "FORBIDDEN"

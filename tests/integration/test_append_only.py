@@ -243,6 +243,7 @@ def test_the_service_runs_commands_when_connected_as_the_application_role(networ
             jurisdiction="TW",
             country="TW",
             supervising_authority="TFDA",
+            licence_number="TFDA-DM-9",  # a Taiwanese modular unit is licensed
             control_site_id=c.CTRL,
         )
         activated = as_app.app.sites.activate_site(ADMIN, "TW-MU-9", "qualified")

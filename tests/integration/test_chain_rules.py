@@ -1047,7 +1047,7 @@ TIMED: dict[str, tuple[str | None, Callable[[Chain], None] | None, Callable, flo
         None,
         None,
         lambda ch, t: ch.app.donors.record_donation(
-            CLINIC, c.din(1), DONOR, "ALLOGENEIC", HOSPITAL, "BM", t
+            CLINIC, c.din(1), DONOR, "ALLOGENEIC", HOSPITAL, "BM", t, source_tissue="BONE_MARROW"
         ),
         6,
         True,

@@ -131,7 +131,7 @@ VIEWS: list[tuple[str, str, str, str, Any, str, Callable[[Sql, int], Any]]] = [
         "Site.Registered",
         "licenceNumber",
         "licence_number",
-        None,
+        f"TFDA-{SPOKE}",  # the chain's Taiwanese spoke is licensed (tests/integration/chain.py)
         "TFDA-DM-2025-0999",
         site_field(SPOKE, "licence_number"),
     ),

@@ -37,6 +37,7 @@ def register(app, site_id, kind="CONTROL_SITE", control=None, at=T0, **extra):
         "jurisdiction": "TW",
         "country": "TW",
         "supervising_authority": "TFDA",
+        "licence_number": f"TFDA-{site_id}",  # Taiwanese sites are licensed
     } | extra
     return app.sites.register_site(
         ADMIN, site_id=site_id, kind=kind, control_site_id=control, registered_at=at, **fields

@@ -56,6 +56,7 @@ def network(service: Regentrace) -> None:
             jurisdiction="TW",
             country="TW",
             supervising_authority="TFDA",
+            licence_number=f"TFDA-{site_id}",  # Taiwanese sites are licensed
             control_site_id=control,
             registered_at=hours(0),
         )

@@ -145,6 +145,7 @@ def world(
                 jurisdiction="TW",
                 country="TW",
                 supervising_authority="TFDA",
+                licence_number="TFDA-DM-TAINAN",  # Taiwanese sites are licensed
                 control_site_id=CONTROL,
             )
             progress: list[tuple[str, int, int]] = []
