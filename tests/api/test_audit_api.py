@@ -183,7 +183,7 @@ async def test_events_lists_the_ledger_in_order_with_payload_actor_hash_and_vers
 
     nodes = found["nodes"]
     assert (
-        [n["position"] for n in nodes] == [int(r["position"]) for r in rows] == list(range(1, 30))
+        [n["position"] for n in nodes] == [int(r["position"]) for r in rows] == list(range(1, 32))
     )
     assert found["pageInfo"]["hasNextPage"] is False
     for node, row in zip(nodes, rows, strict=True):
@@ -244,7 +244,7 @@ async def test_each_event_filter_keeps_exactly_the_matching_events(
 
     assert found == expected(service, keep)
     assert found, "the scenario holds matching events"
-    assert len(found) < 29
+    assert len(found) < 31
 
 
 async def test_the_recorded_time_filter_takes_bounds_in_any_offset_inclusively(
@@ -288,7 +288,7 @@ async def test_a_filter_matching_nothing_gives_an_empty_page_without_a_cursor(gq
     assert found == {"nodes": [], "pageInfo": {"hasNextPage": False, "endCursor": None}}
 
 
-@pytest.mark.parametrize("first", [1, 4, 28, 29, 100])
+@pytest.mark.parametrize("first", [1, 4, 30, 31, 100])
 async def test_paging_with_the_end_cursor_visits_every_event_exactly_once(
     gql: GraphQL, service, chain, first
 ):
@@ -304,8 +304,8 @@ async def test_paging_a_filtered_history_visits_every_matching_event_once(
 
 
 async def test_the_last_full_page_says_whether_more_follow(gql: GraphQL, chain):
-    first = await events(gql, first=29)
-    beyond = await events(gql, first=28)
+    first = await events(gql, first=31)
+    beyond = await events(gql, first=30)
 
     assert first["pageInfo"]["hasNextPage"] is False
     assert beyond["pageInfo"]["hasNextPage"] is True
@@ -351,7 +351,7 @@ async def test_an_intact_ledger_verifies_with_the_head_position_and_hash_of_its_
     last = ledger_rows(service)[-1]
     assert found == {
         "ok": True,
-        "checkedEvents": 29,
+        "checkedEvents": 31,
         "headPosition": int(last["position"]),
         "headHash": last["hash"].strip(),
         "firstMismatchPosition": None,
@@ -448,7 +448,7 @@ async def test_verify_ledger_over_a_range_from_the_middle_checks_only_that_range
     # From 19, the link into 19 starts at 18's hash: 18 is checked as its start.
     assert (linked_into["ok"], linked_into["firstMismatchPosition"]) == (False, 18)
     assert "the event before the range" in linked_into["problem"]
-    assert (after["ok"], after["checkedEvents"]) == (True, 10)
+    assert (after["ok"], after["checkedEvents"]) == (True, 12)
 
 
 @pytest.mark.parametrize(
@@ -501,12 +501,12 @@ async def test_correct_event_records_a_correcting_event_the_history_shows_beside
         gql, registered, "name", "Taipei Control Centre", "typo in the registration"
     )
 
-    assert result == {"position": 30, "aggregateId": f"Site:{CTRL}", "version": 3}
+    assert result == {"position": 32, "aggregateId": f"Site:{CTRL}", "version": 3}
     history = (await events(gql, filter={"aggregateId": f"Site:{CTRL}"}))["nodes"]
     assert [(n["type"], n["position"], n["version"]) for n in history] == [
         ("Site.Registered", registered, 1),
         ("Site.Activated", 2, 2),
-        ("Site.Corrected", 30, 3),
+        ("Site.Corrected", 32, 3),
     ]
     original, _, correction = history
     assert original["payload"]["name"] == f"Site {CTRL}"
