@@ -125,3 +125,16 @@ CREATE TABLE hold_site_changes (
     source_version bigint NOT NULL,
     PRIMARY KEY (site_id, position)
 );
+
+-- The application role writes these views inline and empties them on rebuild, as the others.
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'regentrace_app') THEN
+        GRANT SELECT, INSERT, UPDATE, DELETE ON
+            batch_holds, batch_hold_lifts, physician_notifications, physician_acknowledgements,
+            hold_batches, hold_donations, hold_steps, hold_lot_uses, hold_shipment_batches,
+            hold_causes, hold_site_changes
+        TO regentrace_app;
+    END IF;
+END
+$$;
