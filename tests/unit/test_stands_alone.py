@@ -13,21 +13,30 @@ from tests import outside
 REPO = Path(outside.REPO)
 
 
-def test_a_file_beside_the_repository_counts_as_outside():
+def test_what_stood_beside_the_repository_counts_as_outside(monkeypatch):
+    monkeypatch.setattr(outside, "NEIGHBOURS", frozenset({"shared"}))
+
     assert outside.beside_the_repository(os.path.join(outside.PARENT, "shared", "contract.graphql"))
     assert outside.beside_the_repository(os.path.join(REPO, "..", "shared", "x.json"))
 
 
-def test_the_repository_itself_and_the_tests_scratch_folders_do_not():
+def test_the_repository_and_what_the_run_creates_beside_it_do_not(monkeypatch):
+    monkeypatch.setattr(outside, "NEIGHBOURS", frozenset({"shared"}))
+
     assert not outside.beside_the_repository(str(REPO / "api" / "contract.graphql"))
-    assert not outside.beside_the_repository(os.path.join(outside.TEMP, "pytest-of-root", "x"))
-    assert not outside.beside_the_repository(os.path.join(outside.TEMP, "tmpa1b2c3", "x"))
+    assert not outside.beside_the_repository(os.path.join(outside.PARENT, "regentrace-scratch"))
     assert not outside.beside_the_repository("/usr/lib/python3/os.py")
-    assert not outside.beside_the_repository(os.path.join(outside.PARENT, ".cache", "x"))
 
 
-def test_opening_a_file_beside_the_repository_is_seen():
-    path = os.path.join(outside.PARENT, "regentrace-no-such-file-beside-the-repository")
+def test_hidden_folders_and_pytest_folders_are_never_neighbours():
+    assert not any(n.startswith((".", "pytest-of-")) for n in outside.NEIGHBOURS)
+    assert os.path.basename(outside.REPO) not in outside.NEIGHBOURS
+
+
+def test_opening_a_file_beside_the_repository_is_seen(monkeypatch):
+    name = "regentrace-no-such-file-beside-the-repository"
+    monkeypatch.setattr(outside, "NEIGHBOURS", outside.NEIGHBOURS | {name})
+    path = os.path.join(outside.PARENT, name)
     before = len(outside.seen)
     with pytest.raises(FileNotFoundError):
         open(path)  # noqa: SIM115 - the audit hook sees the attempt
