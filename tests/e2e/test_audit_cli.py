@@ -106,10 +106,10 @@ def test_verify_exits_0_on_an_intact_ledger_and_prints_the_head_position_and_has
     last = ledger_rows(service)[-1]
     assert result.returncode == 0, result.stderr
     assert re.search(
-        r"verify: OK, 29 events in [\d.]+s; head position 29, head hash ", result.stderr
+        r"verify: OK, 31 events in [\d.]+s; head position 31, head hash ", result.stderr
     )
     assert result.stderr.rstrip().endswith(f"head hash {last['hash'].strip()}")
-    assert "verify: 29/29 events" in result.stderr
+    assert "verify: 31/31 events" in result.stderr
 
 
 def test_verify_of_an_empty_ledger_succeeds(cli, service):
@@ -119,7 +119,7 @@ def test_verify_of_an_empty_ledger_succeeds(cli, service):
     assert "verify: OK, 0 events" in result.stderr
 
 
-@pytest.mark.parametrize("p", [1, 29])
+@pytest.mark.parametrize("p", [1, 31])
 def test_verify_exits_1_naming_the_first_altered_position(cli, service, chain, p):
     alter_state(service, p)
 
@@ -158,7 +158,7 @@ def test_verify_from_to_checks_only_that_range(cli, service, chain):
     assert "verify: FAILED at position 18: " in linked_into.stderr
     assert "the event before the range" in linked_into.stderr
     assert after.returncode == 0, after.stderr
-    assert "verify: OK, 10 events" in after.stderr
+    assert "verify: OK, 12 events" in after.stderr
 
 
 # ------------------------------------------------------------- the export, checked independently
@@ -174,18 +174,18 @@ def test_the_exported_ledger_verifies_independently_with_the_same_head_hash(
     verified = cli("verify")
 
     head = ledger_rows(service)[-1]["hash"].strip()
-    assert "export: done, 29 events" in exported.stderr
+    assert "export: done, 31 events" in exported.stderr
     assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert checked.stdout.strip() == f"OK: 29 events verified; head hash {head}"
+    assert checked.stdout.strip() == f"OK: 31 events verified; head hash {head}"
     assert verified.stderr.rstrip().endswith(f"head hash {head}")
     header, *events = lines_of(out)
     assert header == {
         "format": "regentrace-ledger-export/1",
         "chain": "sha256, see docs/ledger-chain.md",
         "anchor": "0" * 64,
-        "until_position": 29,
+        "until_position": 31,
     }
-    assert [e["position"] for e in events] == list(range(1, 30))
+    assert [e["position"] for e in events] == list(range(1, 32))
     for event in events:
         state = base64.b64decode(event["state_base64"])
         assert json.loads(state) == event["payload"]
@@ -199,7 +199,7 @@ def test_an_export_made_by_write_ledger_in_process_verifies_independently(servic
 
     checked = independent(out)
 
-    assert count == 29
+    assert count == 31
     assert checked.returncode == 0, checked.stdout
     assert checked.stdout.strip().endswith(verify(service.read).head_hash.strip())
 
@@ -353,9 +353,9 @@ def test_an_export_until_a_day_includes_that_whole_day_as_a_replay_until_it_does
     replayed = cli("replay", "--until", today, "--out", str(tmp_path / "replay.sqlite3"))
 
     assert replayed.returncode == 0, replayed.stderr
-    assert "replay: done, 29 events up to position 29" in replayed.stderr
-    assert lines_of(out)[0]["until_position"] == 29
-    assert len(lines_of(out)) == 30
+    assert "replay: done, 31 events up to position 31" in replayed.stderr
+    assert lines_of(out)[0]["until_position"] == 31
+    assert len(lines_of(out)) == 32
 
 
 # ------------------------------------------------------------------------------------- replay
