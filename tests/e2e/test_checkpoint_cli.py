@@ -138,7 +138,7 @@ def test_a_checkpoint_signs_the_head_and_is_kept_in_the_list(cli, service, chain
     listed = cli("checkpoint", "--list")
     pem = cli("checkpoint", "--public-key")
 
-    assert (first["position"], first["head_hash"]) == (29, c_hash(service, 29))
+    assert (first["position"], first["head_hash"]) == (31, c_hash(service, 31))
     assert (second["position"], second["head_hash"]) == head(service)
     # The second verified only what the ledger grew since the first.
     assert "checkpoint: verifying, 1/1 events" in again.stderr
@@ -148,7 +148,7 @@ def test_a_checkpoint_signs_the_head_and_is_kept_in_the_list(cli, service, chain
         assert public_key_pem(checkpoint.public_key) == pem.stdout
     rows = [line.split("\t") for line in listed.stdout.splitlines()[1:]]
     assert [(r[0], r[1], r[3], r[4]) for r in rows] == [
-        ("1", "29", first["key_id"], first["head_hash"]),
+        ("1", "31", first["key_id"], first["head_hash"]),
         ("2", str(second["position"]), second["key_id"], second["head_hash"]),
     ]
     assert [r[2] for r in rows] == [first["signed_at"], second["signed_at"]]
@@ -196,12 +196,12 @@ def test_a_ledger_that_grew_after_the_checkpoint_extends_it(cli, service, chain,
 
     for result in (verified, pinned):
         assert result.returncode == 0, result.stderr
-        assert "verify: OK, 31 events" in result.stderr
-        assert "verify: OK, the ledger extends the checkpoint of position 29 signed" in (
+        assert "verify: OK, 33 events" in result.stderr
+        assert "verify: OK, the ledger extends the checkpoint of position 31 signed" in (
             result.stderr
         )
     assert checked.returncode == 0, checked.stdout
-    assert "OK: extends the checkpoint of position 29" in checked.stdout
+    assert "OK: extends the checkpoint of position 31" in checked.stdout
     assert "pass --public-key to pin it" in checked.stdout
     assert checked_pinned.returncode == 0, checked_pinned.stdout
     assert "(the key given)" in checked_pinned.stdout
@@ -221,16 +221,16 @@ def test_a_tail_removed_after_the_checkpoint_is_found(cli, service, chain, tmp_p
     # The chain alone holds: what is left is a good chain. The checkpoint tells.
     assert plain.returncode == 0, plain.stderr
     message = (
-        f"the ledger ends at position {29 - removed}, before the checkpoint's position 29: "
+        f"the ledger ends at position {31 - removed}, before the checkpoint's position 31: "
         "events were removed from its end"
     )
     assert verified.returncode == 1, verified.stderr
-    assert f"verify: FAILED: checkpoint of position 29: {message}" in verified.stderr
+    assert f"verify: FAILED: checkpoint of position 31: {message}" in verified.stderr
     assert checked.returncode == 1, checked.stdout
-    assert f"FAILED: checkpoint of position 29: {message}" in checked.stdout
+    assert f"FAILED: checkpoint of position 31: {message}" in checked.stdout
 
 
-@pytest.mark.parametrize("p", [1, 23, 29])
+@pytest.mark.parametrize("p", [1, 23, 31])
 def test_a_history_rewritten_before_the_checkpoint_is_found(cli, service, chain, tmp_path, p):
     checkpoint = tmp_path / "cp.json"
     take(cli, checkpoint)
@@ -243,7 +243,7 @@ def test_a_history_rewritten_before_the_checkpoint_is_found(cli, service, chain,
 
     assert plain.returncode == 0, "every link was recomputed: the chain alone holds"
     assert unanchored.returncode == 0, unanchored.stdout
-    message = "position 29: the hash differs from the checkpoint's: the history up to it was"
+    message = "position 31: the hash differs from the checkpoint's: the history up to it was"
     assert verified.returncode == 1, verified.stderr
     assert message in verified.stderr
     assert checked.returncode == 1, checked.stdout
@@ -256,7 +256,7 @@ def test_a_signed_event_replaced_by_a_later_one_is_found(cli, service, chain, tm
     checkpoint = tmp_path / "cp.json"
     take(cli, checkpoint)
     delete_last_event(service)
-    service.app.sites.suspend_site(NETWORK, LAB, "audit finding")  # takes position 30, after 28
+    service.app.sites.suspend_site(NETWORK, LAB, "audit finding")  # takes position 32, after 30
 
     plain = cli("verify")
     verified = cli("verify", "--checkpoint", str(checkpoint))
@@ -264,9 +264,9 @@ def test_a_signed_event_replaced_by_a_later_one_is_found(cli, service, chain, tm
 
     assert plain.returncode == 0, plain.stderr
     assert verified.returncode == 1, verified.stderr
-    assert "position 29: the event the checkpoint signed is missing" in verified.stderr
+    assert "position 31: the event the checkpoint signed is missing" in verified.stderr
     assert checked.returncode == 1, checked.stdout
-    assert "position 29: the event the checkpoint signed is missing" in checked.stdout
+    assert "position 31: the event the checkpoint signed is missing" in checked.stdout
 
 
 # ------------------------------------------------------------- altered and forged checkpoints

@@ -246,7 +246,7 @@ def test_lines_removed_from_the_end_are_found_by_the_header(export, tmp_path, re
     result = check(tmp_path, lines)
 
     assert result.returncode == 1, result.stdout
-    assert "line 1 (header): until_position is 29 but the last event is at position" in (
+    assert "line 1 (header): until_position is 31 but the last event is at position" in (
         result.stdout
     )
 
