@@ -62,7 +62,7 @@ async def setup(gql: GraphQL, t: docs.Timeline) -> None:
     await docs.network(gql, t)
     await docs.released_lot(gql, t)
     for n, batch, patient in ((901, DECIDED, "PT-R1"), (902, MAKING, "PT-R2")):
-        await docs.donor_with_donation(gql, t, f"DNR-R{n}", din_with_check(n))
+        await docs.donor_with_donation(gql, t, f"DNR-R{n}", din_with_check(n), patient=patient)
         await docs.started_batch(gql, t, batch, din_with_check(n), patient)
     await docs.transduction(gql, t, DECIDED)
     await docs.qc(gql, t, DECIDED)
