@@ -151,9 +151,7 @@ def marker_of(test: str) -> str | None:
     return protection().assay_markers.get(_normalised(test))
 
 
-def missing_markers(
-    screening: Iterable[Mapping[str, Any]], required: Iterable[str]
-) -> list[str]:
+def missing_markers(screening: Iterable[Mapping[str, Any]], required: Iterable[str]) -> list[str]:
     """The required markers without a negative (non-reactive) result in ``screening``."""
     negative = {marker_of(str(s["test"])) for s in screening if not s["reactive"]}
     return [m for m in required if m not in negative]

@@ -129,6 +129,4 @@ def require_supervising_authority(jurisdiction: str, country: str, authority: st
 
 
 def _names_any(text: str, names: tuple[str, ...]) -> bool:
-    return any(
-        re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE) for name in names
-    )
+    return any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", text, re.IGNORECASE) for name in names)
