@@ -662,7 +662,7 @@ def seeded_database(
             service.close()
 
 
-_SHARED: dict[tuple[str, str], Seeded] = {}
+_SEEDED: dict[tuple[str, str], Seeded] = {}
 
 
 def shared_database(
@@ -674,16 +674,16 @@ def shared_database(
     """``seeded_database`` built once per run and database for every module that asks by
     ``name`` (they only read it), closed and dropped when the run ends."""
     key = (name, str(request.param))
-    if key not in _SHARED:
+    if key not in _SEEDED:
         stack = ExitStack()
-        _SHARED[key] = stack.enter_context(seeded_database(request, tmp_path_factory, name, build))
+        _SEEDED[key] = stack.enter_context(seeded_database(request, tmp_path_factory, name, build))
 
         def close() -> None:
-            _SHARED.pop(key, None)
+            _SEEDED.pop(key, None)
             stack.close()
 
         request.config.add_cleanup(close)
-    return _SHARED[key]
+    return _SEEDED[key]
 
 
 def demo_database(request: pytest.FixtureRequest, tmp_path_factory: Any) -> Seeded:
