@@ -39,6 +39,7 @@ from tests.api.test_use_time_gates import (
     qp,
     release_input,
     released,
+    released_then_viability_corrected,
     version_of,
 )
 from tests.integration.test_projections import dump
@@ -195,16 +196,7 @@ async def test_a_back_dated_suspension_and_a_corrected_release_value_show_as_hol
     await lot(gql, t)
     made_there = await made(gql, t, 1)  # its step ran at the spoke from t-19 to t-18
     corrected = await made(gql, t, 2)
-    viability = await run(gql, "recordQcResult", qc_input(corrected, "VIABILITY", t))
-    await all_qc_passed(gql, t, corrected)
-    await run(gql, "releaseBatch", release_input(corrected, t))
-    correction = {
-        "position": viability["position"],
-        "field": "result",
-        "newValue": "55 %",
-        "reason": "transcription error: the instrument printout reads 55 %",
-    }
-    fixed = await run(gql, "correctEvent", correction)
+    fixed = await released_then_viability_corrected(gql, t, corrected)
     suspension = {"siteId": SPOKE, "reason": "EM excursion", "effectiveAt": t(-19.5)}
     suspended = await run(gql, "suspendSite", suspension)
 

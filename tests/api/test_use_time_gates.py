@@ -414,13 +414,11 @@ async def test_w10_a_back_dated_suspension_covering_a_step_holds_release(
     await gate_refuses(gql, service, "releaseBatch", release_input(batch, t), key)
 
 
-async def test_w16_correcting_a_value_that_supported_the_release_holds_the_batch(
-    gql: GraphQL, service: Regentrace
-) -> None:
-    t = Timeline.ending_weeks_ago()
-    await licensed_network(gql, t)
-    await lot(gql, t)
-    batch = await made(gql, t, 1)
+async def released_then_viability_corrected(
+    gql: GraphQL, t: Timeline, batch: str
+) -> dict[str, Any]:
+    """Release ``batch`` on a viability result, then correct that result to 55 % (below the
+    >= 70 % specification): the correction's answer."""
     viability = await run(gql, "recordQcResult", qc_input(batch, "VIABILITY", t))
     await all_qc_passed(gql, t, batch)
     await run(gql, "releaseBatch", release_input(batch, t))
@@ -430,7 +428,17 @@ async def test_w16_correcting_a_value_that_supported_the_release_holds_the_batch
         "newValue": "55 %",
         "reason": "transcription error: the instrument printout reads 55 %",
     }
-    result = await run(gql, "correctEvent", correction)
+    return await run(gql, "correctEvent", correction)
+
+
+async def test_w16_correcting_a_value_that_supported_the_release_holds_the_batch(
+    gql: GraphQL, service: Regentrace
+) -> None:
+    t = Timeline.ending_weeks_ago()
+    await licensed_network(gql, t)
+    await lot(gql, t)
+    batch = await made(gql, t, 1)
+    result = await released_then_viability_corrected(gql, t, batch)
     key = hold_key("RELEASE_VALUE_CORRECTED", f"Batch:{batch}", version_of(result))
     assert active_keys(service, batch) == [key]
     await gate_refuses(gql, service, DISPATCHED, dispatch_input(batch, t), key)
