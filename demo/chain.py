@@ -367,6 +367,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
                     batch,
                     f"DEV-{batch}",
                     "Incubator CO2 alarm for 40 minutes during expansion (day 4)",
+                    p.at(4.1),
                 ),
             )
         if p.consent_withdrawn and name == "Lentiviral transduction":
@@ -387,6 +388,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
                     OPERATOR,
                     batch,
                     "Donor consent withdrawn during manufacture",
+                    p.at(2.6),
                 ),
             )
             return
@@ -417,6 +419,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
                 QPS[p.control],
                 batch,
                 "Sterility test failed (S. epidermidis)",
+                p.at(10.8),
             ),
         )
         yield (
@@ -426,6 +429,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
                 OPERATOR,
                 batch,
                 "Rejected batch destroyed per SOP-QA-014",
+                p.at(11),
             ),
         )
         return
@@ -438,6 +442,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
                 batch,
                 f"DEV-{batch}",
                 "CO2 recovered within limits; no impact on CQAs (impact assessment IA-2025-118)",
+                p.at(11),
             ),
         )
     yield from _release_and_use(app, p, batch, patient, hospital)

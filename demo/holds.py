@@ -82,7 +82,11 @@ def investigated_failure(
     yield (
         f"{batch}: OOS investigation opened",
         lambda: app.batches.open_deviation(
-            analyst, batch, deviation, "Out-of-specification mycoplasma result (NAT, day 10)"
+            analyst,
+            batch,
+            deviation,
+            "Out-of-specification mycoplasma result (NAT, day 10)",
+            at(10.31),
         ),
     )
     yield (
@@ -94,6 +98,7 @@ def investigated_failure(
             "Phase I laboratory investigation: the sample was contaminated at the bench (positive "
             "environmental control at the same bench); the result is invalidated and a retest "
             "of the retained sample is ordered (OOS-2026-003)",
+            at(10.38),
         ),
     )
     yield (

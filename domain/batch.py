@@ -93,6 +93,7 @@ class Batch(LedgerAggregate):
 
         def apply(self, batch: Batch) -> None:
             batch.deviations[self.deviation_id] = True
+            batch.deviation_opened_at[self.deviation_id] = self.occurred_at
 
     class DeviationClosed(LedgerAggregate.Event):
         deviation_id: str
@@ -226,6 +227,7 @@ class Batch(LedgerAggregate):
         self.sites: set[str] = {site_id}
         self.qc: dict[str, list[tuple[datetime, bool]]] = {}
         self.deviations: dict[str, bool] = {}
+        self.deviation_opened_at: dict[str, datetime] = {}  # business time of each opening
         self.released_at: datetime | None = None
         self.location = site_id
         self.in_transit: str | None = None
@@ -375,6 +377,16 @@ class Batch(LedgerAggregate):
                 batch_id=self.key,
             )
 
+    def _require_not_before_last_move(self, at: datetime) -> None:
+        """A decision on the batch (rejection, destruction) takes effect where it is, so not
+        before it got there (nor before its start)."""
+        if at < self.last_moved_at:
+            raise RuleViolationError(
+                f"decidedAt {at.isoformat()} precedes the batch's start or last movement "
+                f"({self.last_moved_at.isoformat()})",
+                batch_id=self.key,
+            )
+
     def record_step(self, **fields: Any) -> None:
         self.require_status({BatchStatus.IN_PROCESS}, "recording a manufacturing step")
         self.require_after_start(fields["started_at"], "startedAt")
@@ -392,6 +404,7 @@ class Batch(LedgerAggregate):
                 batch_id=self.key,
             )
         self.require_status(set(BatchStatus) - FINAL, "opening a deviation")
+        self.require_after_start(context["occurred_at"], "openedAt")
         self.trigger_event(
             self.DeviationOpened, deviation_id=deviation_id, description=description, **context
         )
@@ -401,6 +414,13 @@ class Batch(LedgerAggregate):
             state = "already closed" if deviation_id in self.deviations else "not recorded"
             raise RuleViolationError(
                 f"deviation {deviation_id!r} is {state} on batch {self.key!r}", batch_id=self.key
+            )
+        opened_at = self.deviation_opened_at[deviation_id]
+        if context["occurred_at"] < opened_at:
+            raise RuleViolationError(
+                f"closedAt {context['occurred_at'].isoformat()} precedes the opening of deviation "
+                f"{deviation_id!r} ({opened_at.isoformat()})",
+                batch_id=self.key,
             )
         self.trigger_event(
             self.DeviationClosed, deviation_id=deviation_id, resolution=resolution, **context
@@ -438,6 +458,7 @@ class Batch(LedgerAggregate):
             raise RuleViolationError(
                 f"batch {self.key!r} is in transit; receive it before rejecting", batch_id=self.key
             )
+        self._require_not_before_last_move(context["occurred_at"])
         self.trigger_event(self.Rejected, reason=reason, **context)
 
     def destroy(self, reason: str, **context: Any) -> None:
@@ -447,6 +468,7 @@ class Batch(LedgerAggregate):
                 f"batch {self.key!r} is in transit; receive it before destroying",
                 batch_id=self.key,
             )
+        self._require_not_before_last_move(context["occurred_at"])
         self.trigger_event(self.Destroyed, reason=reason, site_id=self.location, **context)
 
     def dispatch(

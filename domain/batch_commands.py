@@ -214,22 +214,34 @@ class BatchCommands:
             return uow.save(batch)
 
     def open_deviation(
-        self, principal: Principal, batch_id: str, deviation_id: str, description: str
+        self,
+        principal: Principal,
+        batch_id: str,
+        deviation_id: str,
+        description: str,
+        opened_at: datetime | None = None,
     ) -> CommandResult:
         deviation_id = require_identifier(deviation_id, "deviationId")
         description = require_text(description, "description")
+        context = _at(principal, opened_at, "openedAt")
         with self.ledger.unit_of_work() as uow:
             batch = uow.load(Batch, batch_id)
-            batch.open_deviation(deviation_id, description, **_now(principal))
+            batch.open_deviation(deviation_id, description, **context)
             return uow.save(batch)
 
     def close_deviation(
-        self, principal: Principal, batch_id: str, deviation_id: str, resolution: str
+        self,
+        principal: Principal,
+        batch_id: str,
+        deviation_id: str,
+        resolution: str,
+        closed_at: datetime | None = None,
     ) -> CommandResult:
         resolution = require_text(resolution, "resolution")
+        context = _at(principal, closed_at, "closedAt")
         with self.ledger.unit_of_work() as uow:
             batch = uow.load(Batch, batch_id)
-            batch.close_deviation(deviation_id, resolution, **_now(principal))
+            batch.close_deviation(deviation_id, resolution, **context)
             return uow.save(batch)
 
     def release_batch(
@@ -255,26 +267,42 @@ class BatchCommands:
             batch.release(meaning, released_at, product.shelf_life_days, **actor(principal))
             return uow.save(batch)
 
-    def reject_batch(self, principal: Principal, batch_id: str, reason: str) -> CommandResult:
+    def reject_batch(
+        self,
+        principal: Principal,
+        batch_id: str,
+        reason: str,
+        decided_at: datetime | None = None,
+    ) -> CommandResult:
         reason = require_text(reason, "reason")
+        context = _at(principal, decided_at, "decidedAt")
         with self.ledger.unit_of_work() as uow:
             batch = uow.load(Batch, batch_id)
-            batch.reject(reason, **_now(principal))
+            batch.reject(reason, **context)
             return uow.save(batch)
 
-    def destroy_batch(self, principal: Principal, batch_id: str, reason: str) -> CommandResult:
+    def destroy_batch(
+        self,
+        principal: Principal,
+        batch_id: str,
+        reason: str,
+        decided_at: datetime | None = None,
+    ) -> CommandResult:
         reason = require_text(reason, "reason")
+        context = _at(principal, decided_at, "decidedAt")
         with self.ledger.unit_of_work() as uow:
             batch = uow.load(Batch, batch_id)
-            batch.destroy(reason, **_now(principal))
+            batch.destroy(reason, **context)
             return uow.save(batch)
 
 
 # -------------------------------------------------------------------------------- internals
 
 
-def _now(principal: Principal) -> dict[str, Any]:
-    return {"occurred_at": utcnow(), **actor(principal)}
+def _at(principal: Principal, at: datetime | None, field: str) -> dict[str, Any]:
+    """The business time a caller states (with an offset, not in the future), or now when it
+    states none (as these commands were dated before they took one)."""
+    return {"occurred_at": utcnow() if at is None else require_time(at, field), **actor(principal)}
 
 
 def _control_site(uow: UnitOfWork, control_site_id: str) -> Site:

@@ -176,6 +176,10 @@ class OpenDeviationInput:
     batch_id: strawberry.ID
     deviation_id: strawberry.ID
     description: str
+    opened_at: datetime | None = strawberry.field(
+        default=None,
+        description="when the deviation was found (default: now); not before the batch's start",
+    )
 
 
 @strawberry.input
@@ -183,6 +187,10 @@ class CloseDeviationInput:
     batch_id: strawberry.ID
     deviation_id: strawberry.ID
     resolution: str
+    closed_at: datetime | None = strawberry.field(
+        default=None,
+        description="when the deviation was closed (default: now); not before its openedAt",
+    )
 
 
 @strawberry.input
@@ -198,6 +206,11 @@ class ReleaseBatchInput:
 class BatchDecisionInput:
     batch_id: strawberry.ID
     reason: str
+    decided_at: datetime | None = strawberry.field(
+        default=None,
+        description="when the rejection or destruction took effect (default: now); not before "
+        "the batch's start or its last movement",
+    )
 
 
 @strawberry.input
