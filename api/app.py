@@ -26,7 +26,7 @@ from api import graphiql
 from api.auth.authenticate import Authenticator, UnauthenticatedError
 from api.auth.identity import ANONYMOUS
 from api.auth.middleware import Authentication
-from api.context import Context, RequestLog
+from api.context import Context, NoteWrites, RequestLog
 from api.errors import with_code
 from api.feed.frames import TextFrames
 from api.graphql_http import StrictGraphQLRouter
@@ -138,7 +138,7 @@ def create_app(settings: Settings | None = None, service: Regentrace | None = No
         return Context(connection.app.state.service, state.identity, state.log)
 
     schema = build_schema(settings)
-    schema.extensions = (*schema.extensions, OperationLog)
+    schema.extensions = (*schema.extensions, OperationLog, NoteWrites)
     router = LedgerGraphQLRouter(
         schema,
         context_getter=get_context,

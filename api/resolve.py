@@ -37,12 +37,13 @@ async def read(info: Info, as_of: datetime | None, query: Query[T]) -> T:
     except BadInputError as error:
         raise from_domain(error) from error
 
-    def run() -> T:
-        with info.context.service.read() as sql:
-            reach = info.context.identity.reach(sql)
-            return query(sql, LedgerIndex(sql).position_at(as_of), reach)
+    def run(sql: Sql) -> T:
+        reach = info.context.identity.reach(sql)
+        return query(sql, LedgerIndex(sql).position_at(as_of), reach)
 
-    return await anyio.to_thread.run_sync(run)
+    # A query reads a read replica when there are any (api/replicas.py), a mutation the primary.
+    operation = info.operation.operation.value
+    return await anyio.to_thread.run_sync(info.context.query, operation, as_of, run)
 
 
 def ledger(info: Info) -> TraceabilityLedger:

@@ -156,6 +156,24 @@ class Settings(BaseSettings):
     pg_lock_timeout: int = Field(
         5, ge=1, description="seconds an append waits for the ledger lock before failing"
     )
+    read_replicas: str = Field(
+        "",
+        description="comma-separated PostgreSQL URLs of streaming standbys that serve queries "
+        "(commands always go to the primary, REGENTRACE_DATABASE_URL); see docs/operations.md",
+    )
+    read_your_writes_timeout: float = Field(
+        2.0,
+        ge=0,
+        le=60,
+        description="seconds a query waits for a standby to replay the caller's last write (or "
+        "X-Regentrace-Min-Position) before it is answered by the primary",
+    )
+    replica_retry_seconds: float = Field(
+        10.0, ge=0, le=3600, description="seconds a standby that failed is left out of reads"
+    )
+    replica_connect_timeout: int = Field(
+        2, ge=1, le=60, description="seconds to connect to a standby before reads fail over"
+    )
     sqlite_lock_timeout: int = Field(10, ge=1, description="seconds SQLite waits for a writer")
     aggregate_cache_size: int = Field(
         10_000, ge=0, description="aggregates kept in memory (0: replay each one on every load)"
@@ -213,7 +231,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check(self) -> Settings:
-        parse_database_url(self.database_url)
+        primary = parse_database_url(self.database_url)
+        replicas = self.read_replica_databases
+        if replicas and primary.dialect != "postgresql":
+            raise ValueError(
+                "REGENTRACE_READ_REPLICAS are PostgreSQL streaming standbys: the primary "
+                "(REGENTRACE_DATABASE_URL) must be PostgreSQL too"
+            )
+        if any(r.dialect != "postgresql" for r in replicas):
+            raise ValueError("REGENTRACE_READ_REPLICAS holds URLs of PostgreSQL servers only")
         keys = [k.strip() for k in self.personal_data_keys.split(",") if k.strip()]
         for key in keys:
             decode_key(key)
@@ -257,6 +283,8 @@ class Settings(BaseSettings):
         for name, value in super().__repr_args__():
             if name == "database_url":
                 yield name, redact_url(value)
+            elif name == "read_replicas":
+                yield name, ",".join(redact_url(u.strip()) for u in value.split(",") if u.strip())
             elif name in ("personal_data_keys", "checkpoint_key"):
                 yield name, "***" if value else value
             else:
@@ -269,6 +297,11 @@ class Settings(BaseSettings):
     @property
     def database(self) -> Database:
         return parse_database_url(self.database_url)
+
+    @property
+    def read_replica_databases(self) -> list[Database]:
+        """The read replicas, in the order given (empty: the primary answers every query)."""
+        return [parse_database_url(u.strip()) for u in self.read_replicas.split(",") if u.strip()]
 
     @property
     def is_production(self) -> bool:

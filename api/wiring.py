@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from typing import cast
+from datetime import datetime
+from typing import TypeVar, cast
 
 from api.privacy import AesGcmSealer
+from api.replicas import ReadRouter
 from api.settings import Database, Settings
 from domain.application import TraceabilityLedger
 from domain.recall import Trace, TraceOrigin
@@ -17,6 +19,7 @@ from projections.sql import Sql
 from projections.store import LedgerRecorder
 
 Report = Callable[[str], None]
+T = TypeVar("T")
 
 
 def ledger_env(settings: Settings) -> dict[str, str]:
@@ -65,13 +68,15 @@ def migrate(db: Database, report: Report = lambda _: None) -> list[runner.Migrat
 
 
 class Regentrace:
-    """The running ledger: commands through ``app``, reads through ``read()``."""
+    """The running ledger: commands through ``app``, reads through ``read()`` (the primary) and
+    queries through ``query()`` (a read replica when there are any, api/replicas.py)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.app = TraceabilityLedger(env=ledger_env(settings))
         self.app.sealer = AesGcmSealer(settings.personal_data_key_list)
         self.app.tracer = LedgerTracer(self)
+        self.replicas = ReadRouter(settings, self.read) if settings.read_replicas.strip() else None
 
     @property
     def recorder(self) -> LedgerRecorder:
@@ -80,7 +85,27 @@ class Regentrace:
     def read(self) -> AbstractContextManager[Sql]:
         return self.recorder.read()
 
+    def query(
+        self, read: Callable[[Sql], T], min_position: int = 0, as_of: datetime | None = None
+    ) -> T:
+        """``read(sql)`` for a query: on a replica that has replayed ``min_position`` (and every
+        event up to ``as_of``) when replicas are configured, else on the primary."""
+        if self.replicas is None:
+            with self.read() as sql:
+                return read(sql)
+        return self.replicas.run(read, min_position, as_of)
+
+    def note_written(self, principal: str, position: int) -> None:
+        """Remember the caller's last write, so its next query waits for a replica to hold it."""
+        if self.replicas is not None:
+            self.replicas.written.note(principal, position)
+
+    def last_written(self, principal: str) -> int:
+        return 0 if self.replicas is None else self.replicas.written.last(principal)
+
     def close(self) -> None:
+        if self.replicas is not None:
+            self.replicas.close()
         self.app.close()
 
 
