@@ -8,11 +8,22 @@ investigations find can be compared with what was known when the decision was ta
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cache
+from importlib import resources
 from typing import Any, Protocol
 
-from domain.shared import LedgerAggregate, LedgerCreated, NotFoundError
+from domain.shared import (
+    BadInputError,
+    ConflictError,
+    LedgerAggregate,
+    LedgerCreated,
+    NotFoundError,
+    RuleViolationError,
+    require_order,
+)
 
 NODE_KINDS = (
     "DONOR",
@@ -85,19 +96,196 @@ class Tracer(Protocol):
     def trace(self, origin: TraceOrigin, direction: str) -> Trace: ...
 
 
+# ------------------------------------------------------------------------ recall lifecycle
+
+OPEN, CLOSED = "OPEN", "CLOSED"
+ACTION_KINDS = ("RETURNED", "QUARANTINED", "DESTROYED", "ALREADY_ADMINISTERED")
+# What accounts for a recalled unit: it left the chain for good. Quarantine secures it only.
+FINAL_ACTIONS = frozenset({"RETURNED", "DESTROYED", "ALREADY_ADMINISTERED"})
+REPORT_KINDS = ("INITIAL", "PROGRESS", "FINAL")
+EFFECTIVENESS_OUTCOMES = ("EFFECTIVE", "NOT_EFFECTIVE")
+SITE_PARTY, PHYSICIAN_PARTY = "SITE", "PHYSICIAN"
+
+
+@dataclass(frozen=True)
+class RecallClass:
+    """A recall class (urgency) of one jurisdiction, the text defining it, and the time a
+    notified party has to acknowledge (domain/data/recall_classes.json)."""
+
+    jurisdiction: str
+    code: str
+    label: str
+    acknowledge_within: timedelta
+    source: str
+
+
+@cache
+def _class_data() -> dict[str, Any]:
+    text = resources.files("domain.data").joinpath("recall_classes.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def recall_classes(jurisdiction: str) -> list[RecallClass]:
+    """The classes of ``jurisdiction``, most urgent first."""
+    spec = _class_data().get(jurisdiction)
+    if spec is None:
+        raise BadInputError(
+            f"no recall classes are configured for {jurisdiction}; configured: "
+            f"{', '.join(sorted(_class_data()))}",
+            field="classification",
+        )
+    return [
+        RecallClass(
+            jurisdiction,
+            code,
+            c["label"],
+            timedelta(hours=int(c["acknowledge_within_hours"])),
+            c["source"],
+        )
+        for code, c in spec["classes"].items()
+    ]
+
+
+def recall_class(jurisdiction: str, code: str | None) -> tuple[RecallClass, bool]:
+    """The class named ``code`` in ``jurisdiction``, or the most urgent when none is named;
+    and whether it was so defaulted."""
+    classes = recall_classes(jurisdiction)
+    if code is None or not code.strip():
+        return classes[0], True
+    found = next((c for c in classes if c.code == code.strip().upper()), None)
+    if found is None:
+        raise BadInputError(
+            f"recall class {code!r} is not one of {jurisdiction}'s: "
+            f"{', '.join(c.code for c in classes)}",
+            field="classification",
+        )
+    return found, False
+
+
+def default_authority(jurisdiction: str) -> str:
+    return str(_class_data()[jurisdiction]["authority"])
+
+
+def notification_record(
+    recall_id: str,
+    number: int,
+    party_kind: str,
+    site_id: str,
+    due_at: datetime,
+    patient_code: str | None = None,
+    batch_ids: list[str] | None = None,
+) -> dict[str, Any]:
+    """A notification as plain data kept in the event that creates it."""
+    return {
+        "id": f"{recall_id}/N{number}",
+        "party_kind": party_kind,
+        "site_id": site_id,
+        "patient_code": patient_code,
+        "batch_ids": sorted(batch_ids or []),
+        "due_at": due_at.isoformat(),
+    }
+
+
 class Recall(LedgerAggregate):
     TYPE = "Recall"
 
     class Initiated(LedgerAggregate.Event, LedgerCreated):
+        class_version = 2
+
         reason: str
         origin_kind: str
         origin_id: str
         window_from: datetime | None
         window_to: datetime | None
         trace: dict[str, Any]
+        # Since the lifecycle (issue 17): the class and whether it was defaulted, the
+        # jurisdiction whose classes it is of, the authority to inform, the units to account
+        # for (batches reached that still existed) and the notifications sent.
+        jurisdiction: str | None
+        classification: str | None
+        classification_defaulted: bool
+        authority: str | None
+        units: list[str]
+        notifications: list[dict[str, Any]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Recalls initiated before the lifecycle: no class, no authority, nothing sent;
+            their units are the batches their trace reached."""
+            state["jurisdiction"] = None
+            state["classification"] = None
+            state["classification_defaulted"] = False
+            state["authority"] = None
+            state["units"] = list(state["trace"].get("affected_batches", []))
+            state["notifications"] = []
 
         def apply(self, recall: Recall) -> None:
             recall.initiated_by = self.actor
+            recall.initiated_at = self.occurred_at
+            recall.add_scope(self.units, self.notifications)
+
+    class Extended(LedgerAggregate.Event):
+        extension_id: str
+        reason: str
+        origin_kind: str
+        origin_id: str
+        window_from: datetime | None
+        window_to: datetime | None
+        trace: dict[str, Any]
+        units: list[str]
+        notifications: list[dict[str, Any]]
+
+        def apply(self, recall: Recall) -> None:
+            recall.extensions.append(self.extension_id)
+            recall.add_scope(self.units, self.notifications)
+
+    class NotificationAcknowledged(LedgerAggregate.Event):
+        notification_id: str
+        site_id: str
+        note: str | None
+
+        def apply(self, recall: Recall) -> None:
+            recall.acknowledged[self.notification_id] = self.occurred_at
+
+    class ActionRecorded(LedgerAggregate.Event):
+        action_id: str
+        kind: str
+        batch_id: str
+        container_id: str | None
+        site_id: str | None
+        shipment_id: str | None
+        note: str | None
+
+        def apply(self, recall: Recall) -> None:
+            recall.actions.setdefault(self.batch_id, []).append(self.kind)
+            recall.action_count += 1
+
+    class ReportedToAuthority(LedgerAggregate.Event):
+        report_id: str
+        kind: str
+        authority: str
+        reference: str | None
+        summary: str
+
+        def apply(self, recall: Recall) -> None:
+            recall.reports.append(self.kind)
+
+    class EffectivenessChecked(LedgerAggregate.Event):
+        check_id: str
+        outcome: str
+        method: str
+        note: str | None
+
+        def apply(self, recall: Recall) -> None:
+            recall.checks.append(self.outcome)
+
+    class Closed(LedgerAggregate.Event):
+        conclusion: str
+
+        def apply(self, recall: Recall) -> None:
+            recall.status = CLOSED
+            recall.closed_at = self.occurred_at
 
     def __init__(
         self,
@@ -107,11 +295,37 @@ class Recall(LedgerAggregate):
         window_from: datetime | None,
         window_to: datetime | None,
         trace: dict[str, Any],
+        jurisdiction: str | None = None,
+        classification: str | None = None,
+        classification_defaulted: bool = False,
+        authority: str | None = None,
+        units: list[str] | None = None,  # noqa: ARG002 (applied by the event)
+        notifications: list[dict[str, Any]] | None = None,  # noqa: ARG002
     ) -> None:
         self.reason = reason
         self.initiated_by = ""
+        self.initiated_at: datetime | None = None
         self.origin = TraceOrigin(origin_kind, origin_id, window_from, window_to)
         self.trace = trace
+        self.jurisdiction = jurisdiction
+        self.classification = classification
+        self.classification_defaulted = classification_defaulted
+        self.authority = authority
+        self.status = OPEN
+        self.closed_at: datetime | None = None
+        self.units: list[str] = []
+        self.notifications: dict[str, dict[str, Any]] = {}
+        self.acknowledged: dict[str, datetime] = {}
+        self.actions: dict[str, list[str]] = {}
+        self.action_count = 0
+        self.reports: list[str] = []
+        self.checks: list[str] = []
+        self.extensions: list[str] = []
+
+    def add_scope(self, units: list[str], notifications: list[dict[str, Any]]) -> None:
+        self.units += [u for u in units if u not in self.units]
+        for n in notifications:
+            self.notifications[n["id"]] = n
 
     @classmethod
     def create(
@@ -127,6 +341,12 @@ class Recall(LedgerAggregate):
         occurred_at: datetime,
         actor: str,
         actor_role: str,
+        jurisdiction: str | None = None,
+        classification: str | None = None,
+        classification_defaulted: bool = False,
+        authority: str | None = None,
+        units: list[str] | None = None,
+        notifications: list[dict[str, Any]] | None = None,
     ) -> Recall:
         """A new recall named ``recall_id``: its Initiated event, pending until saved."""
         return cls._create(
@@ -141,4 +361,221 @@ class Recall(LedgerAggregate):
             occurred_at=occurred_at,
             actor=actor,
             actor_role=actor_role,
+            jurisdiction=jurisdiction,
+            classification=classification,
+            classification_defaulted=classification_defaulted,
+            authority=authority,
+            units=list(trace["affected_batches"]) if units is None else units,
+            notifications=notifications or [],
         )
+
+    # ------------------------------------------------------------------------ rules
+
+    @property
+    def unacknowledged(self) -> list[str]:
+        return [n for n in self.notifications if n not in self.acknowledged]
+
+    @property
+    def unaccounted(self) -> list[str]:
+        return [u for u in self.units if not FINAL_ACTIONS & set(self.actions.get(u, []))]
+
+    def require_open(self, act: str) -> None:
+        if self.status == CLOSED:
+            raise RuleViolationError(
+                f"recall {self.key!r} is closed; {act} is refused",
+                recall_id=self.key,
+                rule="RECALL_CLOSED",
+            )
+
+    def require_after_initiation(self, at: datetime, field: str) -> None:
+        if self.initiated_at is not None:
+            require_order(self.initiated_at, at, "the recall's initiation", field)
+
+    def require_nothing_outstanding(self, act: str) -> None:
+        """Refused while a notification is unacknowledged or a recalled unit unaccounted for,
+        naming every one."""
+        if self.unacknowledged:
+            raise RuleViolationError(
+                f"{act} of recall {self.key!r} is refused: notifications not acknowledged: "
+                f"{', '.join(self.unacknowledged)}",
+                recall_id=self.key,
+                rule="RECALL_NOTIFICATIONS_UNACKNOWLEDGED",
+                notification_ids=self.unacknowledged,
+            )
+        if self.unaccounted:
+            raise RuleViolationError(
+                f"{act} of recall {self.key!r} is refused: recalled units not accounted for "
+                f"(returned, destroyed or already administered): {', '.join(self.unaccounted)}",
+                recall_id=self.key,
+                rule="RECALL_UNITS_UNACCOUNTED",
+                batch_ids=self.unaccounted,
+            )
+
+    # --------------------------------------------------------------------- commands
+
+    def extend(
+        self,
+        extension_id: str,
+        origin: TraceOrigin,
+        reason: str,
+        trace: dict[str, Any],
+        units: list[str],
+        notifications: list[dict[str, Any]],
+        **context: Any,
+    ) -> None:
+        self.require_open("an extension")
+        self.require_after_initiation(context["occurred_at"], "extendedAt")
+        if extension_id in self.extensions:
+            raise ConflictError(
+                f"recall {self.key!r} already has extension {extension_id!r}", id=extension_id
+            )
+        if "FINAL" in self.reports:
+            raise RuleViolationError(
+                f"recall {self.key!r} has its FINAL report filed; a wider scope is a new recall",
+                recall_id=self.key,
+                rule="RECALL_FINAL_REPORTED",
+            )
+        self.trigger_event(
+            self.Extended,
+            extension_id=extension_id,
+            reason=reason,
+            origin_kind=origin.kind,
+            origin_id=origin.id,
+            window_from=origin.window_from,
+            window_to=origin.window_to,
+            trace=trace,
+            units=[u for u in units if u not in self.units],
+            notifications=notifications,
+            **context,
+        )
+
+    def notification(self, notification_id: str, site_id: str | None) -> dict[str, Any]:
+        """The notification ``notification_id`` sent to ``site_id``; one sent elsewhere reads
+        as one that does not exist."""
+        found = self.notifications.get(notification_id)
+        if found is None or (site_id is not None and found["site_id"] != site_id):
+            raise NotFoundError(
+                f"recall {self.key!r} has no notification {notification_id!r}"
+                + (f" to site {site_id!r}" if site_id else ""),
+                notification_id=notification_id,
+            )
+        return found
+
+    def acknowledge(
+        self, notification_id: str, site_id: str, note: str | None, **context: Any
+    ) -> None:
+        self.require_open("acknowledging a notification")
+        self.notification(notification_id, site_id)
+        if notification_id in self.acknowledged:
+            raise ConflictError(
+                f"notification {notification_id!r} was acknowledged at "
+                f"{self.acknowledged[notification_id].isoformat()}",
+                notification_id=notification_id,
+            )
+        self.require_after_initiation(context["occurred_at"], "acknowledgedAt")
+        self.trigger_event(
+            self.NotificationAcknowledged,
+            notification_id=notification_id,
+            site_id=site_id,
+            note=note,
+            **context,
+        )
+
+    def record_action(
+        self,
+        kind: str,
+        batch_id: str,
+        container_id: str | None,
+        site_id: str | None,
+        shipment_id: str | None,
+        note: str | None,
+        **context: Any,
+    ) -> None:
+        self.require_open("recording an action")
+        if batch_id not in self.units:
+            raise RuleViolationError(
+                f"batch {batch_id!r} is not a unit of recall {self.key!r}; its units: "
+                f"{', '.join(self.units) or 'none'}",
+                recall_id=self.key,
+                batch_id=batch_id,
+                rule="RECALL_UNIT_NOT_IN_SCOPE",
+            )
+        done = FINAL_ACTIONS & set(self.actions.get(batch_id, []))
+        if done and kind in FINAL_ACTIONS:
+            raise ConflictError(
+                f"batch {batch_id!r} is already accounted for in recall {self.key!r} "
+                f"({', '.join(sorted(done))})",
+                batch_id=batch_id,
+            )
+        self.require_after_initiation(context["occurred_at"], "at")
+        self.trigger_event(
+            self.ActionRecorded,
+            action_id=f"{self.key}/A{self.action_count + 1}",
+            kind=kind,
+            batch_id=batch_id,
+            container_id=container_id,
+            site_id=site_id,
+            shipment_id=shipment_id,
+            note=note,
+            **context,
+        )
+
+    def report(
+        self, kind: str, authority: str, reference: str | None, summary: str, **context: Any
+    ) -> None:
+        self.require_open("a report to the authority")
+        self.require_after_initiation(context["occurred_at"], "reportedAt")
+        if kind != "INITIAL" and "INITIAL" not in self.reports:
+            raise RuleViolationError(
+                f"recall {self.key!r} has no INITIAL report yet; file it before a {kind} report",
+                recall_id=self.key,
+                rule="RECALL_INITIAL_REPORT_MISSING",
+            )
+        if kind in ("INITIAL", "FINAL") and kind in self.reports:
+            raise ConflictError(f"recall {self.key!r} already has its {kind} report", kind=kind)
+        if kind == "FINAL":
+            self.require_nothing_outstanding("the FINAL report")
+        self.trigger_event(
+            self.ReportedToAuthority,
+            report_id=f"{self.key}/R{len(self.reports) + 1}",
+            kind=kind,
+            authority=authority,
+            reference=reference,
+            summary=summary,
+            **context,
+        )
+
+    def check_effectiveness(
+        self, outcome: str, method: str, note: str | None, **context: Any
+    ) -> None:
+        self.require_open("an effectiveness check")
+        self.require_after_initiation(context["occurred_at"], "checkedAt")
+        self.trigger_event(
+            self.EffectivenessChecked,
+            check_id=f"{self.key}/E{len(self.checks) + 1}",
+            outcome=outcome,
+            method=method,
+            note=note,
+            **context,
+        )
+
+    def close(self, conclusion: str, **context: Any) -> None:
+        """Closed once nothing is outstanding, the FINAL report filed and the last
+        effectiveness check found the recall EFFECTIVE."""
+        self.require_open("closing")
+        self.require_after_initiation(context["occurred_at"], "closedAt")
+        self.require_nothing_outstanding("closure")
+        if "FINAL" not in self.reports:
+            raise RuleViolationError(
+                f"recall {self.key!r} cannot close before its FINAL report to the authority",
+                recall_id=self.key,
+                rule="RECALL_FINAL_REPORT_MISSING",
+            )
+        if not self.checks or self.checks[-1] != "EFFECTIVE":
+            raise RuleViolationError(
+                f"recall {self.key!r} cannot close without an effectiveness check that found "
+                "it EFFECTIVE (the last one decides)",
+                recall_id=self.key,
+                rule="RECALL_EFFECTIVENESS_NOT_SHOWN",
+            )
+        self.trigger_event(self.Closed, conclusion=conclusion, **context)

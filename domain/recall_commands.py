@@ -1,26 +1,46 @@
-"""Initiating a recall: trace forward from the origin, record the scope, mark every batch."""
+"""Recalls, from initiation to closure: trace forward from the origin, record the scope, mark
+every batch, notify every site reached and the treating institution of every exposed patient;
+then acknowledgements, actions on each recalled unit, extensions, reports to the authority, an
+effectiveness check and the closure (domain/recall.py holds the rules)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from domain.adverse_event import AdverseEvent
-from domain.batch import Batch
+from domain.batch import Batch, BatchStatus
 from domain.donation import Donation
 from domain.donor import Donor
 from domain.isbt128 import normalise_donation_id
-from domain.ledger import LedgerApplication, actor
+from domain.ledger import LedgerApplication, UnitOfWork, actor
 from domain.material_lot import MaterialLot
-from domain.recall import NODE_KINDS, Recall, TraceOrigin, origin_not_found
+from domain.recall import (
+    ACTION_KINDS,
+    EFFECTIVENESS_OUTCOMES,
+    NODE_KINDS,
+    PHYSICIAN_PARTY,
+    REPORT_KINDS,
+    SITE_PARTY,
+    Recall,
+    RecallClass,
+    TraceOrigin,
+    default_authority,
+    notification_record,
+    origin_not_found,
+    recall_class,
+)
 from domain.shared import (
     BadInputError,
     CommandResult,
     ConflictError,
     LedgerAggregate,
     Principal,
+    RuleViolationError,
     require_identifier,
     require_offset,
     require_text,
+    require_time,
     utcnow,
 )
 from domain.shipment import Shipment
@@ -52,18 +72,32 @@ class RecallCommands:
         reason: str,
         window_from: datetime | None = None,
         window_to: datetime | None = None,
+        classification: str | None = None,
+        authority: str | None = None,
+        jurisdiction: str | None = None,
+        initiated_at: datetime | None = None,
     ) -> CommandResult:
         recall_id = require_identifier(recall_id, "recallId")
         reason = require_text(reason, "reason")
+        now = utcnow() if initiated_at is None else require_time(initiated_at, "initiatedAt")
         origin = self.trace_origin(origin_kind, origin_id, window_from, window_to)
         with self.ledger.unit_of_work() as uow:
             if uow.exists(Recall, recall_id):
                 raise ConflictError(f"recall {recall_id!r} is already initiated", id=recall_id)
-            if self.ledger.tracer is None:
-                raise BadInputError("recalls need the lineage tracer, which is not configured")
-            record = self.ledger.tracer.trace(origin, "FORWARD").as_record()
+            record = self._trace(origin)
             batches = [uow.load(Batch, b) for b in record["affected_batches"]]
-            by, now = actor(principal), utcnow()
+            where = _jurisdiction(uow, jurisdiction, batches, record["affected_sites"])
+            if where is None:
+                if classification:
+                    raise BadInputError(
+                        "the recall reaches no site whose jurisdiction could place its class; "
+                        "name the jurisdiction",
+                        field="jurisdiction",
+                    )
+                chosen, defaulted = None, False
+            else:
+                chosen, defaulted = recall_class(where, classification)
+            by = actor(principal)
             recall = Recall.create(
                 recall_id=recall_id,
                 reason=reason,
@@ -73,11 +107,197 @@ class RecallCommands:
                 window_to=origin.window_to,
                 trace=record,
                 occurred_at=now,
+                jurisdiction=where,
+                classification=chosen.code if chosen else None,
+                classification_defaulted=defaulted,
+                authority=_authority(authority, where),
+                units=_units(batches),
+                notifications=_notifications(recall_id, 0, record, batches, chosen, now),
                 **by,
             )
             for batch in batches:
                 batch.mark_recalled(recall_id, occurred_at=now, **by)
             return uow.save(recall, *batches)
+
+    def extend_recall(
+        self,
+        principal: Principal,
+        recall_id: str,
+        extension_id: str,
+        origin_kind: str,
+        origin_id: str,
+        reason: str,
+        extended_at: datetime,
+        window_from: datetime | None = None,
+        window_to: datetime | None = None,
+    ) -> CommandResult:
+        extension_id = require_identifier(extension_id, "extensionId")
+        reason = require_text(reason, "reason")
+        at = require_time(extended_at, "extendedAt")
+        origin = self.trace_origin(origin_kind, origin_id, window_from, window_to)
+        with self.ledger.unit_of_work() as uow:
+            recall = uow.load(Recall, recall_id)
+            record = self._trace(origin)
+            batches = [uow.load(Batch, b) for b in record["affected_batches"]]
+            chosen = _class_of(recall)
+            known = {
+                (n["party_kind"], n["site_id"], n["patient_code"])
+                for n in recall.notifications.values()
+            }
+            fresh = [
+                n
+                for n in _notifications(recall.key, 0, record, batches, chosen, at)
+                if (n["party_kind"], n["site_id"], n["patient_code"]) not in known
+            ]
+            start = len(recall.notifications)
+            numbered = [
+                {**n, "id": f"{recall.key}/N{start + i}"} for i, n in enumerate(fresh, start=1)
+            ]
+            by = actor(principal)
+            recall.extend(
+                extension_id,
+                origin,
+                reason,
+                record,
+                _units(batches),
+                numbered,
+                occurred_at=at,
+                **by,
+            )
+            for batch in batches:
+                batch.mark_recalled(recall.key, occurred_at=at, **by)
+            return uow.save(recall, *batches)
+
+    def acknowledge_recall_notification(
+        self,
+        principal: Principal,
+        recall_id: str,
+        notification_id: str,
+        site_id: str,
+        acknowledged_at: datetime,
+        note: str | None = None,
+    ) -> CommandResult:
+        notification_id = require_text(notification_id, "notificationId")
+        site_id = require_text(site_id, "siteId")
+        at = require_time(acknowledged_at, "acknowledgedAt")
+        with self.ledger.unit_of_work() as uow:
+            recall = uow.load(Recall, recall_id)
+            recall.acknowledge(
+                notification_id, site_id, _note(note), occurred_at=at, **actor(principal)
+            )
+            return uow.save(recall)
+
+    def record_recall_action(
+        self,
+        principal: Principal,
+        recall_id: str,
+        batch_id: str,
+        kind: str,
+        at: datetime,
+        shipment_id: str | None = None,
+        container_id: str | None = None,
+        note: str | None = None,
+    ) -> CommandResult:
+        if kind not in ACTION_KINDS:
+            raise BadInputError(f"kind must be one of {', '.join(ACTION_KINDS)}", field="kind")
+        batch_id = require_text(batch_id, "batchId")
+        at = require_time(at, "at")
+        shipment, note = _note(shipment_id), _note(note)
+        if kind == "RETURNED" and shipment is None:
+            raise BadInputError("a return names the shipment back", field="shipmentId")
+        if kind == "ALREADY_ADMINISTERED" and note is None:
+            raise BadInputError(
+                "an administered unit needs the follow-up of the patient as its note",
+                field="note",
+            )
+        with self.ledger.unit_of_work() as uow:
+            recall = uow.load(Recall, recall_id)
+            batch = uow.load(Batch, batch_id) if uow.exists(Batch, batch_id) else None
+            if batch is None:
+                raise BadInputError(f"batch {batch_id!r} not found", field="batchId")
+            if kind == "ALREADY_ADMINISTERED" and batch.administered_site_id is None:
+                raise RuleViolationError(
+                    f"batch {batch_id!r} was not administered; account for it otherwise",
+                    batch_id=batch_id,
+                    rule="RECALL_UNIT_NOT_ADMINISTERED",
+                )
+            by = actor(principal)
+            site = batch.administered_site_id if kind == "ALREADY_ADMINISTERED" else None
+            recall.record_action(
+                kind,
+                batch_id,
+                _note(container_id),
+                site or batch.location,
+                shipment,
+                note,
+                occurred_at=at,
+                **by,
+            )
+            changed: list[LedgerAggregate] = [recall]
+            if kind == "DESTROYED" and batch.status is not BatchStatus.DESTROYED:
+                # The recall's destruction is the batch's own: it leaves the chain for good.
+                batch.destroy(f"recall {recall.key}: {note or 'destroyed'}", occurred_at=at, **by)
+                changed.append(batch)
+            return uow.save(*changed)
+
+    def report_recall_to_authority(
+        self,
+        principal: Principal,
+        recall_id: str,
+        kind: str,
+        summary: str,
+        reported_at: datetime,
+        authority: str | None = None,
+        reference: str | None = None,
+    ) -> CommandResult:
+        if kind not in REPORT_KINDS:
+            raise BadInputError(f"kind must be one of {', '.join(REPORT_KINDS)}", field="kind")
+        summary = require_text(summary, "summary")
+        at = require_time(reported_at, "reportedAt")
+        with self.ledger.unit_of_work() as uow:
+            recall = uow.load(Recall, recall_id)
+            to = _note(authority) or recall.authority
+            if to is None:
+                raise BadInputError("recall has no authority to inform; name it", field="authority")
+            recall.report(kind, to, _note(reference), summary, occurred_at=at, **actor(principal))
+            return uow.save(recall)
+
+    def record_recall_effectiveness_check(
+        self,
+        principal: Principal,
+        recall_id: str,
+        outcome: str,
+        method: str,
+        checked_at: datetime,
+        note: str | None = None,
+    ) -> CommandResult:
+        if outcome not in EFFECTIVENESS_OUTCOMES:
+            raise BadInputError(
+                f"outcome must be one of {', '.join(EFFECTIVENESS_OUTCOMES)}", field="outcome"
+            )
+        method = require_text(method, "method")
+        at = require_time(checked_at, "checkedAt")
+        with self.ledger.unit_of_work() as uow:
+            recall = uow.load(Recall, recall_id)
+            recall.check_effectiveness(
+                outcome, method, _note(note), occurred_at=at, **actor(principal)
+            )
+            return uow.save(recall)
+
+    def close_recall(
+        self, principal: Principal, recall_id: str, conclusion: str, closed_at: datetime
+    ) -> CommandResult:
+        conclusion = require_text(conclusion, "conclusion")
+        at = require_time(closed_at, "closedAt")
+        with self.ledger.unit_of_work() as uow:
+            recall = uow.load(Recall, recall_id)
+            recall.close(conclusion, occurred_at=at, **actor(principal))
+            return uow.save(recall)
+
+    def _trace(self, origin: TraceOrigin) -> dict[str, Any]:
+        if self.ledger.tracer is None:
+            raise BadInputError("recalls need the lineage tracer, which is not configured")
+        return self.ledger.tracer.trace(origin, "FORWARD").as_record()
 
     def trace_origin(
         self,
@@ -105,3 +325,70 @@ class RecallCommands:
         if aggregate is not None and not self.ledger.exists(aggregate, origin_id):
             raise origin_not_found(kind, origin_id)
         return TraceOrigin(kind, origin_id, window_from, window_to)
+
+
+# -------------------------------------------------------------------------------- internals
+
+
+def _note(text: str | None) -> str | None:
+    return text.strip() if text and text.strip() else None
+
+
+def _units(batches: list[Batch]) -> list[str]:
+    """The batches reached that still existed to recall: each must be accounted for."""
+    gone = (BatchStatus.REJECTED, BatchStatus.DESTROYED)
+    return [b.key for b in batches if b.status not in gone]
+
+
+def _jurisdiction(
+    uow: UnitOfWork, named: str | None, batches: list[Batch], site_ids: list[str]
+) -> str | None:
+    """The jurisdiction whose recall classes apply: the one named, else that of the control
+    site of the first batch reached, else that of the first site reached."""
+    if named and named.strip():
+        return named.strip().upper()
+    for site_id in [*(b.control_site_id for b in batches), *site_ids]:
+        if uow.exists(Site, site_id):
+            return uow.load(Site, site_id).jurisdiction
+    return None
+
+
+def _authority(named: str | None, jurisdiction: str | None) -> str | None:
+    if named and named.strip():
+        return named.strip()
+    return default_authority(jurisdiction) if jurisdiction else None
+
+
+def _class_of(recall: Recall) -> RecallClass | None:
+    if recall.jurisdiction is None or recall.classification is None:
+        return None
+    return recall_class(recall.jurisdiction, recall.classification)[0]
+
+
+def _notifications(
+    recall_id: str,
+    start: int,
+    record: dict[str, Any],
+    batches: list[Batch],
+    chosen: RecallClass | None,
+    at: datetime,
+) -> list[dict[str, Any]]:
+    """One notification per site reached, then one per exposed patient to the institution
+    that treated them (the treating physician is told there); due by the class's limit."""
+    due = at + (chosen.acknowledge_within if chosen else timedelta(hours=24))
+    parties: list[tuple[str, str, str | None, list[str]]] = [
+        (SITE_PARTY, site_id, None, []) for site_id in record["affected_sites"]
+    ]
+    treated: dict[tuple[str, str], list[str]] = {}
+    for batch in batches:
+        if batch.administered_site_id is None:
+            continue
+        # Every patient given the batch (a batch filled into containers may serve several).
+        given = getattr(batch, "administered_patients", None) or {batch.patient_code}
+        for patient in sorted(given):
+            treated.setdefault((batch.administered_site_id, patient), []).append(batch.key)
+    parties += [(PHYSICIAN_PARTY, s, p, b) for (s, p), b in sorted(treated.items())]
+    return [
+        notification_record(recall_id, start + i, kind, site, due, patient, batch_ids)
+        for i, (kind, site, patient, batch_ids) in enumerate(parties, start=1)
+    ]

@@ -17,6 +17,7 @@ from projections import (
     corrections,
     holds,
     lineage,
+    recalls,
     scopes,
     sites,
     source_and_flow,
@@ -38,6 +39,7 @@ PROJECTIONS: tuple[Projection, ...] = tuple(
         corrections,
         scopes,
         holds,
+        recalls,
     )
 )
 BY_NAME = {projection.name: projection for projection in PROJECTIONS}
@@ -91,12 +93,13 @@ class Share:
             handler(sql, appended)
 
 
-# Two shares of about equal work (2 cores): the chain's and the sites' views and the access
-# scopes; source-and-flow, lineage and holds (lineage reads shipments from source-and-flow, and
-# source-and-flow a batch's collection site from the chain's donations; holds read only their
-# own tables). Corrections own no table: they run where the table they amend is built.
+# Two shares of about equal work (2 cores): the chain's and the sites' views, the access
+# scopes and recalls (which read only their own tables); source-and-flow, lineage and holds
+# (lineage reads shipments from source-and-flow, and source-and-flow a batch's collection site
+# from the chain's donations; holds read only their own tables). Corrections own no table:
+# they run where the table they amend is built.
 SHARES = (
-    Share(("sites", "chain", "adverse_events", "scopes")),
+    Share(("sites", "chain", "adverse_events", "scopes", "recalls")),
     Share(("source_and_flow", "lineage", "holds")),
 )
 

@@ -221,9 +221,17 @@ def as_seen(sql: Sql, reach: Reach | None, rows: list[dict[str, Any]]) -> list[d
     if reach is None:
         return rows
     for row in rows:
-        if row["event_type"] == "Recall.Initiated":
+        if row["event_type"] in ("Recall.Initiated", "Recall.Extended"):
             state = orjson.loads(bytes(row["state"]))
             origin = (str(state["origin_kind"]), str(state["origin_id"]))
             state["trace"] = cut_trace(sql, reach, state["trace"], origin)
+            # The units and notifications the recall has: those within the reader's reach.
+            if "units" in state:
+                seen = set(state["trace"]["affected_batches"])
+                state["units"] = [u for u in state["units"] if u in seen]
+            if "notifications" in state:
+                state["notifications"] = [
+                    n for n in state["notifications"] if n.get("site_id") in reach
+                ]
             row["state"] = orjson.dumps(state, option=orjson.OPT_SORT_KEYS)
     return rows

@@ -73,7 +73,9 @@ RECORDS = frozenset(
 )
 HISTORY = frozenset({"events"})
 # physicianNotifications: the duties to tell a treating physician of holds raised after use.
-SAFETY = frozenset({"adverseEvents", "recallTrace", "physicianNotifications"})
+# A recall's notified parties read the recalls that notified them (projections/recalls.py).
+RECALLS = frozenset({"recall", "recalls"})
+SAFETY = frozenset({"adverseEvents", "recallTrace", "physicianNotifications"}) | RECALLS
 # The signed checkpoints: for those who keep or inspect the ledger as a whole.
 CHECKPOINTS = frozenset({"checkpoints"})
 EVERY_QUERY = REGISTRY | RECORDS | HISTORY | SAFETY | CHECKPOINTS | {"dmMasterFile"}
@@ -86,7 +88,7 @@ ROLES: dict[str, Role] = {
             "staff of a manufacturing or collection site: donors, donations, lots, batch steps, "
             "shipments from and to its sites",
             Scope.SITES,
-            REGISTRY | RECORDS | HISTORY,
+            REGISTRY | RECORDS | HISTORY | RECALLS,
             personal_data=True,
         ),
         Role(
@@ -108,14 +110,16 @@ ROLES: dict[str, Role] = {
             MEDICAL_INSTITUTION,
             "a hospital or treatment centre: receipt, administration, adverse reactions",
             Scope.SITES,
-            REGISTRY | {"batch", "sourceAndFlow", "adverseEvents", "physicianNotifications"},
+            REGISTRY
+            | {"batch", "sourceAndFlow", "adverseEvents", "physicianNotifications"}
+            | RECALLS,
         ),
         Role(
             PHYSICIAN,
             "a physician of a collection site or hospital: determines (and on look-back "
             "revokes) donor eligibility, the decision the law reserves to a physician",
             Scope.SITES,
-            REGISTRY | {"donor"},
+            REGISTRY | {"donor"} | RECALLS,
             personal_data=True,
         ),
         Role(

@@ -1,57 +1,91 @@
-"""Initiating a recall."""
+"""A recall, from initiation to closure: initiation (with its class and authority), extensions,
+acknowledgements of its notifications, actions on its units, reports to the authority, an
+effectiveness check, and the closure."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import strawberry
 
 from api.auth.identity import Identity
-from api.auth.roles import QUALITY_PERSON, RECALL_INVESTIGATOR
-from api.auth.targets import NoReach, origin
+from api.auth.roles import (
+    MEDICAL_INSTITUTION,
+    PHYSICIAN,
+    QUALITY_PERSON,
+    RECALL_INVESTIGATOR,
+    SPOKE_OPERATOR,
+)
+from api.auth.targets import NoReach, callers_only_site, of, origin, owned, site
 from api.commands import command
-from api.views.types import InitiateRecallInput, Recall, RecallTrace
+from api.views.recall_types import (
+    AcknowledgeRecallNotificationInput,
+    CloseRecallInput,
+    RecordRecallActionInput,
+    RecordRecallEffectivenessCheckInput,
+    ReportRecallToAuthorityInput,
+)
+from api.views.types import InitiateRecallInput, Recall, TraceOrigin
 from api.wiring import Regentrace
-from domain.recall import Recall as RecallAggregate
 from domain.recall_commands import RecallCommands
-from domain.shared import CommandResult
+from domain.shared import CommandResult, NotFoundError
+from projections.recalls import cut_to, find_recalls
 from projections.scopes import cut_trace
 
+RECALL = {"recall_id": owned("Recall")}
 
-def recall_parameters(content: dict[str, Any]) -> dict[str, Any]:
-    """The origin's kind, id and window as the command's own parameters."""
-    origin = content["origin"]
+
+def _origin(origin: dict[str, Any]) -> dict[str, Any]:
     window = origin["window"] or {}
     return {
-        "recall_id": content["recall_id"],
         "origin_kind": origin["kind"],
         "origin_id": origin["id"],
-        "reason": content["reason"],
         "window_from": window.get("from_"),
         "window_to": window.get("to"),
     }
 
 
+def recall_parameters(content: dict[str, Any]) -> dict[str, Any]:
+    """The origin's kind, id and window as the command's own parameters."""
+    rest = {k: v for k, v in content.items() if k != "origin"}
+    return {**rest, **_origin(content["origin"])}
+
+
 def answer(
     service: Regentrace,
     identity: Identity,
-    result: CommandResult,  # noqa: ARG001
+    result: CommandResult,
     content: dict[str, Any],
 ) -> Recall:
-    """The recall as its initiator may see it: the whole trace is kept in the recall's event
-    (it reaches every batch its origin reached), the answer is built of the part within reach."""
-    recall: object = service.app.repository.get(RecallAggregate.ledger_id(content["recall_id"]))
-    assert isinstance(recall, RecallAggregate)
-    origin = recall.origin
+    """The recall as the caller may see it, as the command left it: the whole trace is kept in
+    the recall's event (it reaches every batch its origin reached), the answer is built of the
+    part within reach."""
     with service.read() as sql:
-        trace = cut_trace(sql, identity.reach(sql), recall.trace, (origin.kind, origin.id))
-    return Recall(
-        id=strawberry.ID(recall.key),
-        reason=recall.reason,
-        trace=RecallTrace.from_record(origin.kind, origin.id, trace),
-        initiated_at=recall.created_on,
-        initiated_by=recall.initiated_by,
-    )
+        reach = identity.reach(sql)
+        found = find_recalls(
+            sql,
+            result.position,
+            datetime.now(UTC),
+            reach=None,
+            recall_ids=[str(content["recall_id"])],
+            details=True,
+        )
+        if not found:
+            raise NotFoundError(f"recall {content['recall_id']!r} not found")
+        view = found[0]
+        # What the caller's reach shows of it; no visibility test: the caller just acted on it.
+        cut_to(view, reach, sql)
+        return Recall.of(view, lambda kind, key, trace: cut_trace(sql, reach, trace, (kind, key)))
+
+
+@strawberry.input
+class ExtendRecallInput:
+    recall_id: strawberry.ID
+    extension_id: strawberry.ID = strawberry.field(description="your name for the extension")
+    origin: TraceOrigin = strawberry.field(description="the later finding the scope widens to")
+    reason: str
+    extended_at: datetime
 
 
 @strawberry.type
@@ -67,5 +101,69 @@ class ViewMutations:
         returns=Recall,
         answer=answer,
         description="Initiate a recall: trace FORWARD from the origin, keep that trace in the "
-        "recall's own event, and mark every batch it reached RECALLED.",
+        "recall's own event, mark every batch it reached RECALLED, and notify every site it "
+        "reached and the institution that treated each exposed patient (for the treating "
+        "physician), each to acknowledge within its class's time limit.",
+    )
+    extend_recall = command(
+        RecallCommands.extend_recall,
+        input=ExtendRecallInput,
+        roles=(QUALITY_PERSON, RECALL_INVESTIGATOR),
+        targets={**RECALL, "extension_id": NoReach("the extension it adds"), "origin": origin},
+        parameters=recall_parameters,
+        returns=Recall,
+        answer=answer,
+        description="Widen a recall to a later finding: its own trace, kept in its own event; "
+        "new batches marked RECALLED, new parties notified.",
+    )
+    acknowledge_recall_notification = command(
+        RecallCommands.acknowledge_recall_notification,
+        input=AcknowledgeRecallNotificationInput,
+        roles=(SPOKE_OPERATOR, MEDICAL_INSTITUTION, PHYSICIAN, QUALITY_PERSON),
+        targets={
+            "recall_id": NoReach("the notification's own site is checked"),
+            "notification_id": NoReach("a notification of the recall, to siteId"),
+            "site_id": site,
+        },
+        defaults={"site_id": callers_only_site},
+        description="Acknowledge a recall notification: only for the notified site (a key "
+        "whose reach covers it), recording who and when.",
+    )
+    record_recall_action = command(
+        RecallCommands.record_recall_action,
+        input=RecordRecallActionInput,
+        roles=(SPOKE_OPERATOR, MEDICAL_INSTITUTION, QUALITY_PERSON),
+        targets={
+            "recall_id": NoReach("the batch acted on is checked"),
+            "batch_id": of("Batch"),
+            "shipment_id": NoReach("the consignment reference of the return"),
+            "container_id": NoReach("a container of the batch checked"),
+        },
+        description="Account for a recalled unit: RETURNED (with the shipment back), "
+        "QUARANTINED, DESTROYED (the batch's destruction, recorded with it) or "
+        "ALREADY_ADMINISTERED (with the follow-up of the patient).",
+    )
+    report_recall_to_authority = command(
+        RecallCommands.report_recall_to_authority,
+        input=ReportRecallToAuthorityInput,
+        roles=(QUALITY_PERSON, RECALL_INVESTIGATOR),
+        targets=RECALL,
+        description="Report the recall to the authority: INITIAL first, PROGRESS any number, "
+        "FINAL once nothing is outstanding.",
+    )
+    record_recall_effectiveness_check = command(
+        RecallCommands.record_recall_effectiveness_check,
+        input=RecordRecallEffectivenessCheckInput,
+        roles=(QUALITY_PERSON, RECALL_INVESTIGATOR),
+        targets=RECALL,
+        description="Record an effectiveness check of the recall and what it found.",
+    )
+    close_recall = command(
+        RecallCommands.close_recall,
+        input=CloseRecallInput,
+        roles=(QUALITY_PERSON,),
+        targets=RECALL,
+        description="Close a recall with its conclusion: refused while a notification is "
+        "unacknowledged or a unit unaccounted for, before the FINAL report, and unless the "
+        "last effectiveness check found it EFFECTIVE.",
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import anyio.to_thread
 import strawberry
@@ -13,10 +14,13 @@ from api.context import Info
 from api.errors import from_domain
 from api.resolve import ledger, read
 from api.sites.types import Site
+from api.views.recall_types import RecallFilter
 from api.views.types import (
     AdverseEvent,
     AdverseEventFilter,
     DmMasterFile,
+    Recall,
+    RecallConnection,
     RecallTrace,
     SourceAndFlowConnection,
     SourceAndFlowFilter,
@@ -29,6 +33,8 @@ from domain.shared import DomainError
 from projections.adverse_events import find_adverse_events
 from projections.hold_views import HoldView, holds_of
 from projections.lineage import trace
+from projections.recalls import find_recalls
+from projections.scopes import Reach, cut_trace
 from projections.sites import find_sites
 from projections.source_and_flow import SourceAndFlowView, find_records
 from projections.sql import Sql
@@ -163,6 +169,42 @@ class ViewQueries:
         )
 
     @strawberry.field(
+        description="A recall as it stands (or stood at `asOf`): its class, notifications, "
+        "units, actions, extensions, reports, effectiveness checks and progress; the parts "
+        "your reach allows."
+    )
+    async def recall(self, info: Info, id: strawberry.ID, as_of: AsOf = None) -> Recall | None:
+        found = await read_recalls(info, as_of, recall_ids=[str(id)], details=True)
+        return found[0] if found else None
+
+    @strawberry.field(
+        description="Recalls ordered by id, a page at a time, with their progress; filter by "
+        "status, a notified site, or whether an acknowledgement is overdue (now or at `asOf`)."
+    )
+    async def recalls(
+        self,
+        info: Info,
+        filter: RecallFilter | None = None,
+        first: int | None = 50,
+        after: str | None = None,
+        as_of: AsOf = None,
+    ) -> RecallConnection:
+        size, start, f = page_size(first), decode_cursor(after), filter or RecallFilter()
+        found = await read_recalls(
+            info,
+            as_of,
+            status=f.status.value if f.status else None,
+            site_id=f.site_id,
+            overdue=f.overdue,
+            after=start,
+            limit=size + 1,
+            details=True,
+        )
+        nodes = found[:size]
+        last = str(nodes[-1].id) if nodes else None
+        return RecallConnection(nodes=nodes, page_info=page_info(len(found), size, last))
+
+    @strawberry.field(
         description="Lineage from any node: FORWARD (what it reached), BACKWARD (what it came "
         "from) or BOTH. A SITE origin with a window: what was made or handled there then."
     )
@@ -184,6 +226,20 @@ class ViewQueries:
         except DomainError as error:  # an origin beyond the caller's reach: NOT_FOUND
             raise from_domain(error) from error
         return RecallTrace.of(found)
+
+
+async def read_recalls(info: Info, as_of: datetime | None, **query: Any) -> list[Recall]:
+    """Recalls as the caller's reach shows them, at the head or at ``as_of``."""
+    moment = as_of or datetime.now(UTC)
+
+    def build(sql: Sql, p: int, reach: Reach | None) -> list[Recall]:
+        views = find_recalls(sql, p, moment, reach=reach, **query)
+        return [
+            Recall.of(v, lambda kind, key, trace: cut_trace(sql, reach, trace, (kind, key)))
+            for v in views
+        ]
+
+    return await read(info, as_of, build)
 
 
 def selects(info: Info, name: str) -> bool:

@@ -3,8 +3,10 @@ recall traces. Field names follow the partner contract; additions are marked in 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
+from typing import Any
 
 import strawberry
 
@@ -18,11 +20,21 @@ from api.chain.types import (
 )
 from api.common import PageInfo
 from api.sites.types import Site
+from api.views.recall_types import (
+    RecallAction,
+    RecallEffectivenessCheck,
+    RecallNotification,
+    RecallProgress,
+    RecallReport,
+    RecallStatus,
+    RecallUnit,
+)
 from domain.donation import DonationType
 from domain.isbt128 import chain_of_identity_for
-from domain.recall import Trace
+from domain.recall import FINAL_ACTIONS, Trace
 from projections.adverse_events import AdverseEventView
 from projections.hold_views import HoldView
+from projections.recalls import RecallView
 from projections.sites import SiteView
 from projections.source_and_flow import SourceAndFlowView
 
@@ -412,6 +424,17 @@ class RecallTrace:
         )
 
 
+@strawberry.type(description="A scope the recall was widened by (extendRecall), with its trace")
+class RecallExtension:
+    id: strawberry.ID
+    reason: str
+    origin: TraceNode
+    trace: RecallTrace
+    extended_at: datetime
+    extended_by: str
+    position: int
+
+
 @strawberry.type
 class Recall:
     id: strawberry.ID
@@ -419,6 +442,104 @@ class Recall:
     trace: RecallTrace
     initiated_at: datetime
     initiated_by: str
+    # Added with the recall lifecycle (issue 17).
+    status: RecallStatus = strawberry.field(description="added: OPEN until closeRecall")
+    jurisdiction: str | None = strawberry.field(
+        description="added: whose recall classes apply (domain/data/recall_classes.json)"
+    )
+    classification: str | None = strawberry.field(description="added: the recall class")
+    classification_defaulted: bool = strawberry.field(
+        description="added: true when none was given and the most urgent class was applied"
+    )
+    authority: str | None = strawberry.field(description="added: the authority informed")
+    progress: RecallProgress = strawberry.field(description="added")
+    notifications: list[RecallNotification] = strawberry.field(
+        description="added: every notification when you are within the recall's own sites; "
+        "otherwise those to your sites"
+    )
+    units: list[RecallUnit] = strawberry.field(description="added: the units to account for")
+    actions: list[RecallAction] = strawberry.field(
+        description="added: every action when you are within the recall's own sites; "
+        "otherwise those at your sites"
+    )
+    extensions: list[RecallExtension] = strawberry.field(description="added")
+    reports: list[RecallReport] = strawberry.field(description="added: to the authority")
+    effectiveness_checks: list[RecallEffectivenessCheck] = strawberry.field(description="added")
+    closed_at: datetime | None = strawberry.field(description="added")
+    closed_by: str | None = strawberry.field(description="added")
+    conclusion: str | None = strawberry.field(description="added: the closure's conclusion")
+
+    @classmethod
+    def of(cls, v: RecallView, cut: Callable[[str, str, dict[str, Any]], dict[str, Any]]) -> Recall:
+        """From the view (with details); ``cut`` gives a stored trace as the reader may see it
+        (projections.scopes.cut_trace with the reader's reach)."""
+        initial = next(s for s in v.scopes if s.scope_id == "")
+        kinds: dict[str, set[str]] = {}
+        for a in v.actions:
+            kinds.setdefault(a["batch_id"], set()).add(a["kind"])
+        return cls(
+            id=strawberry.ID(v.recall_id),
+            reason=v.reason,
+            trace=RecallTrace.from_record(
+                v.origin_kind, v.origin_id, cut(v.origin_kind, v.origin_id, initial.trace)
+            ),
+            initiated_at=v.initiated_at,
+            initiated_by=v.initiated_by,
+            status=RecallStatus(v.status),
+            jurisdiction=v.jurisdiction,
+            classification=v.classification,
+            classification_defaulted=v.classification_defaulted,
+            authority=v.authority,
+            progress=RecallProgress(
+                notified=v.notified,
+                acknowledged=v.acknowledged,
+                overdue_acknowledgements=v.overdue,
+                units_in_scope=v.units_in_scope,
+                units_accounted_for=v.units_accounted,
+                units_quarantined=v.units_quarantined,
+            ),
+            notifications=[RecallNotification.of(n) for n in v.notifications],
+            units=[
+                RecallUnit(
+                    batch_id=strawberry.ID(u["batch_id"]),
+                    scope_id=u["scope_id"],
+                    accounted_for=bool(kinds.get(u["batch_id"], set()) & FINAL_ACTIONS),
+                    quarantined="QUARANTINED" in kinds.get(u["batch_id"], set()),
+                )
+                for u in v.units
+            ]
+            if v.full
+            else [],
+            actions=[RecallAction.of(a) for a in v.actions],
+            extensions=[
+                RecallExtension(
+                    id=strawberry.ID(s.scope_id),
+                    reason=s.reason,
+                    origin=TraceNode(
+                        kind=TraceNodeKind(s.origin_kind), id=strawberry.ID(s.origin_id)
+                    ),
+                    trace=RecallTrace.from_record(
+                        s.origin_kind, s.origin_id, cut(s.origin_kind, s.origin_id, s.trace)
+                    ),
+                    extended_at=s.scoped_at,
+                    extended_by=s.scoped_by,
+                    position=s.position,
+                )
+                for s in v.scopes
+                if s.scope_id
+            ],
+            reports=[RecallReport.of(r) for r in v.reports],
+            effectiveness_checks=[RecallEffectivenessCheck.of(c) for c in v.checks],
+            closed_at=v.closed_at,
+            closed_by=v.closed_by,
+            conclusion=v.conclusion,
+        )
+
+
+@strawberry.type
+class RecallConnection:
+    nodes: list[Recall]
+    page_info: PageInfo
 
 
 @strawberry.input
@@ -426,3 +547,21 @@ class InitiateRecallInput:
     recall_id: strawberry.ID
     origin: TraceOrigin
     reason: str
+    # Added with the recall lifecycle (issue 17); all optional.
+    classification: str | None = strawberry.field(
+        default=None,
+        description="added: the recall class of the jurisdiction (e.g. CLASS_1 in the EU, UK "
+        "and Taiwan, CLASS_I in the US; domain/data/recall_classes.json); when left out the "
+        "most urgent class applies and the recall records that it was defaulted",
+    )
+    authority: str | None = strawberry.field(
+        default=None, description="added: the authority to inform (a default per jurisdiction)"
+    )
+    jurisdiction: str | None = strawberry.field(
+        default=None,
+        description="added: whose classes apply; by default that of the control site of the "
+        "first batch reached",
+    )
+    initiated_at: datetime | None = strawberry.field(
+        default=None, description="added: when the decision was taken (default: now)"
+    )
