@@ -17,9 +17,10 @@ answered by the primary, which always holds every write.
 the primary would only when its ledger already holds a later moment (ledger times never go
 backwards), so a query about a moment the replica has not yet passed is answered by the primary.
 
-Failover. A replica that cannot be reached or fails while answering (down, restarting, a query
-cancelled by a recovery conflict) is left out for REGENTRACE_REPLICA_RETRY_SECONDS and the query is
-answered again by another replica or the primary; queries only read, so answering again is safe.
+Failover. A replica that cannot be reached or whose connection breaks (down, restarting) is left
+out for REGENTRACE_REPLICA_RETRY_SECONDS and the query is answered again by another replica or the
+primary; so is a query a replica refuses while its connection holds (cancelled by a recovery
+conflict), without leaving the replica out. Queries only read, so answering again is safe.
 """
 
 from __future__ import annotations
@@ -193,8 +194,15 @@ class ReadRouter:
                 ready, lagging = _holds(sql, min_position, as_of)
                 result = read(sql) if ready else None
         except (psycopg.OperationalError, psycopg.InterfaceError) as error:
-            conn.close()
-            replica.fail(error)
+            if conn.broken or conn.closed:  # the standby is down, restarting or unreachable
+                conn.close()
+                replica.fail(error)
+            else:  # e.g. a query cancelled by a recovery conflict: the standby itself is fine
+                log.info(
+                    "read replica %s did not answer (%s); answered elsewhere",
+                    replica.name,
+                    error.sqlstate or type(error).__name__,
+                )
             return False, False, None
         finally:
             replica.checkin(conn)

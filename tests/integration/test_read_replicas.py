@@ -26,6 +26,7 @@ from api.replicas import PRIMARY
 from api.schema import build_schema
 from api.settings import Settings
 from api.wiring import Regentrace
+from projections.sql import Sql
 from tests.api.client import client_for
 from tests.conftest import ledger_size
 from tests.replica import StreamingPair, streaming_pair
@@ -316,6 +317,27 @@ async def test_reads_fail_over_to_the_primary_while_the_standby_is_down(
     before = served(service)
     assert await site(http, "RR-FAILOVER") == {"id": "RR-FAILOVER", "name": "Site RR-FAILOVER"}
     assert served(service)[standby(service)] == before[standby(service)] + 1
+
+
+def test_a_query_the_standby_cancels_is_answered_by_the_primary_and_the_standby_stays(
+    service: Regentrace,
+) -> None:
+    """As when replay cancels a query (a recovery conflict): the connection holds, so the
+    standby keeps its turn."""
+
+    def cancelled_on_the_standby(sql: Sql) -> str:
+        if sql.scalar("SELECT pg_is_in_recovery()"):
+            sql.execute("SET LOCAL statement_timeout = 1")
+            sql.execute("SELECT pg_sleep(1)")
+        return "answered"
+
+    before = served(service)
+    assert service.query(cancelled_on_the_standby) == "answered"
+    assert served(service)[PRIMARY] == before[PRIMARY] + 1
+    assert service.replicas is not None
+    (replica,) = service.replicas.replicas
+    assert replica.available(time.monotonic())
+    assert service.query(lambda sql: sql.scalar("SELECT pg_is_in_recovery()")) is True
 
 
 def test_without_replicas_every_read_is_the_primary_s(pair: StreamingPair) -> None:
