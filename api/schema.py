@@ -22,6 +22,7 @@ from strawberry.types import ExecutionContext
 from api.audit.mutations import AuditMutations
 from api.audit.queries import AuditQueries
 from api.auth.guard import Guard
+from api.batch import BatchMutations
 from api.chain.mutations import ChainMutations
 from api.chain.queries import ChainQueries
 from api.commands import check_served
@@ -36,7 +37,9 @@ from api.views.mutations import ViewMutations
 from api.views.queries import ViewQueries
 
 Query = merge_types("Query", (SiteQueries, ChainQueries, ViewQueries, AuditQueries, EpcisQueries))
-Mutation = merge_types("Mutation", (SiteMutations, ChainMutations, ViewMutations, AuditMutations))
+Mutation = merge_types(
+    "Mutation", (SiteMutations, ChainMutations, ViewMutations, AuditMutations, BatchMutations)
+)
 # A mutation without a declaration would be checked against nothing: refuse to load.
 check_served(f.graphql_name or f.python_name for f in Mutation.__strawberry_definition__.fields)  # type: ignore[attr-defined]
 

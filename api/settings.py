@@ -215,6 +215,15 @@ class Settings(BaseSettings):
         10_000, ge=10, description="estimated cost accepted in one document (see docs)"
     )
     max_body_bytes: int = Field(1_000_000, ge=1024, description="largest request body accepted")
+    batch_max_commands: int = Field(
+        10_000, ge=1, description="commands accepted in one submitCommands call"
+    )
+    batch_max_bytes: int = Field(
+        8_000_000, ge=1024, description="size of one submitCommands call's commands, as JSON"
+    )
+    batch_transaction_commands: int = Field(
+        1000, ge=1, description="commands per transaction of an UNTIL_FIRST_REFUSAL batch"
+    )
     rate_limit_per_minute: int = Field(
         1200, ge=0, description="requests a principal may make per minute (0: unlimited)"
     )

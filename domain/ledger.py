@@ -21,16 +21,26 @@ one read of the database, one version in the read set, and the events it trigger
 A command its sender identified (``once``, ADR 7) runs at most once per principal and id: the
 unit of work carries the id to the recorder with the events, which stores it in their
 transaction, under a unique key.
+
+Many commands may share one database transaction (``group_commit``, ADR 10): each still runs
+in a unit of work of its own, inside a savepoint, and sees what the ones before it saved;
+aggregates are loaded through a repository of the group's own, so nothing the group has not
+committed reaches the aggregates other requests load.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from contextvars import ContextVar
-from typing import Any, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Repository,
+)
 from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
 from eventsourcing.utils import Environment
 
@@ -51,6 +61,28 @@ A = TypeVar("A", bound=LedgerAggregate)
 # The unit of work open in this thread or task, so that a command run under a sender's id
 # (``once``) joins the unit of work that carries the id instead of opening its own.
 _OPEN: ContextVar[UnitOfWork | None] = ContextVar("unit_of_work", default=None)
+# The repository of the group commit open in this thread, if any (``group_commit``).
+_GROUP: ContextVar[Repository[str] | None] = ContextVar("group_commit", default=None)
+# Aggregates a group keeps in memory between its commands.
+GROUP_CACHE_SIZE = 1000
+
+
+class GroupTransaction(Protocol):
+    """One database transaction several commands share (the recorder's, ADR 10)."""
+
+    def step(self) -> AbstractContextManager[None]:
+        """One command's part: undone alone (a savepoint) if it raises."""
+        ...
+
+    def roll_back(self) -> None:
+        """End the transaction storing nothing of it."""
+        ...
+
+
+class GroupCommitter(Protocol):
+    """A recorder that can hold one transaction open for several commands."""
+
+    def group(self) -> AbstractContextManager[GroupTransaction]: ...
 
 
 def actor(principal: Principal) -> dict[str, Any]:
@@ -111,6 +143,36 @@ class UnitOfWork:
         )
 
 
+def _group_repository(ledger: LedgerApplication) -> Repository[str]:
+    # Not copied out of the cache: a command that saves leaves the cached aggregate as stored;
+    # one that fails leaves the cache behind it (``_Steps.step``).
+    return Repository(
+        event_store=ledger.events,
+        cache_maxsize=GROUP_CACHE_SIZE,
+        fastforward=True,
+        deepcopy_from_cache=False,
+    )
+
+
+class _Steps:
+    """A group commit's transaction whose failed steps also drop the aggregates they touched."""
+
+    def __init__(self, group: GroupTransaction, ledger: LedgerApplication) -> None:
+        self.group, self.ledger = group, ledger
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        try:
+            with self.group.step():
+                yield
+        except BaseException:
+            _GROUP.set(_group_repository(self.ledger))
+            raise
+
+    def roll_back(self) -> None:
+        self.group.roll_back()
+
+
 class LedgerApplication(Application[str]):
     """The eventsourcing Application under the command groups.
 
@@ -150,10 +212,31 @@ class LedgerApplication(Application[str]):
         finally:
             _OPEN.reset(token)
 
+    @contextmanager
+    def group_commit(self) -> Iterator[GroupTransaction]:
+        """One transaction for the commands run inside, each in ``step()`` (ADR 10).
+
+        Committed when the block ends, unless ``roll_back()`` was called or it raised. Commands
+        inside load aggregates through a repository of the group's own (with the group's
+        uncommitted events); the application's cache never sees them."""
+        if _GROUP.get() is not None:
+            raise RuntimeError("a group commit is open already in this thread")
+        token = _GROUP.set(_group_repository(self))
+        try:
+            with cast(GroupCommitter, self.recorder).group() as group:
+                yield _Steps(group, self)
+        finally:
+            _GROUP.reset(token)
+
+    @property
+    def _aggregates(self) -> Repository[str]:
+        """Where aggregates are loaded from: the open group's repository, or the application's."""
+        return _GROUP.get() or self.repository
+
     def get(self, cls: type[A], key: str) -> A:
         """The aggregate as stored now (NOT_FOUND if there is none); outside any read set."""
         try:
-            aggregate: object = self.repository.get(cls.ledger_id(key))
+            aggregate: object = self._aggregates.get(cls.ledger_id(key))
         except AggregateNotFoundError:
             raise NotFoundError(f"{cls.TYPE.lower()} {key!r} not found", id=key) from None
         if not isinstance(aggregate, cls):
@@ -161,7 +244,7 @@ class LedgerApplication(Application[str]):
         return aggregate
 
     def exists(self, cls: type[LedgerAggregate], key: str) -> bool:
-        return cls.ledger_id(key) in self.repository
+        return cls.ledger_id(key) in self._aggregates
 
     def once(self, key: CommandKey, run: Callable[[], CommandResult]) -> CommandResult:
         """Run a command its sender identified with ``key``, at most once.

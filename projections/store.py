@@ -4,6 +4,10 @@ They replace the library's insert path (not its reads): events are inserted, the
 taken, then the ledger index and every inline projection are written before the commit. Under
 PostgreSQL every append holds one advisory lock until it commits, so positions commit in order
 and the previous chain link is stable; SQLite serialises writers by itself.
+
+``group()`` holds one write transaction open for several commands (group commit, ADR 10): while
+it is open in a thread, every read and append of that thread's recorder runs on the group's
+connection (so a command sees what the commands before it saved), each command in a savepoint.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,7 +34,7 @@ from eventsourcing.postgres import (
     PostgresDatastore,
     PostgresFactory,
 )
-from eventsourcing.sqlite import SQLiteApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteCursor, SQLiteDatastore
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
 
@@ -85,6 +90,80 @@ class LedgerSource:
             yield Sql(pg.cursor(), Dialect.POSTGRES)
 
 
+@dataclass
+class _Group:
+    """A group commit's transaction: its datastore and connection; whether it must roll back."""
+
+    datastore: object
+    connection: Any
+    rolled_back: bool = False
+    steps: int = 0
+
+    def roll_back(self) -> None:
+        self.rolled_back = True
+
+
+# The group commit open in this thread, if any.
+_HELD: ContextVar[_Group | None] = ContextVar("held_transaction", default=None)
+
+
+def _held(datastore: object) -> _Group | None:
+    group = _HELD.get()
+    return group if group is not None and group.datastore is datastore else None
+
+
+class _GroupingSQLiteDatastore(SQLiteDatastore):
+    """The library's datastore, whose transactions join the group commit open in this thread."""
+
+    @contextmanager
+    def transaction(self, *, commit: bool) -> Iterator[SQLiteCursor]:
+        group = _held(self)
+        if group is None:
+            with super().transaction(commit=commit) as cursor:
+                yield cursor
+            return
+        try:  # the library's own transactions raise its errors; so does the group's
+            yield SQLiteCursor(group.connection.cursor())
+        except sqlite3.IntegrityError as error:
+            raise IntegrityError(error) from error
+        except sqlite3.OperationalError as error:
+            raise OperationalError(error) from error
+
+
+class _SQLiteSteps:
+    def __init__(self, group: _Group) -> None:
+        self.group = group
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        self.group.steps += 1
+        name = f"step_{self.group.steps}"
+        self.group.connection.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            self.group.connection.execute(f"ROLLBACK TO {name}")
+            self.group.connection.execute(f"RELEASE {name}")
+            raise
+        self.group.connection.execute(f"RELEASE {name}")
+
+    def roll_back(self) -> None:
+        self.group.roll_back()
+
+
+class _PostgresSteps:
+    def __init__(self, group: _Group) -> None:
+        self.group = group
+
+    @contextmanager
+    def step(self) -> Iterator[None]:
+        with self.group.connection.transaction():  # a savepoint within the group's transaction
+            yield
+
+    def roll_back(self) -> None:
+        self.group.roll_back()
+
+
 class LedgerRecorder(Protocol):
     """What the rest of regentrace needs from either recorder."""
 
@@ -136,6 +215,33 @@ def append(
 
 class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     dialect = Dialect.SQLITE
+
+    def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
+        super().__init__(datastore, **kwargs)
+        datastore.__class__ = _GroupingSQLiteDatastore  # the same pool; joins group commits
+
+    @contextmanager
+    def group(self) -> Iterator[_SQLiteSteps]:
+        """One write transaction on a connection of its own for the commands run inside
+        (ADR 10); other connections keep reading the last commit meanwhile (WAL)."""
+        if _HELD.get() is not None:
+            raise RuntimeError("a group commit is open already in this thread")
+        connection = connect_sqlite(
+            self.datastore.pool.db_name, self.datastore.pool.lock_timeout or 5.0
+        )
+        group = _Group(self.datastore, connection)
+        token = _HELD.set(group)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteSteps(group)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("ROLLBACK" if group.rolled_back else "COMMIT")
+        finally:
+            _HELD.reset(token)
+            connection.close()
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         with self.write() as sql:
@@ -247,6 +353,19 @@ class LedgerPostgresFactory(PostgresFactory):
             kwargs.update(conninfo_to_dict(conninfo))
 
 
+class _GroupingPostgresDatastore(PostgresDatastore):
+    """The library's datastore, whose connections are the group commit's in its thread."""
+
+    @contextmanager
+    def get_connection(self) -> Iterator[psycopg.Connection[Any]]:
+        group = _held(self)
+        if group is None:
+            with super().get_connection() as conn:
+                yield conn
+            return
+        yield group.connection
+
+
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     dialect = Dialect.POSTGRES
 
@@ -254,13 +373,41 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         super().__init__(datastore, **kwargs)
         if datastore.pre_ping:
             ping_when_stale(datastore.pool)
+        datastore.__class__ = _GroupingPostgresDatastore  # the same pool; joins group commits
+
+    @contextmanager
+    def group(self) -> Iterator[_PostgresSteps]:
+        """One transaction, under the ledger lock from its start, for the commands run inside
+        (ADR 10). A connection lost while committing leaves the outcome unknown, and says so."""
+        if _HELD.get() is not None:
+            raise RuntimeError("a group commit is open already in this thread")
+        with self.datastore.get_connection() as conn:
+            group = _Group(self.datastore, conn)
+            token = _HELD.set(group)
+            committing = False
+            try:
+                with conn.transaction():
+                    self._lock(conn.cursor())
+                    yield _PostgresSteps(group)
+                    if group.rolled_back:
+                        raise psycopg.Rollback  # ends the block, storing nothing
+                    committing = True
+            except (psycopg.InterfaceError, psycopg.OperationalError) as error:
+                if committing:
+                    raise OutcomeUnknownError(None) from error
+                raise
+            finally:
+                _HELD.reset(token)
 
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int]:
         """Append, trying again on a lost connection, but never storing a command twice.
 
         A connection lost before COMMIT was sent stored nothing. Lost while committing, the
         append may have landed all the same: the events are looked for before anything else
-        happens, and found, they are the answer (ADR 7)."""
+        happens, and found, they are the answer (ADR 7). Within a group commit there is one
+        attempt: the group's transaction is lost with its connection."""
+        if _held(self.datastore) is not None:
+            return self._insert(stored_events, kwargs, [False])
         for attempt in range(1, APPEND_ATTEMPTS + 1):
             committing = [False]
             try:

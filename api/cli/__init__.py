@@ -6,6 +6,7 @@
 - records.py: ``export source-and-flow``
 - epcis.py: ``export epcis``
 - keys.py: ``apikey``
+- backlog.py: ``import`` (a backlog of commands sent to a server in batches)
 - errors.py: the one error handler and the exit statuses; common.py: what they all share.
 
 This module imports the subcommand modules, they import common.py and errors.py, and none
@@ -20,7 +21,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from api.cli import audit, epcis, keys, ledger, records, serve
+from api.cli import audit, backlog, epcis, keys, ledger, records, serve
 from api.cli.errors import EXIT_STATUSES, global_options, run
 
 
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_exports(commands)
     audit.add_verify(commands)
     ledger.add_replay(commands)
+    backlog.add_import(commands)
     audit.add_checkpoint_command(commands)
     keys.add_apikey_commands(commands)
     ledger.add_schema(commands)
