@@ -16,18 +16,22 @@ import base64
 import csv
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import IO, Any
 
 from api.wiring import Regentrace
+from domain import records as records_rules
 from projections.audit import find_events
+from projections.labels import label_of
 from projections.ledger import GENESIS_HASH, LedgerIndex
+from projections.scopes import Reach
 from projections.sites import SiteView
 from projections.source_and_flow import SourceAndFlowView, find_records
 from projections.sql import iso_utc
 
 # (key, 中文, English)
 FIELDS: list[tuple[str, str, str]] = [
+    ("licence_number", "許可證字號", "Licence or conditional-approval number"),
     ("batch_id", "批號", "Batch number"),
     ("product", "製劑", "Product"),
     ("status", "狀態", "Status"),
@@ -44,6 +48,7 @@ FIELDS: list[tuple[str, str, str]] = [
     ("acquired_at", "取得時間", "Acquired at"),
     ("manufacturer", "主成分製造者", "Active-ingredient manufacturer"),
     ("manufacturer_address", "製造者地址", "Manufacturer address"),
+    ("manufacturer_country", "製造者國別", "Manufacturer country"),
     ("material_lots", "使用物料批號", "Material lots used"),
     ("release_decision", "放行決定", "Release decision"),
     ("qualified_person", "放行人員", "Qualified person"),
@@ -63,12 +68,22 @@ FIELDS: list[tuple[str, str, str]] = [
     ("disposition_site", "處置機構", "Disposition site"),
     ("patient_code", "使用病人代碼", "Patient code"),
     ("disposition_at", "處置時間", "Disposition at"),
+    ("retention_until", "廠商保存期限", "Kept by the firm until"),
+    ("institution_retention_until", "醫療機構保存期限", "Kept by the institution until"),
+    ("label_statements", "標籤警語", "Label statements"),
 ]
+# Dates are the batch's jurisdiction's calendar days and times are written in its offset
+# (domain/records.py): a batch finished 2026-11-04T07:00+08:00 was made on 2026-11-04 in Taiwan.
 HEADERS = [f"{zh} / {en}" for _, zh, en in FIELDS]
 PAGE = 500
 
 
-def _iso(value: datetime | None) -> str:
+def _local(r: SourceAndFlowView, value: datetime | None) -> str:
+    """A time as the batch's jurisdiction writes it (its offset); empty when there is none."""
+    return r.local_time(value).isoformat() if value else ""
+
+
+def _day(value: date | None) -> str:
     return value.isoformat() if value else ""
 
 
@@ -79,13 +94,15 @@ def _batch_fields(r: SourceAndFlowView) -> dict[str, Any]:
     if eligibility and r.donor["eligibility_revoked"]:
         eligibility += " (REVOKED)"
     disposed_at = b.disposition_site
+    licence = r.licence
     return {
+        "licence_number": licence.number if licence else "",
         "batch_id": b.batch_id,
         "product": f"{b.product} — {product.name}",
         "status": b.shown_status,
         "quantity_made": r.quantity_made,
-        "manufactured_on": r.manufactured_at.date().isoformat(),
-        "expires_on": r.expires_at.date().isoformat(),
+        "manufactured_on": r.manufactured_on.isoformat(),
+        "expires_on": r.expires_on.isoformat(),
         "shelf_life_days": product.shelf_life_days,
         "tracking_code": b.donation_id,
         "donation_type": r.donation["donation_type"],
@@ -93,18 +110,22 @@ def _batch_fields(r: SourceAndFlowView) -> dict[str, Any]:
         "consent_reference": r.donor["consent_reference"] or "",
         "eligibility": eligibility,
         "acquisition_site": _name(site(r.donation["site_id"])),
-        "acquired_at": _iso(r.donation["acquired_at"]),
+        "acquired_at": _local(r, r.donation["acquired_at"]),
         "manufacturer": _name(manufacturer),
         "manufacturer_address": manufacturer.location if manufacturer else "",
+        "manufacturer_country": manufacturer.country if manufacturer else "",
         "material_lots": " ".join(r.material_lots),
         "release_decision": r.decision.decision if r.decision else "",
         "qualified_person": r.decision.decided_by if r.decision else "",
         "signature_meaning": (r.decision.meaning or "") if r.decision else "",
-        "released_at": _iso(r.decision.decided_at) if r.decision else "",
+        "released_at": _local(r, r.decision.decided_at) if r.decision else "",
         "final_disposition": b.disposition_kind or "",
         "disposition_site": _name(site(disposed_at)) if disposed_at else "",
         "patient_code": r.administered_to or "",
-        "disposition_at": _iso(b.disposition_at),
+        "disposition_at": _local(r, b.disposition_at),
+        "retention_until": _day(r.retention_until),
+        "institution_retention_until": _day(r.institution_retention_until),
+        "label_statements": " | ".join(s.text for s in label_of(r).statements),
     }
 
 
@@ -130,8 +151,8 @@ def _flow_rows(r: SourceAndFlowView, base: dict[str, Any]) -> Iterator[dict[str,
             "recipient_address": (recipient.location or "") if recipient else "",
             "recipient_contact": (recipient.contact or "") if recipient else "",
             "quantity_delivered": r.quantity_delivered,
-            "dispatched_at": _iso(f.dispatched_at),
-            "delivered_at": _iso(f.received_at),
+            "dispatched_at": _local(r, f.dispatched_at),
+            "delivered_at": _day(r.local_day(f.received_at) if f.received_at else None),
             "condition_on_receipt": _condition(f.condition_acceptable),
             "temperature_excursions": f.excursions,
         }
@@ -144,23 +165,36 @@ def records(
     released_to: datetime | None = None,
     site_id: str | None = None,
     as_of: datetime | None = None,
+    licence_number: str | None = None,
+    by_licence: bool = False,
+    reach: Reach | None = None,
+    **filters: Any,
 ) -> Iterator[SourceAndFlowView]:
-    """Every matching record, a page at a time, all at one ledger position."""
+    """Every matching record, a page at a time, all at one ledger position. ``by_licence``
+    groups them by licence number (許可證字號), in the numbers' order, then those of products
+    without a licence where made; ``reach`` None is the operator's export of every record."""
     with service.read() as sql:
         position = LedgerIndex(sql).position_at(as_of)
+    query = dict(
+        site_id=site_id, released_from=released_from, released_to=released_to, **filters
+    )
+    if licence_number is not None or not by_licence:
+        yield from _pages(service, position, reach, licence_number=licence_number, **query)
+        return
+    for number in records_rules.licence_numbers():
+        yield from _pages(service, position, reach, licence_number=number, **query)
+    for record in _pages(service, position, reach, **query):
+        if record.licence is None:
+            yield record
+
+
+def _pages(
+    service: Regentrace, position: int, reach: Reach | None, **query: Any
+) -> Iterator[SourceAndFlowView]:
     after: str | None = None
     while True:
         with service.read() as sql:
-            page = find_records(
-                sql,
-                position,
-                reach=None,  # an export holds every record: it is the operator's, not a partner's
-                site_id=site_id,
-                released_from=released_from,
-                released_to=released_to,
-                after=after,
-                limit=PAGE,
-            )
+            page = find_records(sql, position, reach=reach, after=after, limit=PAGE, **query)
         yield from page
         if len(page) < PAGE:
             return

@@ -35,8 +35,12 @@ from api.sites.mutations import SiteMutations
 from api.sites.queries import SiteQueries
 from api.views.mutations import ViewMutations
 from api.views.queries import ViewQueries
+from api.views.records import RecordQueries
 
-Query = merge_types("Query", (SiteQueries, ChainQueries, ViewQueries, AuditQueries, EpcisQueries))
+Query = merge_types(
+    "Query",
+    (SiteQueries, ChainQueries, ViewQueries, RecordQueries, AuditQueries, EpcisQueries),
+)
 Mutation = merge_types(
     "Mutation", (SiteMutations, ChainMutations, ViewMutations, AuditMutations, BatchMutations)
 )

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, ClassVar
 
+from domain import records as record_rules
 from domain import reference
 from domain.batch import Batch
 from domain.donation import Donation
@@ -269,6 +270,50 @@ class SourceAndFlowView:
         b = self.batch
         return b.patient_code if b.disposition_kind == "ADMINISTERED" else None
 
+    # The records an inspector files (issue 18): by licence number, in the jurisdiction's days.
+
+    @property
+    def jurisdiction(self) -> str | None:
+        """The batch's jurisdiction: its control site's (whose law its records answer to)."""
+        control = self.sites.get(self.batch.control_site_id)
+        return control.jurisdiction if control else None
+
+    @property
+    def licence(self) -> record_rules.Licence | None:
+        """The licence or conditional approval (許可證字號) the product has there."""
+        return record_rules.licence(self.batch.product, self.jurisdiction)
+
+    def local_day(self, moment: datetime) -> date:
+        """The calendar day of ``moment`` in the batch's jurisdiction."""
+        return record_rules.local_day(moment, self.jurisdiction)
+
+    def local_time(self, moment: datetime) -> datetime:
+        return record_rules.local_time(moment, self.jurisdiction)
+
+    @property
+    def manufactured_on(self) -> date:
+        return self.local_day(self.manufactured_at)
+
+    @property
+    def expires_on(self) -> date:
+        return self.local_day(self.expires_at)
+
+    @property
+    def retention_until(self) -> date | None:
+        """The last day the manufacturer keeps this record (30 years after expiry in Taiwan)."""
+        return record_rules.firm_retention_until(self.jurisdiction, self.expires_at)
+
+    @property
+    def institution_retention_until(self) -> date | None:
+        """The last day the institution that used the batch keeps its record (15 years from
+        use in Taiwan; a minor's longer, see the institution's record)."""
+        b = self.batch
+        if b.disposition_kind != "ADMINISTERED" or b.disposition_at is None:
+            return None
+        return record_rules.institution_retention_until(
+            self.jurisdiction, b.disposition_at, self.expires_at
+        )
+
 
 def find_records(
     sql: Sql,
@@ -278,6 +323,7 @@ def find_records(
     donor_code: str | None = None,
     site_id: str | None = None,
     product: str | None = None,
+    licence_number: str | None = None,
     released_from: datetime | None = None,
     released_to: datetime | None = None,
     after: str | None = None,
@@ -291,6 +337,10 @@ def find_records(
     if product is not None:
         where.append("product = ?")
         params.append(product)
+    if licence_number is not None:
+        clause, values = licence_clause(record_rules.licensed_as(licence_number), position)
+        where.append(clause)
+        params += values
     if released_from is not None:
         where.append("released_at >= ?")
         params.append(released_from)
@@ -315,6 +365,22 @@ def find_records(
         reach=reach,
     )
     return _assemble(sql, position, batches)
+
+
+def licence_clause(pairs: list[tuple[str, str]], position: int) -> tuple[str, list[Any]]:
+    """Batches of these (product, jurisdiction) pairs, a jurisdiction being the control site's
+    at ``position``; none when there are no pairs (an unknown licence number)."""
+    if not pairs:
+        return "1 = 0", []
+    one = (
+        "(product = ? AND control_site_id IN (SELECT s.site_id FROM site_versions s"
+        " WHERE s.jurisdiction = ? AND s.valid_from <= ? AND (s.valid_to IS NULL"
+        " OR s.valid_to > ?)))"
+    )
+    values: list[Any] = []
+    for product, jurisdiction in pairs:
+        values += [product, jurisdiction, position, position]
+    return "(" + " OR ".join([one] * len(pairs)) + ")", values
 
 
 def _assemble(sql: Sql, position: int, batches: list[BatchView]) -> list[SourceAndFlowView]:

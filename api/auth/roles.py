@@ -70,6 +70,7 @@ class Role:
 REGISTRY = frozenset({"site", "sites", "unionDatabaseSiteLinks", "verifyLedger"})
 RECORDS = frozenset(
     {"donor", "batch", "batches", "sourceAndFlow", "sourceAndFlowRecords", "epcisDocument"}
+    | {"label", "sourceAndFlowCsv"}  # the label and the CSV export (issue 18)
 )
 HISTORY = frozenset({"events"})
 # physicianNotifications: the duties to tell a treating physician of holds raised after use.

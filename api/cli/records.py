@@ -24,6 +24,14 @@ def add_source_and_flow_export(exports: Any) -> None:
     flows.add_argument("--from", dest="released_from", help="batches released on or after")
     flows.add_argument("--to", dest="released_to", help="batches released on or before")
     flows.add_argument("--site", help="batches a site was involved in (any role)")
+    flows.add_argument(
+        "--licence", help="batches made under one licence or conditional-approval number"
+    )
+    flows.add_argument(
+        "--by-licence",
+        action="store_true",
+        help="group the records by licence number (then those without one)",
+    )
     flows.add_argument("--as-of", dest="as_of", help="as the ledger stood at that moment")
     flows.add_argument("--out", help="file to write (default: standard output)")
     flows.set_defaults(run=cmd_export)
@@ -40,6 +48,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         released_to=moment(args.released_to, end_of_day=True),
         site_id=args.site,
         as_of=moment(args.as_of),
+        licence_number=args.licence,
+        by_licence=args.by_licence,
     )
     writer = export.write_csv if args.format == "csv" else export.write_json
     out = open(args.out, "w", encoding="utf-8", newline="") if args.out else sys.stdout  # noqa: SIM115

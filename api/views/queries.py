@@ -101,6 +101,7 @@ class ViewQueries:
                     donor_code=f.donor_code,
                     site_id=f.site_id,
                     product=f.product,
+                    licence_number=f.licence_number,
                     released_from=f.released_from,
                     released_to=f.released_to,
                     after=start,

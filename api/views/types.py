@@ -4,7 +4,7 @@ recall traces. Field names follow the partner contract; additions are marked in 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -135,6 +135,33 @@ class SourceAndFlowRecord:
     holds: list[BatchHold] = strawberry.field(
         description="every reason the batch is or was held, with its lift (as Batch.holds)"
     )
+    # Added with the records an inspector files (issue 18).
+    jurisdiction: str | None = strawberry.field(
+        default=None, description="added: the batch's jurisdiction (its control site's)"
+    )
+    licence_number: str | None = strawberry.field(
+        default=None,
+        description="added: the product's licence or conditional-approval number (許可證字號) "
+        "in the batch's jurisdiction",
+    )
+    licence_kind: str | None = strawberry.field(
+        default=None, description="added: LICENCE or CONDITIONAL_APPROVAL"
+    )
+    manufactured_on: date | None = strawberry.field(
+        default=None, description="added: manufacturedAt's day in the jurisdiction's calendar"
+    )
+    expires_on: date | None = strawberry.field(
+        default=None, description="added: expiresAt's day in the jurisdiction's calendar"
+    )
+    retention_until: date | None = strawberry.field(
+        default=None,
+        description="added: the last day the manufacturer keeps this record "
+        "(domain/data/record_retention.json)",
+    )
+    institution_retention_until: date | None = strawberry.field(
+        default=None,
+        description="added: the last day the institution that used the batch keeps its record",
+    )
 
     @strawberry.field(description=CHAIN_OF_IDENTITY_ID)
     def chain_of_identity_id(self) -> str:
@@ -221,6 +248,13 @@ class SourceAndFlowRecord:
             expires_at=r.expires_at,
             quantity=r.quantity_made,
             holds=[BatchHold.of(h) for h in holds],
+            jurisdiction=r.jurisdiction,
+            licence_number=r.licence.number if r.licence else None,
+            licence_kind=r.licence.kind if r.licence else None,
+            manufactured_on=r.manufactured_on,
+            expires_on=r.expires_on,
+            retention_until=r.retention_until,
+            institution_retention_until=r.institution_retention_until,
         )
 
 
@@ -248,6 +282,11 @@ class SourceAndFlowFilter:
     product: str | None = None
     released_from: datetime | None = None
     released_to: datetime | None = None
+    licence_number: str | None = strawberry.field(
+        default=None,
+        description="added: the batches made under this licence or conditional-approval number "
+        "(許可證字號) in their jurisdiction",
+    )
 
 
 @strawberry.type
