@@ -12,7 +12,8 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint typecheck contract schema lock pytest postgres clean bench graphiql-assets
+.PHONY: install run test lint typecheck contract schema lock pytest postgres clean bench graphiql-assets \
+	console-assets
 
 # Every package at the version and hash the lock names (make lock refreshes it), then the
 # project itself, built with the locked setuptools.
@@ -46,13 +47,21 @@ $(GRAPHIQL_STAMP): $(GRAPHIQL)/package-lock.json $(STAMP)
 		echo "graphiql-assets: GraphiQL's assets could not be installed (see above), so its page loads them from a public CDN"; \
 	fi
 
-run: install graphiql-assets
+# The web console at /console (api/console.py, docs/console.md): plain ES modules and one style
+# sheet in web/console, served as they are, so there is nothing to install or build (ADR 9). This
+# checks the folder: every module a page imports is there, and no file names another host.
+CONSOLE := web/console
+
+console-assets: install
+	$(BIN)/python -m api.console $(CONSOLE)
+
+run: install graphiql-assets console-assets
 	$(BIN)/regentrace migrate
 	$(BIN)/regentrace demo --if-empty
 	@echo "make run: development principal ON (no credentials needed); never expose this server"
 	REGENTRACE_DEV_PRINCIPAL_ENABLED=true $(BIN)/regentrace serve --host $(HOST) --port $(PORT)
 
-test: install lint typecheck contract postgres graphiql-assets pytest
+test: install lint typecheck contract postgres graphiql-assets console-assets pytest
 
 lint: install
 	$(BIN)/ruff check .

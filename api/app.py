@@ -22,7 +22,7 @@ from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
-from api import graphiql
+from api import console, graphiql
 from api.auth.authenticate import Authenticator, UnauthenticatedError
 from api.auth.identity import ANONYMOUS
 from api.auth.middleware import Authentication
@@ -147,6 +147,9 @@ def create_app(settings: Settings | None = None, service: Regentrace | None = No
     if settings.graphiql_enabled:
         router.offline_ide_html = graphiql.serve(app, settings.graphiql_assets)
     app.include_router(router, prefix="/graphql")
+    # The web console (api/console.py): static pages that use only /graphql, with the user's own
+    # credential.
+    console.serve(app, settings)
 
     @app.get("/healthz", summary="The process is up")
     async def healthz() -> dict[str, str]:

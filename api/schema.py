@@ -30,6 +30,7 @@ from api.document_limits import OneOperation, cost_rule
 from api.epcis.queries import EpcisQueries
 from api.feed.subscriptions import FeedSubscriptions
 from api.json_input import SCALAR_OVERRIDES
+from api.me import MeQueries
 from api.settings import Settings
 from api.sites.mutations import SiteMutations
 from api.sites.queries import SiteQueries
@@ -39,7 +40,7 @@ from api.views.records import RecordQueries
 
 Query = merge_types(
     "Query",
-    (SiteQueries, ChainQueries, ViewQueries, RecordQueries, AuditQueries, EpcisQueries),
+    (SiteQueries, ChainQueries, ViewQueries, RecordQueries, AuditQueries, EpcisQueries, MeQueries),
 )
 Mutation = merge_types(
     "Mutation", (SiteMutations, ChainMutations, ViewMutations, AuditMutations, BatchMutations)
