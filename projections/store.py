@@ -365,6 +365,15 @@ class _GroupingPostgresDatastore(PostgresDatastore):
             return
         yield group.connection
 
+    @contextmanager
+    def transaction(self, *, commit: bool = False) -> Iterator[psycopg.Cursor[Any]]:
+        group = _held(self)
+        if group is None:
+            with super().transaction(commit=commit) as cursor:
+                yield cursor
+            return
+        yield group.connection.cursor()  # within the group's transaction and its lock
+
 
 class PostgresLedgerRecorder(PostgresApplicationRecorder):
     dialect = Dialect.POSTGRES
@@ -476,6 +485,10 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
 
     @contextmanager
     def read(self) -> Iterator[Sql]:
+        group = _held(self.datastore)
+        if group is not None:  # the group's transaction: what its commands saved so far
+            yield Sql(group.connection.cursor(), Dialect.POSTGRES)
+            return
         # Ends in COMMIT, not ROLLBACK (nothing was written either way): psycopg forgets every
         # prepared statement of the connection on a rollback, and would prepare them all again.
         with self.datastore.get_connection() as conn, conn.transaction():
@@ -484,7 +497,8 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
     @contextmanager
     def write(self) -> Iterator[Sql]:
         with self.datastore.transaction(commit=True) as cursor:
-            self._lock(cursor)
+            if _held(self.datastore) is None:  # a group holds the lock from its start
+                self._lock(cursor)
             yield Sql(cursor, Dialect.POSTGRES)
 
     @contextmanager
@@ -492,7 +506,16 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
         """``write`` in pipeline mode, for appends: statements whose results nobody reads (the
         ledger row, most projection rows) go to the server without waiting for each answer, so
         a command costs the round trips of its reads rather than one per statement. Errors are
-        raised where results are next read, at the latest when the transaction commits."""
+        raised where results are next read, at the latest when the transaction commits.
+        Within a group commit: in the group's transaction (the command's savepoint), under the
+        lock the group holds."""
+        group = _held(self.datastore)
+        if group is not None:
+            with group.connection.pipeline() as pipeline:
+                sql = Sql(group.connection.cursor(), Dialect.POSTGRES)
+                sql.pipeline = pipeline
+                yield sql
+            return
         with (
             self.datastore.get_connection() as conn,
             conn.pipeline() as pipeline,
