@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from demo import holds as hold_story
+from demo import recalls as recall_story
 from domain.application import TraceabilityLedger
 from domain.holds import HoldKind
 from domain.isbt128 import chain_of_identity_for, check_character
@@ -688,6 +689,7 @@ def _recalls(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
             "LV-CD19-25A01",
             "Vector lot LV-CD19-25A01 contaminated (supplier notice SN-2026-07); trace and notify "
             "every treating centre for long-term follow-up of exposed patients",
+            classification="CLASS_1",
         ),
     )
     yield (
@@ -713,5 +715,9 @@ def _recalls(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
             "handled there in December 2025",
             datetime(2025, 12, 1, tzinfo=UTC),
             datetime(2025, 12, 31, 23, 59, tzinfo=UTC),
+            classification="CLASS_2",
+            initiated_at=recall_story.BERLIN_INITIATED,
         ),
     )
+    # Carried out: the first to closure, the others left open (demo/recalls.py).
+    yield from recall_story.steps(app)

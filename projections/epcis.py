@@ -15,6 +15,8 @@ chosen, is tabled in docs/epcis.md. In short:
     Batch.Rejected                ObjectEvent OBSERVE (none in CBV)    non_sellable_other
     Batch.Destroyed               ObjectEvent DELETE  destroying       destroyed
     Batch.Recalled                ObjectEvent OBSERVE holding          recalled
+    Recall.ActionRecorded         ObjectEvent OBSERVE shipping         returned (RETURNED)
+                                  ObjectEvent OBSERVE holding          recalled (QUARANTINED)
     Batch.Administered            ObjectEvent OBSERVE dispensing       dispensed
     Shipment.Dispatched           ObjectEvent OBSERVE shipping         in_transit
     Shipment.Temperature...       ObjectEvent OBSERVE sensor_reporting in_transit (+ sensor data)
@@ -267,6 +269,35 @@ def _recalled(fact: Fact, p: dict[str, Any]) -> Event:
     )
 
 
+# What a recall action does to the unit, in CBV terms. A destruction is the batch's own event
+# (Batch.Destroyed, recorded with the action: destroying, destroyed); a unit already given to a
+# patient is not moved or changed by the recall.
+RECALL_ACTIONS = {
+    "RETURNED": {"bizStep": "shipping", "disposition": "returned"},
+    "QUARANTINED": {"bizStep": "holding", "disposition": "recalled"},
+}
+
+
+def _recall_action(fact: Fact, p: dict[str, Any]) -> Event | None:
+    """A recall's action on one unit (Recall.ActionRecorded): a return sent back, a quarantine."""
+    step = RECALL_ACTIONS.get(p["kind"])
+    if step is None:
+        return None
+    shipment = p.get("shipment_id")
+    return (
+        _object(fact, p["occurred_at"], [batch_uri(p["batch_id"])])
+        | step
+        | (_at(p["site_id"]) if p.get("site_id") else {})
+        | _extensions(
+            recall=urn("recall", fact.key),
+            recallAction=p["action_id"],
+            container=p.get("container_id"),
+            shipment=urn("shipment", shipment) if shipment else None,
+            note=p.get("note"),
+        )
+    )
+
+
 def _administered(fact: Fact, p: dict[str, Any]) -> Event:
     return (
         _object(fact, p["administered_at"], [batch_uri(fact.key)])
@@ -351,6 +382,8 @@ def epcis_event(fact: Fact, shipment_of: ShipmentOf) -> Event | None:
     mapper = MAPPERS.get(fact.event_type)
     if mapper is not None:
         return mapper(fact, fact.payload)
+    if fact.event_type == "Recall.ActionRecorded":
+        return _recall_action(fact, fact.payload)
     shipment_mapper = SHIPMENT_MAPPERS.get(fact.event_type)
     if shipment_mapper is not None:
         shipment = shipment_of(fact.key)

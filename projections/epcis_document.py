@@ -41,7 +41,7 @@ from projections.source_and_flow import SHIPMENTS
 from projections.sql import Sql, iso_utc
 
 PAGE = 2000
-MAPPED_TYPES = ("Donation", "MaterialLot", "Batch", "Shipment")
+MAPPED_TYPES = ("Donation", "MaterialLot", "Batch", "Shipment", "Recall")
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,8 @@ def _facts(sql: Sql, position: int, scope: EpcisScope, reach: Reach | None) -> I
         return
     batch_ids = _batches_of(sql, position, scope, reach)
     aggregates = _aggregates_of(sql, position, reach, batch_ids)
+    if scope.recall_id is not None:  # and the recall's own actions on its units
+        aggregates.add(f"Recall:{scope.recall_id}")
     rows = [
         row
         for aggregate_id in sorted(aggregates)
@@ -150,11 +152,16 @@ def _batches_of(sql: Sql, position: int, scope: EpcisScope, reach: Reach | None)
         return list(shipment.batch_ids)
     assert scope.recall_id is not None
     recall = f"Recall:{scope.recall_id}"
-    rows = find_events(sql, aggregate_id=recall, to_position=position, limit=1, reach=reach)
+    rows = find_events(sql, aggregate_id=recall, to_position=position, limit=10**6, reach=reach)
     if not rows:
         raise NotFoundError(f"no recall {scope.recall_id!r}", id=scope.recall_id)
-    trace: dict[str, Any] = _fact(rows[0]).payload["trace"]
-    return list(trace["affected_batches"])
+    # The initiation's trace and each extension's, each as the reader may see it.
+    traces: list[dict[str, Any]] = [
+        _fact(row).payload["trace"]
+        for row in rows
+        if row["event_type"] in ("Recall.Initiated", "Recall.Extended")
+    ]
+    return sorted({b for trace in traces for b in trace["affected_batches"]})
 
 
 def _visible(sql: Sql, reach: Reach | None, aggregate_id: str) -> bool:

@@ -389,6 +389,8 @@ def _notifications(
         list(recall_ids),
         order="recall_id, notified_at, notification_id",
     )
+    # In the order sent: <recallId>/N<n> by n (N10 after N9).
+    rows.sort(key=lambda r: (r["notified_at"], int(r["notification_id"].rpartition("/N")[2])))
     for row in rows:
         found[row["recall_id"]].append(
             NotificationView(
@@ -424,11 +426,16 @@ def find_recalls(
     after: str | None = None,
     limit: int | None = None,
     details: bool = False,
+    touching: Reach | None = None,
 ) -> list[RecallView]:
     """Recalls as they stood at ``position`` within ``reach``; overdue means a notification
     unacknowledged past its due time at ``moment``. ``details`` adds scopes, units, actions,
-    reports and checks."""
+    reports and checks; ``touching`` keeps those that touch or notified one of its sites (a
+    master file's)."""
     where, params = _visible(reach, position)
+    if touching is not None:
+        more, values = _visible(touching, position)
+        where, params = where + more, params + values
     if recall_ids is not None:
         if not recall_ids:
             return []

@@ -157,14 +157,19 @@ class ViewQueries:
             reporters = find_sites(
                 sql, p, site_ids=sorted({r.reported_by_site_id for r in reports})
             )
+            kept["recalls"] = master_file_recalls(
+                sql, p, moment, (control_site_id, *(s.site_id for s in spokes)), reach
+            )
             return control[0], spokes, reports, {s.site_id: s for s in reporters}
 
+        kept: dict[str, list[Recall]] = {}  # read in the same moment as the rest
         found = await read(info, as_of, query)
         if found is None:
             return None
         control, spokes, reports, reporters = found
         return DmMasterFile(
             control_site=Site.of(control),
+            recalls=kept["recalls"],
             sites=[Site.of(s) for s in spokes],
             adverse_reaction_reports=[AdverseEvent.of(r, reporters) for r in reports],
         )
@@ -227,6 +232,17 @@ class ViewQueries:
         except DomainError as error:  # an origin beyond the caller's reach: NOT_FOUND
             raise from_domain(error) from error
         return RecallTrace.of(found)
+
+
+def master_file_recalls(
+    sql: Sql, p: int, moment: datetime, site_ids: tuple[str, ...], reach: Reach | None
+) -> list[Recall]:
+    """The recalls of a master file's sites, as ``reach`` shows them."""
+    views = find_recalls(sql, p, moment, reach=reach, touching=site_ids, details=True)
+    return [
+        Recall.of(v, lambda kind, key, trace: cut_trace(sql, reach, trace, (kind, key)))
+        for v in views
+    ]
 
 
 async def read_recalls(info: Info, as_of: datetime | None, **query: Any) -> list[Recall]:

@@ -340,6 +340,10 @@ class AdverseEventFilter:
 @strawberry.type
 class DmMasterFile:
     control_site: Site
+    recalls: list[Recall] = strawberry.field(
+        description="added: the recalls that touch or notified the control site or its sites, "
+        "as your reach shows them"
+    )
     sites: list[Site]
     adverse_reaction_reports: list[AdverseEvent]
 

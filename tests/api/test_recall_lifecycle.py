@@ -13,7 +13,15 @@ from api.wiring import Regentrace
 from domain.batch import Batch, BatchStatus
 from projections import rebuild
 from projections.recalls import TABLES as RECALL_TABLES
-from tests.api.chain_documents import HOSPITAL, SPOKE, VECTOR_LOT, Timeline, moment, site_input
+from tests.api.chain_documents import (
+    CONTROL,
+    HOSPITAL,
+    SPOKE,
+    VECTOR_LOT,
+    Timeline,
+    moment,
+    site_input,
+)
 from tests.api.client import GraphQL
 from tests.api.test_use_time_gates import (
     administered,
@@ -24,6 +32,7 @@ from tests.api.test_use_time_gates import (
     qp,
 )
 from tests.conftest import ledger_size
+from tests.epcis import events, violations
 from tests.integration.test_projections import dump
 
 ELSEWHERE = "TW-CTRL-KHH"  # another control site's network
@@ -430,6 +439,10 @@ async def test_only_the_notified_party_acknowledges_and_each_sees_its_own(
     )
     assert "acknowledged" in error["message"]
     assert await recalls(quality, filter={"overdue": True}) == ["RCL-1"]  # N1 still open
+    master = "query ($id: ID!) { dmMasterFile(controlSiteId: $id) { recalls { id status } } }"
+    found = (await quality.data(master, {"id": CONTROL}))["dmMasterFile"]
+    assert found == {"recalls": [{"id": "RCL-1", "status": "OPEN"}]}
+    assert (await stranger.data(master, {"id": ELSEWHERE}))["dmMasterFile"] == {"recalls": []}
     mine = await recall(quality, "RCL-1")
     assert mine is not None
     assert mine["initiatedBy"].startswith("apikey:")
@@ -469,3 +482,55 @@ async def test_a_rebuild_writes_exactly_the_recall_rows_written_live(
     for workers in (1, 2):
         rebuild.rebuild(service.recorder, service.app.mapper, workers=workers)
         assert dump(service) == live
+
+
+# ------------------------------------------------------------------------------ EPCIS
+
+EPCIS = """
+query ($scope: EpcisScopeInput!) { epcisDocument(scope: $scope) }
+"""
+
+
+async def test_the_recalls_epcis_document_carries_its_returns_and_destructions(
+    gql: GraphQL, service: Regentrace
+) -> None:
+    t = Timeline.ending_weeks_ago()
+    await world(gql, t)
+    quality = qp(gql, service)
+    clinic = caller(gql, service, "medical_institution", HOSPITAL)
+    origin = {"kind": "MATERIAL_LOT", "id": VECTOR_LOT}
+    await send(quality, "initiateRecall", initiation(t, origin=origin))
+    act = {"recallId": "RCL-1"}
+    await send(
+        clinic,
+        "recordRecallAction",
+        {**act, "batchId": "B-3", "kind": "QUARANTINED", "at": t(-1.5)},
+    )
+    await send(
+        clinic, "recordRecallAction", {**act, "batchId": "B-3", "kind": "DESTROYED", "at": t(-1.4)}
+    )
+    returned = {"batchId": "B-4", "kind": "RETURNED", "shipmentId": "RET-B-4", "at": t(-1.3)}
+    await send(clinic, "recordRecallAction", {**act, **returned})
+
+    document = (await quality.data(EPCIS, {"scope": {"recallId": "RCL-1"}}))["epcisDocument"]
+    assert violations(document) == []
+    steps = [
+        (e["epcList"], e.get("bizStep"), e.get("disposition"), e.get("regentrace:recall"))
+        for e in events(document)
+        if e.get("bizStep") in ("holding", "destroying") or e.get("disposition") == "returned"
+    ]
+    recall, b3, b4 = (
+        "urn:regentrace:recall:RCL-1",
+        "urn:regentrace:batch:B-3",
+        "urn:regentrace:batch:B-4",
+    )
+    assert [s for s in steps if s[0] in ([b3], [b4])] == [
+        ([b3], "holding", "recalled", recall),  # B-3 marked recalled
+        ([b4], "holding", "recalled", recall),  # B-4 marked recalled
+        ([b3], "holding", "recalled", recall),  # B-3 quarantined
+        ([b3], "destroying", "destroyed", None),  # B-3's destruction, the batch's own event
+        ([b4], "shipping", "returned", recall),  # B-4 sent back
+    ]
+    back = next(e for e in events(document) if e.get("disposition") == "returned")
+    assert back["regentrace:shipment"] == "urn:regentrace:shipment:RET-B-4"
+    assert back["bizLocation"] == {"id": f"urn:regentrace:site:{HOSPITAL}"}
