@@ -3,7 +3,7 @@
 import { credential, finishOidcLogin, startOidcLogin, whoAmI } from "./api.js";
 import { auditPage } from "./audit.js";
 import { batchPage } from "./batch.js";
-import { bi, errorBox, h, say } from "./dom.js";
+import { bi, errorBox, h, put, say } from "./dom.js";
 import { networkPage, sitePage } from "./network.js";
 import { recallPage } from "./recall.js";
 import { recordsPage } from "./records.js";
@@ -41,12 +41,12 @@ function renderWho() {
   const me = session.me;
   nav.hidden = !me;
   if (!me) {
-    who.replaceChildren(h("a", { href: "#/signin" }, "Sign in · 登入"));
+    put(who, h("a", { href: "#/signin" }, "Sign in · 登入"));
     return;
   }
   const reach = me.reach === null ? "all sites · 全部場所" : `${me.reach.length} sites · 場所`;
-  who.replaceChildren(
-    h("span", { "data-testid": "whoami" }, h("strong", {}, me.id), ` · ${me.role} · ${reach}`),
+  put(who,
+    h("span", { "data-testid": "whoami", title: `${me.id} · ${me.role} · ${reach}` }, h("strong", {}, me.id), ` · ${me.role} · ${reach}`),
     h("button", { type: "button", onclick: signOut }, "Sign out · 登出"),
   );
 }
@@ -72,7 +72,7 @@ function signinPage(main) {
         await refreshMe();
         if (session.me) location.hash = "#/network";
         else {
-          problem.replaceChildren(errorBox(session.problem || new Error("not signed in")));
+          put(problem, errorBox(session.problem || new Error("not signed in")));
           credential.set(null);
         }
       },
@@ -82,7 +82,7 @@ function signinPage(main) {
   );
   const oidc = session.config.oidc;
   const me = session.me;
-  main.replaceChildren(
+  put(main,
     h("h1", {}, bi("Sign in", "登入")),
     h("p", {}, "The console reads only what the GraphQL API lets your own credential read. · 主控台僅顯示您的憑證可讀取的資料。"),
     h("section", { class: "card", "aria-labelledby": "with-key" }, h("h2", { id: "with-key" }, bi("With an API key", "使用 API 金鑰")), form, problem),
@@ -90,7 +90,7 @@ function signinPage(main) {
       ? h("section", { class: "card", "aria-labelledby": "with-oidc" },
           h("h2", { id: "with-oidc" }, bi("With your organisation's login (OpenID Connect)", "使用機構登入 (OpenID Connect)")),
           h("p", { class: "muted" }, `Issuer: ${oidc.issuer}`),
-          h("button", { type: "button", onclick: () => startOidcLogin(oidc).catch((e) => problem.replaceChildren(errorBox(e))) }, "Log in with OpenID Connect · 以 OpenID Connect 登入"))
+          h("button", { type: "button", onclick: () => startOidcLogin(oidc).catch((e) => put(problem, errorBox(e))) }, "Log in with OpenID Connect · 以 OpenID Connect 登入"))
       : null,
     me ? identityCard(me) : null,
   );
@@ -138,15 +138,15 @@ async function route() {
   }
   // Each page is built apart and shown once ready, unless another was asked for meanwhile.
   const view = h("div", { "data-page": page });
-  main.replaceChildren(h("p", { class: "muted" }, "Loading · 載入中…"));
+  put(main, h("p", { class: "muted" }, "Loading · 載入中…"));
   say("");
   try {
     await PAGES[page](view, id, params, session);
   } catch (error) {
-    view.replaceChildren(errorBox(error));
+    put(view, errorBox(error));
   }
   if (generation !== routed) return;
-  main.replaceChildren(view);
+  put(main, view);
   document.title = `${view.querySelector("h1")?.textContent || page} · regentrace console`;
   main.focus({ preventScroll: true });
 }

@@ -2,7 +2,7 @@
 // result, and the signed checkpoints.
 
 import { gql } from "./api.js";
-import { bi, errorBox, h, table, when } from "./dom.js";
+import { bi, errorBox, h, put, table, when } from "./dom.js";
 
 const EVENTS = `query ConsoleEvents($filter: EventFilter, $after: String) {
   events(filter: $filter, first: 100, after: $after) {
@@ -23,7 +23,7 @@ export async function auditPage(main, _id, params) {
   const events = h("section", { id: "events", "aria-live": "polite" });
   const verdict = h("div", { id: "verify-result", "aria-live": "polite" });
   const checkpoints = h("section", { id: "checkpoints" });
-  main.replaceChildren(
+  put(main,
     h("h1", {}, bi("Audit", "稽核")),
     h("form", { class: "row", onsubmit: (e) => {
         e.preventDefault();
@@ -56,7 +56,7 @@ async function loadEvents(section, aggregate, position) {
   }
   try {
     const found = (await gql(EVENTS, { filter })).events;
-    section.replaceChildren(
+    put(section,
       h("p", {}, `${found.nodes.length} events${found.pageInfo.hasNextPage ? " (first 100)" : ""} · 事件`),
       table(
         [
@@ -74,15 +74,15 @@ async function loadEvents(section, aggregate, position) {
       ),
     );
   } catch (error) {
-    section.replaceChildren(errorBox(error));
+    put(section, errorBox(error));
   }
 }
 
 async function verify(verdict) {
-  verdict.replaceChildren(h("p", { class: "muted" }, "Verifying · 驗證中…"));
+  put(verdict, h("p", { class: "muted" }, "Verifying · 驗證中…"));
   try {
     const v = (await gql(VERIFY)).verifyLedger;
-    verdict.replaceChildren(
+    put(verdict,
       h("p", { class: v.ok ? "ok" : "error", "data-ok": String(v.ok) },
         v.ok
           ? `Intact · 完整: ${v.checkedEvents} events checked, head #${v.headPosition}`
@@ -90,14 +90,14 @@ async function verify(verdict) {
       h("p", { class: "mono hash" }, `head hash ${v.headHash}`),
     );
   } catch (error) {
-    verdict.replaceChildren(errorBox(error));
+    put(verdict, errorBox(error));
   }
 }
 
 async function loadCheckpoints(section) {
   try {
     const found = (await gql(CHECKPOINTS)).checkpoints.nodes;
-    section.replaceChildren(
+    put(section,
       found.length
         ? table(
             [
@@ -112,6 +112,6 @@ async function loadCheckpoints(section) {
         : h("p", { class: "muted" }, "No checkpoint taken yet (regentrace checkpoint). · 尚無檢查點。"),
     );
   } catch (error) {
-    section.replaceChildren(error.code === "FORBIDDEN" ? h("p", { class: "muted" }, "Your role may not read checkpoints. · 您的角色無法讀取檢查點。") : errorBox(error));
+    put(section, error.code === "FORBIDDEN" ? h("p", { class: "muted" }, "Your role may not read checkpoints. · 您的角色無法讀取檢查點。") : errorBox(error));
   }
 }

@@ -3,7 +3,7 @@
 // event (position) and shows its hash.
 
 import { gql } from "./api.js";
-import { bi, errorBox, eventLink, h, table, when } from "./dom.js";
+import { bi, errorBox, eventLink, h, put, table, when } from "./dom.js";
 
 const BATCHES = `query ConsoleBatches($after: String, $filter: BatchFilter) {
   batches(first: 100, after: $after, filter: $filter) {
@@ -97,7 +97,7 @@ export async function batchPage(main, id, params) {
   const data = await gql(BATCH, { id });
   const batch = data.batch;
   if (!batch) {
-    main.replaceChildren(h("h1", {}, bi("Batch", "批次"), ` ${id}`), errorBox(new Error("not found, or not within your reach · 查無此批次或不在您的權限內")));
+    put(main, h("h1", {}, bi("Batch", "批次"), ` ${id}`), errorBox(new Error("not found, or not within your reach · 查無此批次或不在您的權限內")));
     return;
   }
   // Shipments and adverse reactions, where the role may read them.
@@ -139,7 +139,7 @@ export async function batchPage(main, id, params) {
     [bi("Now at", "目前位置"), batch.location],
     [bi("Recalls", "回收"), batch.recalls.join(", ") || "—"],
   ];
-  main.replaceChildren(
+  put(main,
     h("p", {}, h("a", { href: "#/batch" }, "← Batches · 批次")),
     h("h1", {}, bi("Batch", "批次"), ` ${batch.id}`),
     h("div", { class: "cards" },
@@ -198,7 +198,7 @@ async function batchList(main, params) {
   const held = params.get("held") === "true";
   const found = await gql(BATCHES, { filter: held ? { held: true } : null });
   const search = h("input", { id: "batch-id", name: "batch-id", list: "batch-ids", required: true, size: "24" });
-  main.replaceChildren(
+  put(main,
     h("h1", {}, bi("Batches", "批次")),
     h("form", { class: "row", onsubmit: (e) => { e.preventDefault(); location.hash = `#/batch/${encodeURIComponent(search.value.trim())}`; } },
       h("label", { for: "batch-id" }, bi("Batch number", "批號"), search),

@@ -19,6 +19,14 @@ function append(node, children) {
   }
 }
 
+// Replaces what ``node`` holds by ``children`` (nested lists flattened; null, undefined and
+// false left out, so a section that does not apply is simply absent).
+export function put(node, ...children) {
+  node.replaceChildren();
+  append(node, children);
+  return node;
+}
+
 // An English label with its Traditional Chinese one beside it.
 export function bi(en, zh) {
   return [en, " ", h("span", { class: "zh", lang: "zh-Hant" }, zh)];
@@ -42,8 +50,13 @@ export function when(iso) {
   return iso.replace("T", " ").replace(/:\d\d(\.\d+)?(\+00:00|Z)$/, " UTC");
 }
 
+let quiet = null;
+
+// A short note in the corner (read out by screen readers), gone after a few seconds.
 export function say(message) {
   document.getElementById("status").textContent = message;
+  clearTimeout(quiet);
+  if (message) quiet = setTimeout(() => say(""), 5000);
 }
 
 export function download(name, blob) {

@@ -3,7 +3,7 @@
 
 import { gql } from "./api.js";
 import { drawGraph } from "./graph.js";
-import { badge, bi, errorBox, eventLink, h, say, table, when } from "./dom.js";
+import { badge, bi, errorBox, eventLink, h, put, say, table, when } from "./dom.js";
 
 export const STATUS_COLOURS = {
   ACTIVE: "#1a7f37",
@@ -116,7 +116,7 @@ export async function networkPage(main, _id, params) {
   const moment = h("input", { id: "as-of", type: "text", size: "30", value: asOfParam || "", placeholder: "now · 現在 (e.g. 2026-01-01T00:00:00Z)" });
   const shown = h("output", { for: "as-of-slider", id: "as-of-shown" });
   const view = h("div", { id: "network-view" });
-  main.replaceChildren(
+  put(main,
     h("h1", {}, bi("Network", "場所網絡")),
     h("form", { class: "slider", onsubmit: (e) => { e.preventDefault(); show(moment.value.trim() || null, true); } },
       h("label", { for: "as-of-slider" }, bi("Replay: after each change to the register", "重播：登錄的每一次變更"), slider),
@@ -147,7 +147,9 @@ export async function networkPage(main, _id, params) {
 
   async function show(asOf, remember) {
     if (remember) history.replaceState(null, "", asOf ? `#/network?asOf=${encodeURIComponent(asOf)}` : "#/network");
-    const step = steps.find((x) => x.asOf === asOf);
+    const index = asOf ? steps.findIndex((x) => x.asOf === asOf) : last;
+    const step = steps[index];
+    if (index >= 0) slider.value = String(index);
     shown.textContent = asOf ? (step ? step.text : asOf) : "now · 現在";
     slider.setAttribute("aria-valuetext", shown.textContent);
     view.setAttribute("aria-busy", "true");
@@ -155,17 +157,13 @@ export async function networkPage(main, _id, params) {
       const data = asOf ? await gql(NETWORK, { asOf }) : now;
       await render(view, data, asOf);
       view.dataset.asOf = asOf || "now";
-      say(`Network as of ${asOf || "now"}: ${data.sites.length} sites · 場所`);
+      if (view.isConnected) say(`Network as of ${asOf || "now"}: ${data.sites.length} sites · 場所`);
     } catch (error) {
-      view.replaceChildren(errorBox(error));
+      put(view, errorBox(error));
       view.dataset.asOf = "error";
     } finally {
       view.removeAttribute("aria-busy");
     }
-  }
-  if (asOfParam) {
-    const index = steps.findIndex((x) => x.asOf === asOfParam);
-    if (index >= 0) slider.value = String(index);
   }
   await show(asOfParam, false);
 }
@@ -205,7 +203,7 @@ async function render(view, data, asOf) {
       masterFiles.push({ error, controlSite: control });
     }
   }
-  view.replaceChildren(
+  put(view,
     h("div", { class: "split" },
       h("div", {}, graph.controls, graph.svg),
       h("aside", { class: "side", "aria-label": "Registers · 登錄" },
@@ -223,7 +221,9 @@ async function render(view, data, asOf) {
         h("h2", {}, bi("UK DM master file", "英國分散製造主檔")),
         masterFiles.length
           ? masterFiles.map((m) => m.error
-              ? h("p", {}, `${m.controlSite.id}: `, errorBox(m.error))
+              ? m.error.code === "FORBIDDEN"
+                ? h("p", { class: "muted" }, `${m.controlSite.id}: your role may not read the DM master file. · 您的角色無法讀取主檔。`)
+                : h("div", {}, `${m.controlSite.id}: `, errorBox(m.error))
               : h("div", { "data-testid": "dm-master-file" },
                   h("p", {}, h("strong", {}, m.controlSite.id), " ", badge(m.controlSite.status), ` · ${m.adverseReactionReports.length} adverse-reaction reports`),
                   table(
@@ -265,7 +265,7 @@ export async function sitePage(main, id, params) {
   const data = await gql(SITE, { id, asOf });
   const site = data.site;
   if (!site) {
-    main.replaceChildren(h("h1", {}, bi("Site", "場所"), ` ${id}`), errorBox(new Error("not found, or not within your reach · 查無此場所或不在您的權限內")));
+    put(main, h("h1", {}, bi("Site", "場所"), ` ${id}`), errorBox(new Error("not found, or not within your reach · 查無此場所或不在您的權限內")));
     return;
   }
   const facts = [
@@ -279,7 +279,7 @@ export async function sitePage(main, id, params) {
     [bi("Contact", "聯絡"), site.contact || "—"],
     [bi("Registered", "登錄時間"), when(site.registeredAt)],
   ];
-  main.replaceChildren(
+  put(main,
     h("p", {}, h("a", { href: asOf ? `#/network?asOf=${encodeURIComponent(asOf)}` : "#/network" }, "← Network · 網絡")),
     h("h1", {}, bi("Site", "場所"), ` ${site.id}`, asOf ? h("span", { class: "muted" }, ` as of ${asOf}`) : null),
     h("div", { class: "cards" },

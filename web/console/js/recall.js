@@ -3,7 +3,7 @@
 
 import { gql } from "./api.js";
 import { columns, drawGraph } from "./graph.js";
-import { bi, csv, download, errorBox, h, say, table, when } from "./dom.js";
+import { bi, csv, download, errorBox, h, put, say, table, when } from "./dom.js";
 
 export const KINDS = [
   ["DONOR", "Donor", "提供者", "#6f42c1"],
@@ -44,7 +44,7 @@ export async function recallPage(main, _id, params, session) {
   const fromInput = h("input", { id: "window-from", name: "from", value: from, size: "22", placeholder: "2025-12-01T00:00:00Z" });
   const toInput = h("input", { id: "window-to", name: "to", value: to, size: "22", placeholder: "2025-12-31T23:59:00Z" });
   const result = h("div", { id: "trace-result" });
-  main.replaceChildren(
+  put(main,
     h("h1", {}, bi("Recall investigation", "回收調查")),
     h("form", {
         class: "row",
@@ -74,7 +74,7 @@ export async function recallPage(main, _id, params, session) {
   try {
     trace = (await gql(TRACE, { origin: traceOrigin, direction })).recallTrace;
   } catch (error) {
-    result.replaceChildren(errorBox(error));
+    put(result, errorBox(error));
     return;
   }
   renderTrace(result, trace, traceOrigin, session);
@@ -100,7 +100,7 @@ function renderTrace(result, trace, traceOrigin, session) {
     nodes,
     edges,
     label: `Lineage of ${trace.origin.kind} ${trace.origin.id}, ${trace.direction} · 追溯圖`,
-    onSelect: (node) => detail.replaceChildren(nodeDetail(node, trace)),
+    onSelect: (node) => put(detail, nodeDetail(node, trace)),
   });
   const present = new Set(trace.nodes.map((n) => n.kind));
   const shown = new Set(present);
@@ -125,7 +125,7 @@ function renderTrace(result, trace, traceOrigin, session) {
     h("button", { type: "button", class: "secondary", id: "export-csv", onclick: () => download(`${name}-scope.csv`, scopeCsv(trace)) }, "Scope as CSV · 匯出 CSV"),
   );
   const may = session.me?.mutations?.includes("initiateRecall");
-  result.replaceChildren(
+  put(result,
     h("p", { "data-testid": "trace-summary" },
       `${trace.nodes.length} nodes, ${trace.edges.length} links, at ledger position ${trace.position} · `,
       `${trace.affectedBatches.length} batches, ${trace.affectedPatients.length} patients, ${trace.affectedSites.length} sites affected`),
@@ -189,9 +189,9 @@ function initiateForm(origin) {
         if (!confirm(`Initiate recall ${recallId.value} of ${origin.kind} ${origin.id}? · 確認發起回收？`)) return;
         try {
           const done = (await gql(INITIATE, { input: { recallId: recallId.value.trim(), origin, reason: reason.value.trim() }, commandId: crypto.randomUUID() })).initiateRecall;
-          outcome.replaceChildren(h("p", { class: "ok" }, `Recall ${done.id} initiated by ${done.initiatedBy} at ledger position ${done.trace.position}: ${done.trace.nodes.length} nodes in scope.`));
+          put(outcome, h("p", { class: "ok" }, `Recall ${done.id} initiated by ${done.initiatedBy} at ledger position ${done.trace.position}: ${done.trace.nodes.length} nodes in scope.`));
         } catch (error) {
-          outcome.replaceChildren(errorBox(error));
+          put(outcome, errorBox(error));
         }
       },
     },

@@ -2,7 +2,7 @@
 // adverse reactions with deadlines, the overdue ones highlighted; open holds and notifications.
 
 import { gql } from "./api.js";
-import { bi, csv, download, errorBox, h, table, when } from "./dom.js";
+import { bi, csv, download, errorBox, h, put, table, when } from "./dom.js";
 
 const RECORDS = `query ConsoleSourceAndFlow($filter: SourceAndFlowFilter, $after: String) {
   sourceAndFlowRecords(filter: $filter, first: 40, after: $after) {
@@ -76,7 +76,7 @@ export async function recordsPage(main, _id, params) {
     holds: h("section", { id: "holds", "aria-busy": "true" }),
     notifications: h("section", { id: "notifications", "aria-busy": "true" }),
   };
-  main.replaceChildren(
+  put(main,
     h("h1", {}, bi("Records", "紀錄")),
     h("h2", {}, bi("Source-and-flow records", "來源及流向資料")),
     h("form", { class: "row", onsubmit: (e) => {
@@ -106,9 +106,9 @@ export async function recordsPage(main, _id, params) {
 
 async function fill(section, build) {
   try {
-    section.replaceChildren(...[await build()].flat());
+    put(section, ...[await build()].flat());
   } catch (error) {
-    section.replaceChildren(error.code === "FORBIDDEN" ? h("p", { class: "muted" }, "Your role may not read these. · 您的角色無法讀取。") : errorBox(error));
+    put(section, error.code === "FORBIDDEN" ? h("p", { class: "muted" }, "Your role may not read these. · 您的角色無法讀取。") : errorBox(error));
   } finally {
     section.removeAttribute("aria-busy");
   }
