@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from demo import containers as container_story
 from demo import holds as hold_story
 from demo import recalls as recall_story
 from domain.application import TraceabilityLedger
@@ -556,7 +557,8 @@ def _release_and_use(
 
 
 def _allogeneic(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
-    """One allogeneic MSC donor, two batches; eligibility revoked on look-back afterwards."""
+    """One allogeneic MSC donor, two batches and a third split into vials for three patients
+    (demo/containers.py); eligibility revoked on look-back afterwards."""
     donor, donation = "DNR-ALLO-0001", din(90)
     start = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
     yield f"donor {donor}", _call(app.donors.register_donor, CLINIC, donor)
@@ -645,6 +647,7 @@ def _allogeneic(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
             f"{batch}: QP release",
             _call(app.batches.release_batch, QP, batch, "QP certification", t + timedelta(days=20)),
         )
+    yield from container_story.steps(app, donation, CONTROL, MSC_QC)
     yield (
         f"{donor}: eligibility revoked",
         _call(

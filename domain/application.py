@@ -2,8 +2,9 @@
 
 One application means one global order of events: the order regulators replay and the hash chain
 covers. Its commands live in sibling groups, one per area (``sites``, ``donors``, ``batches``,
-``distribution``, ``recalls``, ``corrections``, ``holds``), each a plain class given the ledger core
-(``domain.ledger.LedgerApplication``) and running each command in a unit of work of it.
+``distribution``, ``recalls``, ``corrections``, ``holds``, ``containers``...), each a plain class
+given the ledger core (``domain.ledger.LedgerApplication``) and running each command in a unit of
+work of it.
 
 Adding a command: the aggregate method that decides and triggers the event; the group method
 that checks the input and runs ``load``, decide, ``save`` in ``self.ledger.unit_of_work()``;
@@ -19,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from domain.batch_commands import BatchCommands
+from domain.container_commands import ContainerCommands
 from domain.correction_commands import CorrectionCommands
 from domain.distribution_commands import DistributionCommands
 from domain.donor_commands import DonorCommands
@@ -36,6 +38,7 @@ _GROUPS: dict[type, str] = {
     RecallCommands: "recalls",
     CorrectionCommands: "corrections",
     HoldCommands: "holds",
+    ContainerCommands: "containers",
 }
 
 
@@ -51,6 +54,7 @@ class TraceabilityLedger(LedgerApplication):
         self.recalls = RecallCommands(self)
         self.corrections = CorrectionCommands(self)
         self.holds = HoldCommands(self)
+        self.containers = ContainerCommands(self)
 
     @classmethod
     def groups(cls) -> Mapping[type, str]:

@@ -39,6 +39,37 @@ class Receipt:
     condition_acceptable: bool
 
 
+CONTAINER_KINDS = ("BAG", "VIAL")
+DOSE_UNITS = ("CELLS", "VECTOR_GENOMES")
+
+
+def container_node(batch_id: str, container_id: str) -> str:
+    """A container's identifier across the ledger: its batch's, then its own (a container id
+    names a container within its batch, like a division of a donation's product code)."""
+    return f"{batch_id}/{container_id}"
+
+
+@dataclass
+class Container:
+    """One filled unit of a batch (a bag, a vial): what it holds, where it is, how it ended."""
+
+    container_id: str
+    kind: str
+    volume_ml: float
+    dose: float
+    dose_unit: str
+    location: str
+    in_transit: str | None = None
+    receipt: Receipt | None = None
+    administered_to: str | None = None
+    administered_at: datetime | None = None
+    destroyed: bool = False
+
+    @property
+    def used(self) -> bool:
+        return self.administered_to is not None or self.destroyed
+
+
 class Batch(LedgerAggregate):
     TYPE = "Batch"
 
@@ -73,6 +104,24 @@ class Batch(LedgerAggregate):
             batch.sites.add(self.site_id)
             batch.location = self.site_id
             batch.made_by = max(batch.made_by, self.completed_at)
+
+    class ContainersFilled(LedgerAggregate.Event):
+        """The batch filled into containers, each with its own identifier, volume and dose."""
+
+        containers: tuple[dict[str, Any], ...]
+        site_id: str
+        filled_at: datetime
+
+        def apply(self, batch: Batch) -> None:
+            for c in self.containers:
+                batch.containers[c["container_id"]] = Container(
+                    container_id=c["container_id"],
+                    kind=c["kind"],
+                    volume_ml=c["volume_ml"],
+                    dose=c["dose"],
+                    dose_unit=c["dose_unit"],
+                    location=self.site_id,
+                )
 
     class QcResultRecorded(LedgerAggregate.Event):
         test: str
@@ -136,31 +185,69 @@ class Batch(LedgerAggregate):
 
         def apply(self, batch: Batch) -> None:
             batch.status = BatchStatus.DESTROYED
+            for c in batch.containers.values():
+                c.destroyed = c.destroyed or c.administered_to is None
+
+    class ContainersDestroyed(LedgerAggregate.Event):
+        """Some of the batch's containers destroyed where they are; the rest stay usable."""
+
+        container_ids: tuple[str, ...]
+        reason: str
+        site_id: str
+
+        def apply(self, batch: Batch) -> None:
+            for container_id in self.container_ids:
+                batch.containers[container_id].destroyed = True
 
     class Dispatched(LedgerAggregate.Event):
+        """Version 2 names the containers moved (none for a batch not filled into any)."""
+
+        class_version = 2
         shipment_id: str
         from_site_id: str
         to_site_id: str
         dispatched_at: datetime
+        container_ids: tuple[str, ...] = ()
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["container_ids"] = ()
 
         def apply(self, batch: Batch) -> None:
             batch.status = BatchStatus.DISTRIBUTED
             batch.in_transit = self.shipment_id
             batch.last_moved_at = self.dispatched_at
+            for container_id in self.container_ids:
+                batch.containers[container_id].in_transit = self.shipment_id
 
     class Received(LedgerAggregate.Event):
+        """Version 2 names the containers received (those the shipment carried)."""
+
+        class_version = 2
         shipment_id: str
         site_id: str
         received_at: datetime
         condition_acceptable: bool
+        container_ids: tuple[str, ...] = ()
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["container_ids"] = ()
 
         def apply(self, batch: Batch) -> None:
-            batch.in_transit = None
+            receipt = Receipt(
+                self.shipment_id, self.site_id, self.received_at, self.condition_acceptable
+            )
+            for container_id in self.container_ids:
+                container = batch.containers[container_id]
+                container.in_transit = None
+                container.location = self.site_id
+                container.receipt = receipt
+            if not any(c.in_transit for c in batch.containers.values()):
+                batch.in_transit = None
             batch.location = self.site_id
             batch.last_moved_at = self.received_at
-            batch.receipts.append(
-                Receipt(self.shipment_id, self.site_id, self.received_at, self.condition_acceptable)
-            )
+            batch.receipts.append(receipt)
 
     class Recalled(LedgerAggregate.Event):
         """A recall reached this batch: it may not be released, dispatched or administered."""
@@ -171,15 +258,47 @@ class Batch(LedgerAggregate):
             batch.recalls.append(self.recall_id)
 
     class Administered(LedgerAggregate.Event):
+        """The batch used up: given whole, or its last container given (``container_id``,
+        version 2; None when the batch was given whole)."""
+
+        class_version = 2
+        site_id: str
+        patient_code: str
+        administered_at: datetime
+        identity_verified: bool
+        container_id: str | None = None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["container_id"] = None
+
+        def apply(self, batch: Batch) -> None:
+            batch.status = BatchStatus.ADMINISTERED
+            batch.administered_at = self.administered_at
+            batch.administered_site_id = self.site_id
+            batch.administered_patients.add(self.patient_code)
+            given = [self.container_id] if self.container_id else list(batch.containers)
+            for container_id in given:
+                container = batch.containers[container_id]
+                if not container.used:
+                    container.administered_to = self.patient_code
+                    container.administered_at = self.administered_at
+
+    class ContainerAdministered(LedgerAggregate.Event):
+        """One container given to a patient while others of the batch remain to be used (an
+        allogeneic batch split into doses for many patients)."""
+
+        container_id: str
         site_id: str
         patient_code: str
         administered_at: datetime
         identity_verified: bool
 
         def apply(self, batch: Batch) -> None:
-            batch.status = BatchStatus.ADMINISTERED
-            batch.administered_at = self.administered_at
-            batch.administered_site_id = self.site_id
+            container = batch.containers[self.container_id]
+            container.administered_to = self.patient_code
+            container.administered_at = self.administered_at
+            batch.administered_patients.add(self.patient_code)
 
     class HoldLifted(LedgerAggregate.Event):
         """The control site's quality person lifts holds (domain/holds.py), a signed decision."""
@@ -240,6 +359,17 @@ class Batch(LedgerAggregate):
         self.expires_at: datetime | None = None  # frozen at release
         self.lifted: dict[str, datetime] = {}  # hold key -> when it was lifted
         self.acknowledged: set[str] = set()  # hold keys the physician was told of
+        self.containers: dict[str, Container] = {}  # filled units, in the order filled
+        self.administered_patients: set[str] = set()
+
+    def first_given_to(self, patient_code: str) -> datetime | None:
+        """When ``patient_code`` was first given the batch or a container of it."""
+        times = [
+            c.administered_at for c in self.containers.values() if c.administered_to == patient_code
+        ]
+        if patient_code == self.patient_code and self.administered_at is not None:
+            times.append(self.administered_at)
+        return min((t for t in times if t is not None), default=None)
 
     @classmethod
     def create(
@@ -392,6 +522,51 @@ class Batch(LedgerAggregate):
         self.require_after_start(fields["started_at"], "startedAt")
         self.trigger_event(self.StepRecorded, occurred_at=fields["completed_at"], **fields)
 
+    def fill_containers(
+        self,
+        containers: tuple[dict[str, Any], ...],
+        site_id: str,
+        filled_at: datetime,
+        **actor: Any,
+    ) -> None:
+        """Fill the batch into containers: before release, after the start, each identifier new
+        to the batch."""
+        self.require_status({BatchStatus.IN_PROCESS}, "filling containers")
+        self.require_after_start(filled_at, "filledAt")
+        known = sorted(
+            c["container_id"] for c in containers if c["container_id"] in self.containers
+        )
+        if known:
+            raise RuleViolationError(
+                f"batch {self.key!r} already has containers {', '.join(known)}",
+                batch_id=self.key,
+                container_ids=known,
+            )
+        self.trigger_event(
+            self.ContainersFilled,
+            containers=containers,
+            site_id=site_id,
+            filled_at=filled_at,
+            occurred_at=filled_at,
+            **actor,
+        )
+
+    def container(self, container_id: str) -> Container:
+        """The batch's container ``container_id`` (refused when the batch has none of that id)."""
+        found = self.containers.get(container_id)
+        if found is None:
+            raise RuleViolationError(
+                f"batch {self.key!r} has no container {container_id!r}",
+                batch_id=self.key,
+                container_id=container_id,
+            )
+        return found
+
+    @property
+    def containers_left(self) -> list[Container]:
+        """Containers neither administered nor destroyed."""
+        return [c for c in self.containers.values() if not c.used]
+
     def record_qc_result(self, **fields: Any) -> None:
         self.require_status({BatchStatus.IN_PROCESS, BatchStatus.RELEASED}, "a QC result")
         self.require_after_start(fields["tested_at"], "testedAt")
@@ -472,10 +647,41 @@ class Batch(LedgerAggregate):
         self.trigger_event(self.Destroyed, reason=reason, site_id=self.location, **context)
 
     def dispatch(
-        self, shipment_id: str, from_site_id: str, to_site_id: str, at: datetime, **actor: Any
-    ) -> None:
+        self,
+        shipment_id: str,
+        from_site_id: str,
+        to_site_id: str,
+        at: datetime,
+        container_ids: tuple[str, ...] = (),
+        **actor: Any,
+    ) -> tuple[str, ...]:
+        """Dispatch the batch, or the named containers of it; the containers moved are
+        returned (every container left at ``from_site_id`` when none is named)."""
         self.require_status({BatchStatus.RELEASED, BatchStatus.DISTRIBUTED}, "dispatch")
         self.require_not_recalled("dispatch")
+        if self.containers or container_ids:
+            moved = self._containers_to_dispatch(from_site_id, container_ids)
+            received = [self.containers[c].receipt for c in moved]
+            since = [r.received_at for r in received if r is not None]
+            if self.released_at is not None:
+                since.append(self.released_at)
+            if any(at < moment for moment in since):
+                raise RuleViolationError(
+                    f"dispatchedAt {at.isoformat()} precedes the batch's release or the "
+                    "containers' last receipt",
+                    batch_id=self.key,
+                )
+            self.trigger_event(
+                self.Dispatched,
+                shipment_id=shipment_id,
+                from_site_id=from_site_id,
+                to_site_id=to_site_id,
+                dispatched_at=at,
+                container_ids=moved,
+                occurred_at=at,
+                **actor,
+            )
+            return moved
         if self.in_transit is not None:
             raise RuleViolationError(
                 f"batch {self.key!r} is already in transit in shipment {self.in_transit!r}",
@@ -497,28 +703,89 @@ class Batch(LedgerAggregate):
             from_site_id=from_site_id,
             to_site_id=to_site_id,
             dispatched_at=at,
+            container_ids=(),
             occurred_at=at,
             **actor,
         )
+        return ()
+
+    def _containers_to_dispatch(
+        self, from_site_id: str, container_ids: tuple[str, ...]
+    ) -> tuple[str, ...]:
+        if not self.containers:
+            raise RuleViolationError(
+                f"batch {self.key!r} was not filled into containers; it is shipped whole",
+                batch_id=self.key,
+            )
+        named = [self.container(c) for c in container_ids]
+        if not named:
+            named = [c for c in self.containers_left if not c.in_transit]
+            named = [c for c in named if c.location == from_site_id]
+            if not named:
+                raise RuleViolationError(
+                    f"batch {self.key!r} has no container left at {from_site_id!r} to dispatch",
+                    batch_id=self.key,
+                )
+        for c in named:
+            if c.used or c.in_transit or c.location != from_site_id:
+                where = (
+                    "used"
+                    if c.used
+                    else f"in transit in {c.in_transit!r}"
+                    if c.in_transit
+                    else f"at {c.location!r}"
+                )
+                raise RuleViolationError(
+                    f"container {c.container_id!r} of batch {self.key!r} is {where}, not "
+                    f"ready at {from_site_id!r}",
+                    batch_id=self.key,
+                    container_id=c.container_id,
+                )
+        return tuple(c.container_id for c in named)
 
     def receive(
         self, shipment_id: str, site_id: str, at: datetime, acceptable: bool, **actor: Any
     ) -> None:
+        carried = tuple(
+            c.container_id for c in self.containers.values() if c.in_transit == shipment_id
+        )
         self.trigger_event(
             self.Received,
             shipment_id=shipment_id,
             site_id=site_id,
             received_at=at,
             condition_acceptable=acceptable,
+            container_ids=carried,
             occurred_at=at,
             **actor,
         )
 
     def administer(
-        self, site_id: str, patient_code: str, at: datetime, identity_verified: bool, **actor: Any
+        self,
+        site_id: str,
+        patient_code: str,
+        at: datetime,
+        identity_verified: bool,
+        container_id: str | None = None,
+        one_patient: bool = True,
+        **actor: Any,
     ) -> None:
+        """Give the batch whole, or one container of it. ``one_patient``: the product is made
+        for the batch's patient only (autologous); an allogeneic batch's containers may each go
+        to another patient."""
         self.require_status({BatchStatus.DISTRIBUTED}, "administration")
         self.require_not_recalled("administration")
+        if container_id is not None:
+            self._administer_container(
+                container_id, site_id, patient_code, at, identity_verified, one_patient, **actor
+            )
+            return
+        if any(c.used for c in self.containers.values()):
+            raise RuleViolationError(
+                f"some containers of batch {self.key!r} are already used; name the container "
+                "given (containerId)",
+                batch_id=self.key,
+            )
         receipt = self.received_at_site(site_id)
         if receipt is None:
             raise RuleViolationError(
@@ -549,6 +816,100 @@ class Batch(LedgerAggregate):
             patient_code=patient_code,
             administered_at=at,
             identity_verified=identity_verified,
+            container_id=None,
             occurred_at=at,
             **actor,
+        )
+
+    def _administer_container(
+        self,
+        container_id: str,
+        site_id: str,
+        patient_code: str,
+        at: datetime,
+        identity_verified: bool,
+        one_patient: bool,
+        **actor: Any,
+    ) -> None:
+        container = self.container(container_id)
+        if container.used:
+            raise RuleViolationError(
+                f"container {container_id!r} of batch {self.key!r} is already "
+                + ("destroyed" if container.destroyed else "administered"),
+                batch_id=self.key,
+                container_id=container_id,
+            )
+        receipt = container.receipt
+        if container.in_transit or container.location != site_id or receipt is None:
+            raise RuleViolationError(
+                f"container {container_id!r} of batch {self.key!r} has not been received at "
+                f"{site_id!r}; administration needs a received shipment at that institution",
+                batch_id=self.key,
+                container_id=container_id,
+            )
+        if not receipt.condition_acceptable:
+            raise RuleViolationError(
+                f"container {container_id!r} of batch {self.key!r} was received at "
+                f"{site_id!r} in unacceptable condition",
+                batch_id=self.key,
+                container_id=container_id,
+            )
+        if not identity_verified or (one_patient and patient_code != self.patient_code):
+            raise RuleViolationError(
+                f"chain-of-identity check failed for batch {self.key!r}: the patient code must "
+                "match the batch and identity must be verified at the bedside",
+                batch_id=self.key,
+            )
+        if at < receipt.received_at:
+            raise RuleViolationError(
+                f"administeredAt {at.isoformat()} precedes receipt of container "
+                f"{container_id!r} at {site_id!r} ({receipt.received_at.isoformat()})",
+                batch_id=self.key,
+            )
+        last = [c.container_id for c in self.containers_left] == [container_id]
+        fields = {
+            "site_id": site_id,
+            "patient_code": patient_code,
+            "administered_at": at,
+            "identity_verified": identity_verified,
+            "container_id": container_id,
+            "occurred_at": at,
+        }
+        self.trigger_event(
+            self.Administered if last else self.ContainerAdministered, **fields, **actor
+        )
+
+    def destroy_containers(
+        self, container_ids: tuple[str, ...], reason: str, **context: Any
+    ) -> None:
+        """Destroy the named containers where they are; the batch itself is destroyed when no
+        container is left."""
+        self.require_status(set(BatchStatus) - FINAL | {BatchStatus.REJECTED}, "destruction")
+        named = [self.container(c) for c in container_ids]
+        sites = {c.location for c in named}
+        for c in named:
+            if c.used or c.in_transit:
+                state = "in transit" if c.in_transit else "already used"
+                raise RuleViolationError(
+                    f"container {c.container_id!r} of batch {self.key!r} is {state}; it cannot "
+                    "be destroyed",
+                    batch_id=self.key,
+                    container_id=c.container_id,
+                )
+        if len(sites) != 1:
+            raise RuleViolationError(
+                f"containers {', '.join(container_ids)} of batch {self.key!r} are at different "
+                "sites; destroy them one site at a time",
+                batch_id=self.key,
+            )
+        site_id = sites.pop()
+        if {c.container_id for c in named} == {c.container_id for c in self.containers_left}:
+            self.destroy(reason, **context)
+            return
+        self.trigger_event(
+            self.ContainersDestroyed,
+            container_ids=container_ids,
+            reason=reason,
+            site_id=site_id,
+            **context,
         )

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from domain import chain_of_identity as coi
 from domain import reference
 from domain.adverse_event import AdverseEvent
-from domain.batch import Batch, BatchStatus
+from domain.batch import Batch, BatchStatus, container_node
 from domain.holds import require_no_active_holds
 from domain.ledger import LedgerApplication, actor
 from domain.shared import (
@@ -42,6 +43,7 @@ class DistributionCommands:
         courier: str,
         dispatched_at: datetime,
         chain_of_identity_id: str | None = None,
+        containers: list[dict[str, Any]] | None = None,
     ) -> CommandResult:
         shipment_id = require_identifier(shipment_id, "shipmentId")
         courier = require_text(courier, "courier")
@@ -51,6 +53,7 @@ class DistributionCommands:
             raise BadInputError("a shipment carries at least one batch", field="batchIds")
         if from_site_id == to_site_id:
             raise BadInputError("fromSiteId and toSiteId must differ", field="toSiteId")
+        named = _named_containers(containers or [], ids)
         by = actor(principal)
         with self.ledger.unit_of_work() as uow:
             if uow.exists(Shipment, shipment_id):
@@ -60,15 +63,25 @@ class DistributionCommands:
             operating_site(uow, from_site_id, dispatched_at)
             operating_site(uow, to_site_id, dispatched_at)
             batches = [uow.load(Batch, b) for b in ids]
+            carried: list[str] = []
             for batch in batches:
                 coi.require_same(
                     chain_of_identity_id, batch.chain_of_identity_id, "dispatch", batch.key
                 )
                 require_no_active_holds(uow, batch, dispatched_at, "dispatch")
-                batch.dispatch(shipment_id, from_site_id, to_site_id, dispatched_at, **by)
+                moved = batch.dispatch(
+                    shipment_id,
+                    from_site_id,
+                    to_site_id,
+                    dispatched_at,
+                    named.get(batch.key, ()),
+                    **by,
+                )
+                carried += [container_node(batch.key, c) for c in moved]
             shipment = Shipment.create(
                 shipment_id=shipment_id,
                 batch_ids=tuple(b.key for b in batches),
+                containers=tuple(carried),
                 from_site_id=from_site_id,
                 to_site_id=to_site_id,
                 courier=courier,
@@ -130,8 +143,11 @@ class DistributionCommands:
         administered_at: datetime,
         identity_verified: bool,
         chain_of_identity_id: str | None = None,
+        container_id: str | None = None,
     ) -> CommandResult:
         patient_code = require_text(patient_code, "patientCode")
+        if container_id is not None:
+            container_id = require_identifier(container_id, "containerId")
         administered_at = require_time(administered_at, "administeredAt")
         with self.ledger.unit_of_work() as uow:
             batch = uow.load(Batch, batch_id)
@@ -139,8 +155,15 @@ class DistributionCommands:
             require_may_administer(uow.load(Site, site_id))
             operating_site(uow, site_id, administered_at)
             require_no_active_holds(uow, batch, administered_at, "administration")
+            origin = reference.product(batch.product).origin
             batch.administer(
-                site_id, patient_code, administered_at, bool(identity_verified), **actor(principal)
+                site_id,
+                patient_code,
+                administered_at,
+                bool(identity_verified),
+                container_id,
+                one_patient=origin is reference.Origin.AUTOLOGOUS,
+                **actor(principal),
             )
             return uow.save(batch)
 
@@ -212,13 +235,40 @@ def _require_bedside_identity(batch: Batch, chain_of_identity_id: str | None) ->
     coi.require_same(chain_of_identity_id, batch.chain_of_identity_id, "the bedside", batch.key)
 
 
+def _named_containers(
+    containers: list[dict[str, Any]], batch_ids: tuple[str, ...]
+) -> dict[str, tuple[str, ...]]:
+    """The containers a dispatch names, by batch (each of a batch the shipment carries)."""
+    named: dict[str, list[str]] = {}
+    for ref in containers:
+        batch_id = require_text(ref.get("batch_id"), "containers.batchId")
+        container_id = require_identifier(ref.get("container_id", ""), "containers.containerId")
+        if batch_id not in batch_ids:
+            raise BadInputError(
+                f"container {container_id!r} names batch {batch_id!r}, which the shipment does "
+                "not carry (batchIds)",
+                field="containers",
+            )
+        if container_id in named.setdefault(batch_id, []):
+            raise BadInputError(
+                f"container {container_id!r} of batch {batch_id!r} is named twice",
+                field="containers",
+            )
+        named[batch_id].append(container_id)
+    return {b: tuple(c) for b, c in named.items()}
+
+
 def _require_administered_to(batch: Batch, patient_code: str, onset_at: datetime) -> None:
     """An adverse reaction is reported against the batch the patient received, after it."""
-    if batch.status is not BatchStatus.ADMINISTERED or batch.patient_code != patient_code:
+    given = patient_code in batch.administered_patients
+    if not given and (
+        batch.status is not BatchStatus.ADMINISTERED or batch.patient_code != patient_code
+    ):
         raise RuleViolationError(
             f"batch {batch.key!r} was not administered to patient {patient_code!r}; an "
             "adverse reaction is reported against the batch the patient received",
             batch_id=batch.key,
         )
-    if batch.administered_at is not None:
-        require_order(batch.administered_at, onset_at, "the administration", "onsetAt")
+    given_at = batch.first_given_to(patient_code)
+    if given_at is not None:
+        require_order(given_at, onset_at, "the administration", "onsetAt")

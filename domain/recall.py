@@ -30,6 +30,7 @@ NODE_KINDS = (
     "DONATION",
     "MATERIAL_LOT",
     "BATCH",
+    "CONTAINER",
     "SHIPMENT",
     "SITE",
     "PATIENT",

@@ -16,11 +16,20 @@ class Shipment(LedgerAggregate):
     TYPE = "Shipment"
 
     class Dispatched(LedgerAggregate.Event, LedgerCreated):
+        """Version 2 names the containers carried (``batch/container``; none for batches
+        shipped whole)."""
+
+        class_version = 2
         batch_ids: tuple[str, ...]
         from_site_id: str
         to_site_id: str
         courier: str
         dispatched_at: datetime
+        containers: tuple[str, ...] = ()
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["containers"] = ()
 
     class TemperatureExcursionRecorded(LedgerAggregate.Event):
         observed_at: datetime
@@ -41,8 +50,10 @@ class Shipment(LedgerAggregate):
         to_site_id: str,
         courier: str,
         dispatched_at: datetime,
+        containers: tuple[str, ...] = (),
     ) -> None:
         self.batch_ids = batch_ids
+        self.containers = containers
         self.from_site_id = from_site_id
         self.to_site_id = to_site_id
         self.courier = courier
@@ -60,6 +71,7 @@ class Shipment(LedgerAggregate):
         courier: str,
         dispatched_at: datetime,
         occurred_at: datetime,
+        containers: tuple[str, ...] = (),
         actor: str,
         actor_role: str,
     ) -> Shipment:
@@ -68,6 +80,7 @@ class Shipment(LedgerAggregate):
             cls.Dispatched,
             id=cls.ledger_id(shipment_id),
             batch_ids=batch_ids,
+            containers=containers,
             from_site_id=from_site_id,
             to_site_id=to_site_id,
             courier=courier,

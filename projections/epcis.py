@@ -18,6 +18,9 @@ chosen, is tabled in docs/epcis.md. In short:
     Recall.ActionRecorded         ObjectEvent OBSERVE shipping         returned (RETURNED)
                                   ObjectEvent OBSERVE holding          recalled (QUARANTINED)
     Batch.Administered            ObjectEvent OBSERVE dispensing       dispensed
+    Batch.ContainerAdministered   ObjectEvent OBSERVE dispensing       dispensed (the container)
+    Batch.ContainersFilled        Transformation      (none in CBV)    in_progress (in: batch,
+                                  out: its containers; inputQuantityList in MLT)
     Shipment.Dispatched           ObjectEvent OBSERVE shipping         in_transit
     Shipment.Temperature...       ObjectEvent OBSERVE sensor_reporting in_transit (+ sensor data)
     Shipment.Received             ObjectEvent OBSERVE receiving        in_progress / damaged
@@ -70,6 +73,7 @@ class Shipment:
     from_site_id: str
     to_site_id: str
     batch_ids: tuple[str, ...]
+    containers: tuple[str, ...] = ()  # batch/container, of batches filled into containers
 
 
 ShipmentOf = Callable[[str], Shipment | None]
@@ -95,6 +99,11 @@ def donation_uri(donation_id: str) -> str:
 
 def batch_uri(batch_id: str) -> str:
     return urn("batch", batch_id)
+
+
+def container_uri(node: str) -> str:
+    """A bag or vial: ``batch/container`` (domain.batch.container_node)."""
+    return urn("container", node)
 
 
 def lot_uri(lot_id: str) -> str:
@@ -298,9 +307,60 @@ def _recall_action(fact: Fact, p: dict[str, Any]) -> Event | None:
     )
 
 
+def _filled(fact: Fact, p: dict[str, Any]) -> Event:
+    """The batch split into containers: a transformation of its own (in: the batch, a quantity
+    of it in millilitres; out: each container), so EPCIS lineage reaches each container."""
+    nodes = [f"{fact.key}/{c['container_id']}" for c in p["containers"]]
+    volume = sum(float(c["volume_ml"]) for c in p["containers"])
+    return (
+        _base(fact, "TransformationEvent", p["filled_at"])
+        | {
+            "inputEPCList": [batch_uri(fact.key)],
+            "inputQuantityList": [
+                {"epcClass": batch_uri(fact.key), "quantity": volume, "uom": "MLT"}
+            ],
+            "outputEPCList": [container_uri(n) for n in nodes],
+            "transformationID": urn("fill", fact.key),
+            "disposition": "in_progress",
+        }
+        | _at(p["site_id"])
+        | {
+            "ilmd": _extensions(
+                containers=[
+                    {
+                        "id": container_uri(n),
+                        "kind": c["kind"],
+                        "volumeMl": c["volume_ml"],
+                        "dose": c["dose"],
+                        "doseUnit": c["dose_unit"],
+                    }
+                    for n, c in zip(nodes, p["containers"], strict=True)
+                ]
+            )
+        }
+    )
+
+
+def _quantities(containers: list[str] | tuple[str, ...]) -> Event:
+    """The containers of each batch a movement carries, counted (EPCIS quantityList)."""
+    counted: dict[str, int] = {}
+    for node in containers:
+        batch_id = node.rsplit("/", 1)[0]
+        counted[batch_id] = counted.get(batch_id, 0) + 1
+    if not counted:
+        return {}
+    return {"quantityList": [{"epcClass": batch_uri(b), "quantity": n} for b, n in counted.items()]}
+
+
+def _given(fact: Fact, p: dict[str, Any]) -> list[str]:
+    container = p.get("container_id")
+    batch = [batch_uri(fact.key)] if fact.event_type == "Batch.Administered" else []
+    return batch + ([container_uri(f"{fact.key}/{container}")] if container else [])
+
+
 def _administered(fact: Fact, p: dict[str, Any]) -> Event:
     return (
-        _object(fact, p["administered_at"], [batch_uri(fact.key)])
+        _object(fact, p["administered_at"], _given(fact, p))
         | {"bizStep": "dispensing", "disposition": "dispensed"}
         | _at(p["site_id"])
         | _extensions(identityVerified=p["identity_verified"])
@@ -309,13 +369,18 @@ def _administered(fact: Fact, p: dict[str, Any]) -> Event:
 
 def _dispatched(fact: Fact, p: dict[str, Any]) -> Event:
     return (
-        _object(fact, p["dispatched_at"], [batch_uri(b) for b in p["batch_ids"]])
+        _object(fact, p["dispatched_at"], _carried(p["batch_ids"], p.get("containers", ())))
+        | _quantities(p.get("containers", ()))
         | {"bizStep": "shipping", "disposition": "in_transit"}
         | {"readPoint": {"id": site_uri(p["from_site_id"])}}
         | {"sourceList": _ends(p["from_site_id"], "source")}
         | {"destinationList": _ends(p["to_site_id"], "destination")}
         | _extensions(shipment=urn("shipment", fact.key), courier=p["courier"])
     )
+
+
+def _carried(batch_ids: list[str] | tuple[str, ...], containers: Any) -> list[str]:
+    return [batch_uri(b) for b in batch_ids] + [container_uri(c) for c in containers]
 
 
 def _excursion(fact: Fact, p: dict[str, Any], shipment: Shipment) -> Event:
@@ -332,7 +397,7 @@ def _excursion(fact: Fact, p: dict[str, Any], shipment: Shipment) -> Event:
         "sensorReport": [report],
     }
     return (
-        _object(fact, start, [batch_uri(b) for b in shipment.batch_ids])
+        _object(fact, start, _carried(shipment.batch_ids, shipment.containers))
         | {"bizStep": "sensor_reporting", "disposition": "in_transit"}
         | {"sensorElementList": [sensor]}
         | _extensions(shipment=urn("shipment", fact.key), durationMinutes=p["duration_minutes"])
@@ -342,7 +407,8 @@ def _excursion(fact: Fact, p: dict[str, Any], shipment: Shipment) -> Event:
 def _received(fact: Fact, p: dict[str, Any], shipment: Shipment) -> Event:
     acceptable = bool(p["condition_acceptable"])
     return (
-        _object(fact, p["received_at"], [batch_uri(b) for b in shipment.batch_ids])
+        _object(fact, p["received_at"], _carried(shipment.batch_ids, shipment.containers))
+        | _quantities(shipment.containers)
         | {"bizStep": "receiving", "disposition": "in_progress" if acceptable else "damaged"}
         | _at(shipment.to_site_id)
         | {"sourceList": _ends(shipment.from_site_id, "source")}
@@ -366,6 +432,8 @@ MAPPERS: dict[str, Mapper] = {
     "Batch.Destroyed": _destroyed,
     "Batch.Recalled": _recalled,
     "Batch.Administered": _administered,
+    "Batch.ContainerAdministered": _administered,
+    "Batch.ContainersFilled": _filled,
     "Shipment.Dispatched": _dispatched,
 }
 # Events that name a shipment but not where it goes or what it carries.

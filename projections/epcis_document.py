@@ -240,8 +240,16 @@ class _Shipments:
             " ORDER BY batch_id",
             (shipment_id, self.position),
         )
+        containers = self.sql.all(
+            "SELECT batch_id, container_id FROM shipment_containers"
+            " WHERE shipment_id = ? AND position <= ? ORDER BY batch_id, container_id",
+            (shipment_id, self.position),
+        )
         return Shipment(
-            rows[0]["from_site_id"], rows[0]["to_site_id"], tuple(r["batch_id"] for r in batches)
+            rows[0]["from_site_id"],
+            rows[0]["to_site_id"],
+            tuple(r["batch_id"] for r in batches),
+            tuple(f"{r['batch_id']}/{r['container_id']}" for r in containers),
         )
 
 

@@ -1,7 +1,9 @@
 """The recall lineage graph, kept inline, and traces over it.
 
 Edges run upstream to downstream (donor -> donation -> batch -> shipment -> site, material lot ->
-batch, site -> batch per step, batch -> patient, batch -> adverse event). A FORWARD trace follows
+batch, site -> batch per step, batch -> patient, batch -> adverse event; a batch filled into
+containers also batch -> container -> shipment and container -> patient, the container named
+``batch/container``). A FORWARD trace follows
 them from the origin (what it reached), BACKWARD against them (what it came from), BOTH does both.
 Sites and patients are where a trace stops unless they are its origin: reaching a hospital does
 not pull in everything else that hospital ever handled, and a patient's other treatments are not
@@ -16,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from domain.adverse_event import AdverseEvent
-from domain.batch import Batch
+from domain.batch import Batch, container_node
 from domain.donation import Donation
 from domain.recall import NODE_KINDS, Trace, TraceEdge, TraceOrigin, origin_not_found
 from domain.shipment import Shipment
@@ -29,6 +31,7 @@ TABLES = ("lineage_edges",)
 TERMINAL = frozenset({"SITE", "PATIENT"})
 KIND_ORDER = {kind: rank for rank, kind in enumerate(NODE_KINDS)}
 
+GIVEN_OR_FILLED = (Batch.ContainersFilled, Batch.Administered, Batch.ContainerAdministered)
 Edge = tuple[str, str, str, str, str, Any]  # from kind, from id, to kind, to id, relation, at
 
 
@@ -47,10 +50,8 @@ def _edges_of(event: Any) -> Iterator[Edge]:
     elif isinstance(event, Batch.QcResultRecorded):
         site = event.laboratory_site_id
         yield ("SITE", site, "BATCH", key, f"tested: {event.test}", event.tested_at)
-    elif isinstance(event, Batch.Administered):
-        at = event.administered_at
-        yield ("BATCH", key, "PATIENT", event.patient_code, "administered to", at)
-        yield ("SITE", event.site_id, "BATCH", key, "administered at", at)
+    elif isinstance(event, GIVEN_OR_FILLED):
+        yield from _container_edges(key, event)
     elif isinstance(event, Shipment.Dispatched):
         at = event.dispatched_at
         yield ("SITE", event.from_site_id, "SHIPMENT", key, "dispatched from", at)
@@ -58,11 +59,30 @@ def _edges_of(event: Any) -> Iterator[Edge]:
         yield ("SHIPMENT", key, "SITE", event.to_site_id, "destined for", at)
         for batch_id in event.batch_ids:
             yield ("BATCH", batch_id, "SHIPMENT", key, "shipped in", at)
+        for node in event.containers:
+            yield ("CONTAINER", node, "SHIPMENT", key, "shipped in", at)
     elif isinstance(event, AdverseEvent.Reported):
         at = event.aware_at
         yield ("BATCH", event.batch_id, "ADVERSE_EVENT", key, "adverse reaction", at)
         yield ("PATIENT", event.patient_code, "ADVERSE_EVENT", key, "experienced", event.onset_at)
         yield ("SITE", event.reported_by_site_id, "ADVERSE_EVENT", key, "reported by", at)
+
+
+def _container_edges(key: str, event: Any) -> Iterator[Edge]:
+    if isinstance(event, Batch.ContainersFilled):
+        for c in event.containers:
+            node = container_node(key, c["container_id"])
+            yield ("BATCH", key, "CONTAINER", node, "filled into", event.filled_at)
+        return
+    at = event.administered_at
+    if event.container_id is None:
+        yield ("BATCH", key, "PATIENT", event.patient_code, "administered to", at)
+    else:
+        # The container given, not the batch: a trace from another of its containers reaches
+        # only the patient that container went to.
+        node = container_node(key, event.container_id)
+        yield ("CONTAINER", node, "PATIENT", event.patient_code, "administered to", at)
+    yield ("SITE", event.site_id, "BATCH", key, "administered at", at)
 
 
 def _receipt_edges(sql: Sql, event: Shipment.Received) -> Iterator[Edge]:
@@ -106,6 +126,8 @@ PROJECTION = Projection(
         Batch.StepRecorded: _record,
         Batch.QcResultRecorded: _record,
         Batch.Administered: _record,
+        Batch.ContainersFilled: _record,
+        Batch.ContainerAdministered: _record,
         Shipment.Dispatched: _record,
         Shipment.Received: _record,
         AdverseEvent.Reported: _record,

@@ -45,6 +45,14 @@ ORIGIN_TYPES = {
 }
 
 
+def aggregate_of(kind: str, node_id: str) -> str | None:
+    """The aggregate whose sites decide who sees a trace node: a container is seen with its
+    batch (``batch/container``)."""
+    if kind == "CONTAINER":
+        return f"Batch:{node_id.rsplit('/', 1)[0]}"
+    return f"{ORIGIN_TYPES[kind]}:{node_id}" if kind in ORIGIN_TYPES else None
+
+
 @cache
 def _site_fields(event_type: type) -> tuple[str, ...]:
     names = typing.get_type_hints(event_type)
@@ -144,7 +152,8 @@ def patient_records(sql: Sql, patient_code: str, position: int | None = None) ->
     """The aggregates that name ``patient_code`` by ``position`` (the head when None)."""
     upto = 2**62 if position is None else position
     rows = sql.all(PATIENT_LINKS, (patient_code, upto, patient_code, upto))
-    return sorted(f"{ORIGIN_TYPES[r['kind']]}:{r['id']}" for r in rows if r["kind"] in ORIGIN_TYPES)
+    found = (aggregate_of(str(r["kind"]), str(r["id"])) for r in rows)
+    return sorted({a for a in found if a is not None})
 
 
 def origin_within_reach(
@@ -158,8 +167,8 @@ def origin_within_reach(
         return origin_id in reach
     if kind == "PATIENT":
         aggregates = patient_records(sql, origin_id, position)
-    elif kind in ORIGIN_TYPES:
-        aggregates = [f"{ORIGIN_TYPES[kind]}:{origin_id}"]
+    elif (aggregate := aggregate_of(kind, origin_id)) is not None:
+        aggregates = [aggregate]
     else:
         return False
     return bool(visible_among(sql, aggregates, reach))
@@ -193,8 +202,11 @@ def visible_trace(
     them, and a patient (a pseudonymous code) only where a link to a visible record shows it."""
     if reach is None:
         return set(nodes)
-    by_aggregate = {f"{ORIGIN_TYPES[k]}:{i}": (k, i) for k, i in nodes if k in ORIGIN_TYPES}
-    kept = {by_aggregate[a] for a in visible_among(sql, list(by_aggregate), reach)}
+    by_aggregate: dict[str, list[Node]] = {}
+    for k, i in nodes:
+        if (aggregate := aggregate_of(k, i)) is not None:
+            by_aggregate.setdefault(aggregate, []).append((k, i))
+    kept = {n for a in visible_among(sql, list(by_aggregate), reach) for n in by_aggregate[a]}
     shown = {n for a, b in links if a in kept or b in kept for n in (a, b) if n[0] == "PATIENT"}
     return kept | (shown & set(nodes)) | ({origin} if origin[0] == "PATIENT" else set())
 

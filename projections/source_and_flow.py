@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 
 from domain import records as record_rules
 from domain import reference
@@ -25,7 +25,15 @@ from projections.sites import SiteView, find_sites
 from projections.sql import Sql
 from projections.versioned import VersionedTable
 
-TABLES = ("batch_steps", "batch_decisions", "batch_sites", "shipment_batches", "shipment_versions")
+TABLES = (
+    "batch_steps",
+    "batch_decisions",
+    "batch_sites",
+    "shipment_batches",
+    "shipment_versions",
+    "batch_containers",
+    "shipment_containers",
+)
 
 SHIPMENTS = VersionedTable(
     "shipment_versions",
@@ -102,6 +110,26 @@ def _step(sql: Sql, a: Appended) -> None:
     _involve(sql, _key(a), e.site_id, a.position, "MANUFACTURE")
 
 
+def _filled(sql: Sql, a: Appended) -> None:
+    e = a.event
+    assert isinstance(e, Batch.ContainersFilled)
+    for c in e.containers:
+        sql.execute(
+            "INSERT INTO batch_containers (batch_id, container_id, position, kind, volume_ml,"
+            " dose, dose_unit, filled_at) VALUES (?,?,?,?,?,?,?,?)",
+            (
+                _key(a),
+                c["container_id"],
+                a.position,
+                c["kind"],
+                c["volume_ml"],
+                c["dose"],
+                c["dose_unit"],
+                e.filled_at,
+            ),
+        )
+
+
 def _tested(sql: Sql, a: Appended) -> None:
     e = a.event
     assert isinstance(e, Batch.QcResultRecorded)
@@ -153,6 +181,13 @@ def _dispatched(sql: Sql, a: Appended) -> None:
         )
         _involve(sql, batch_id, e.from_site_id, a.position, "DISPATCH")
         _involve(sql, batch_id, e.to_site_id, a.position, "DESTINATION")
+    for node in e.containers:
+        batch_id, container_id = node.rsplit("/", 1)
+        sql.execute(
+            "INSERT INTO shipment_containers (shipment_id, batch_id, container_id, position)"
+            " VALUES (?,?,?,?)",
+            (_key(a), batch_id, container_id, a.position),
+        )
 
 
 def _excursion(sql: Sql, a: Appended) -> None:
@@ -180,6 +215,7 @@ PROJECTION = Projection(
         Batch.Started: _started,
         Batch.StepRecorded: _step,
         Batch.QcResultRecorded: _tested,
+        Batch.ContainersFilled: _filled,
         Batch.Released: _decision,
         Batch.Rejected: _decision,
         Batch.Administered: _administered,
@@ -216,6 +252,16 @@ class DecisionView:
 
 
 @dataclass(frozen=True)
+class ContainerView:
+    container_id: str
+    kind: str
+    volume_ml: float
+    dose: float
+    dose_unit: str
+    filled_at: datetime
+
+
+@dataclass(frozen=True)
 class FlowView:
     shipment_id: str
     from_site_id: str
@@ -225,6 +271,7 @@ class FlowView:
     received_at: datetime | None
     condition_acceptable: bool | None
     excursions: int
+    quantity: int = 1  # the batch's containers carried; a batch shipped whole counts one
 
 
 @dataclass
@@ -240,9 +287,12 @@ class SourceAndFlowView:
     flow: list[FlowView] = field(default_factory=list)
     sites: dict[str, SiteView] = field(default_factory=dict)
 
-    # A batch is one patient's dose: one unit made, and a shipment carries all of it.
-    quantity_made: ClassVar[int] = 1
-    quantity_delivered: ClassVar[int] = 1
+    containers: list[ContainerView] = field(default_factory=list)
+
+    @property
+    def quantity_made(self) -> int:
+        """The containers the batch was filled into; a batch never filled is one unit."""
+        return len(self.containers) or 1
 
     @property
     def product(self) -> reference.Product:
@@ -406,6 +456,16 @@ def _assemble(sql: Sql, position: int, batches: list[BatchView]) -> list[SourceA
     ):
         batch_id = row.pop("batch_id")
         records[batch_id].decision = DecisionView(**row)
+    for row in sql.all(
+        "SELECT batch_id, container_id, kind, volume_ml, dose, dose_unit, filled_at"
+        f" FROM batch_containers WHERE position <= ? AND batch_id IN ({marks})"
+        " ORDER BY position, container_id",
+        (position, *ids),
+    ):
+        batch_id = row.pop("batch_id")
+        at = row["filled_at"]
+        row["filled_at"] = datetime.fromisoformat(at) if isinstance(at, str) else at
+        records[batch_id].containers.append(ContainerView(**row))
     _add_flows(sql, position, ids, records)
     site_ids = sorted(
         {
@@ -429,12 +489,21 @@ def _add_flows(
     )
     shipment_ids = sorted({link["shipment_id"] for link in links})
     shipments = _by_key(SHIPMENTS, sql, position, "shipment_id", shipment_ids)
+    carried: dict[tuple[str, str], int] = {}
+    for row in sql.all(
+        "SELECT shipment_id, batch_id, COUNT(*) AS n FROM shipment_containers"
+        f" WHERE position <= ? AND batch_id IN ({', '.join('?' * len(ids))})"
+        " GROUP BY shipment_id, batch_id",
+        (position, *ids),
+    ):
+        carried[(row["shipment_id"], row["batch_id"])] = int(row["n"])
     for link in links:
         row = shipments[link["shipment_id"]]
         acceptable = row["condition_acceptable"]
         records[link["batch_id"]].flow.append(
             FlowView(
-                **{**row, "condition_acceptable": None if acceptable is None else bool(acceptable)}
+                **{**row, "condition_acceptable": None if acceptable is None else bool(acceptable)},
+                quantity=carried.get((link["shipment_id"], link["batch_id"]), 1),
             )
         )
     for record in records.values():

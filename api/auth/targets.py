@@ -175,6 +175,8 @@ def origin(o: Any) -> list[Target]:
         return donation(key)
     if kind == "PATIENT":
         return [Target("patient", str(key))] if key else []
+    if kind == "CONTAINER":  # batchId/containerId: the batch's sites
+        return of("Batch")(str(key).rsplit("/", 1)[0])
     return of(ORIGIN_TYPES[kind])(key)
 
 

@@ -246,6 +246,56 @@ class AcknowledgePhysicianNotificationInput:
     )
 
 
+@strawberry.enum(description="what a batch is filled into")
+class ContainerKind(Enum):
+    BAG = "BAG"
+    VIAL = "VIAL"
+
+
+@strawberry.enum(description="what a container's dose counts")
+class DoseUnit(Enum):
+    CELLS = "CELLS"
+    VECTOR_GENOMES = "VECTOR_GENOMES"
+
+
+@strawberry.input(description="one container a batch is filled into")
+class ContainerFillInput:
+    container_id: strawberry.ID = strawberry.field(
+        description="the container's identifier within its batch (no '/'); across the ledger "
+        "it is batchId/containerId"
+    )
+    kind: ContainerKind
+    volume_ml: float = strawberry.field(description="the volume filled, in millilitres")
+    dose: float = strawberry.field(description="the dose the container holds, in doseUnit")
+    dose_unit: DoseUnit
+
+
+@strawberry.input
+class RecordBatchContainersInput:
+    batch_id: strawberry.ID
+    site_id: strawberry.ID = strawberry.field(
+        description="where the batch is filled (a site making for the batch's control site)"
+    )
+    filled_at: datetime
+    containers: list[ContainerFillInput]
+
+
+@strawberry.input
+class DestroyBatchContainersInput:
+    batch_id: strawberry.ID
+    container_ids: list[strawberry.ID]
+    reason: str
+    decided_at: datetime | None = strawberry.field(
+        default=None, description="when the destruction took effect (default: now)"
+    )
+
+
+@strawberry.input(description="a container of a batch the shipment carries")
+class ContainerRefInput:
+    batch_id: strawberry.ID
+    container_id: strawberry.ID
+
+
 @strawberry.input
 class DispatchShipmentInput:
     shipment_id: strawberry.ID
@@ -256,6 +306,12 @@ class DispatchShipmentInput:
     dispatched_at: datetime
     chain_of_identity_id: str | None = strawberry.field(
         default=None, description=READ_CHAIN_OF_IDENTITY + " (every batch of the shipment)"
+    )
+    containers: list[ContainerRefInput] | None = strawberry.field(
+        default=None,
+        description="the containers shipped, of batches filled into containers; a batch none "
+        "of whose containers is named ships every container it has left at fromSiteId (a "
+        "batch never filled ships whole, as before)",
     )
 
 
@@ -287,6 +343,11 @@ class RecordAdministrationInput:
     chain_of_identity_id: str | None = strawberry.field(
         default=None,
         description=READ_CHAIN_OF_IDENTITY + "; required for an autologous product",
+    )
+    container_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="the container given, of a batch filled into containers (each container "
+        "of an allogeneic batch may go to another patient); none: the batch given whole",
     )
 
 

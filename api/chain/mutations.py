@@ -34,6 +34,7 @@ from api.auth.targets import (
 from api.chain import inputs as i
 from api.commands import command
 from domain.batch_commands import BatchCommands
+from domain.container_commands import ContainerCommands
 from domain.distribution_commands import DistributionCommands
 from domain.donor_commands import DonorCommands
 from domain.hold_commands import HoldCommands
@@ -183,6 +184,26 @@ class ChainMutations:
         targets=BATCH,
         description="Record the destruction of a batch where it is.",
     )
+    record_batch_containers = command(
+        ContainerCommands.record_batch_containers,
+        input=i.RecordBatchContainersInput,
+        roles=(SPOKE_OPERATOR,),
+        targets={
+            **BATCH,
+            "site_id": site,
+            "containers": NoReach("the containers it fills, of the batch checked"),
+        },
+        description="Fill a batch into containers (bags, vials), each with its identifier, "
+        "volume and dose; before release.",
+    )
+    destroy_batch_containers = command(
+        ContainerCommands.destroy_batch_containers,
+        input=i.DestroyBatchContainersInput,
+        roles=(SPOKE_OPERATOR, QUALITY_PERSON),
+        targets={**BATCH, "container_ids": NoReach("containers of the batch checked")},
+        description="Record the destruction of some containers of a batch where they are; the "
+        "batch is destroyed with its last container.",
+    )
     lift_batch_hold = command(
         HoldCommands.lift_batch_hold,
         input=i.LiftBatchHoldInput,
@@ -211,6 +232,7 @@ class ChainMutations:
         targets={
             "shipment_id": NoReach("the shipment it dispatches"),
             "batch_ids": of("Batch"),
+            "containers": NoReach("containers of the batches checked"),
             "from_site_id": site,
             "to_site_id": NoReach("a shipment may go to any registered site"),
         },
@@ -238,6 +260,7 @@ class ChainMutations:
             "batch_id": of("Batch"),
             "site_id": site,
             "patient_code": NoReach("the patient treated, named by this act"),
+            "container_id": NoReach("a container of the batch checked"),
         },
         description="Record administration after the chain-of-identity check.",
     )

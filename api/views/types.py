@@ -93,6 +93,24 @@ class FlowRecord:
     chain_of_identity_id: str = strawberry.field(
         description="the chain-of-identity identifier of the batch this movement carried"
     )
+    quantity: int = strawberry.field(
+        default=1,
+        description="units delivered: the batch's containers this movement carried (1 for a "
+        "batch never filled into containers, shipped whole)",
+    )
+
+
+@strawberry.type(description="a bag or vial the batch was filled into")
+class ContainerRecord:
+    container_id: strawberry.ID = strawberry.field(
+        description="the container's identifier within its batch (batchId/containerId across "
+        "the ledger, as recallTrace names it)"
+    )
+    kind: str = strawberry.field(description="BAG or VIAL")
+    volume_ml: float
+    dose: float
+    dose_unit: str = strawberry.field(description="CELLS or VECTOR_GENOMES")
+    filled_at: datetime
 
 
 @strawberry.enum
@@ -130,7 +148,11 @@ class SourceAndFlowRecord:
         description="manufacturedAt plus the product's configured shelf life"
     )
     quantity: int = strawberry.field(
-        description="units made: 1, as each batch is one patient's dose"
+        description="units made: the containers the batch was filled into (1 for a batch never "
+        "filled into containers)"
+    )
+    containers: list[ContainerRecord] = strawberry.field(
+        default_factory=list, description="the containers the batch was filled into"
     )
     holds: list[BatchHold] = strawberry.field(
         description="every reason the batch is or was held, with its lift (as Batch.holds)"
@@ -239,6 +261,7 @@ class SourceAndFlowRecord:
                     condition_acceptable=f.condition_acceptable,
                     temperature_excursions=f.excursions,
                     chain_of_identity_id=chain_of_identity_for(b.donation_id),
+                    quantity=f.quantity,
                 )
                 for f in r.flow
             ],
@@ -247,6 +270,17 @@ class SourceAndFlowRecord:
             manufactured_at=r.manufactured_at,
             expires_at=r.expires_at,
             quantity=r.quantity_made,
+            containers=[
+                ContainerRecord(
+                    container_id=strawberry.ID(c.container_id),
+                    kind=c.kind,
+                    volume_ml=c.volume_ml,
+                    dose=c.dose,
+                    dose_unit=c.dose_unit,
+                    filled_at=c.filled_at,
+                )
+                for c in r.containers
+            ],
             holds=[BatchHold.of(h) for h in holds],
             jurisdiction=r.jurisdiction,
             licence_number=r.licence.number if r.licence else None,
@@ -361,6 +395,9 @@ class TraceNodeKind(Enum):
     DONATION = "DONATION"
     MATERIAL_LOT = "MATERIAL_LOT"
     BATCH = "BATCH"
+    CONTAINER = strawberry.enum_value(
+        "CONTAINER", description="a bag or vial of a batch, its id batchId/containerId"
+    )
     SHIPMENT = "SHIPMENT"
     SITE = "SITE"
     PATIENT = "PATIENT"

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from demo import containers as split_story
 from demo.network import CONTROL, EU_CENTRAL, UK_CONTROL, seed
 from domain import holds
 from projections.chain import BatchView, find_batches
@@ -184,7 +185,8 @@ def test_the_msc_batches_are_marked_after_their_donor_eligibility_was_revoked(se
 
     assert len(msc) >= 2
     assert {b.affected_reasons == ["ELIGIBILITY_REVOKED"] for b in msc} == {True}
-    assert {b.status for b in msc} == {"RELEASED"}
+    # The batch split into vials was given to its patients before the look-back.
+    assert {b.status for b in msc if b.batch_id != split_story.BATCH} == {"RELEASED"}
     donors = {b.donor_code for b in msc}
     assert len(donors) == 1
     revoked = [
@@ -343,3 +345,20 @@ def test_a_rebuild_after_the_demo_gives_exactly_the_live_rows(seeded):
     assert rebuilt.keys() == live.keys()
     for table in live:
         assert rebuilt[table] == live[table], table
+
+
+def test_an_allogeneic_batch_is_split_into_vials_each_given_to_another_patient(seeded):
+    events = history(seeded, f"Batch:{split_story.BATCH}")
+    [filled] = [e for _, name, e in events if name == "ContainersFilled"]
+    given = {
+        e.container_id: e.patient_code
+        for _, name, e in events
+        if name in ("ContainerAdministered", "Administered")
+    }
+
+    assert [c["container_id"] for c in filled.containers] == ["V-1", "V-2", "V-3"]
+    assert given == split_story.PATIENTS
+    assert len(set(given.values())) == 3
+    assert [b.status for b in all_batches(seeded, batch_ids=[split_story.BATCH])] == [
+        "ADMINISTERED"
+    ]

@@ -8,6 +8,7 @@ import pytest
 
 from domain.application import TraceabilityLedger
 from domain.batch_commands import BatchCommands
+from domain.container_commands import ContainerCommands
 from domain.correction_commands import CorrectionCommands
 from domain.distribution_commands import DistributionCommands
 from domain.donor_commands import DonorCommands
@@ -26,6 +27,7 @@ def test_every_group_has_its_attribute():
         RecallCommands: "recalls",
         CorrectionCommands: "corrections",
         HoldCommands: "holds",
+        ContainerCommands: "containers",
     }
 
 

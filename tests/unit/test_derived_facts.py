@@ -17,7 +17,7 @@ import pytest
 import domain
 from domain.shared import BadInputError
 from projections.chain import BatchView
-from projections.source_and_flow import SourceAndFlowView, StepView
+from projections.source_and_flow import ContainerView, SourceAndFlowView, StepView
 
 PRODUCTS = json.loads((Path(domain.__file__).parent / "data" / "products.json").read_text("utf-8"))
 STARTED = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -117,10 +117,16 @@ def test_the_patient_a_batch_was_used_on_is_known_only_once_administered(kind, p
     assert record([], disposition_kind=kind).administered_to == patient
 
 
-def test_one_unit_is_made_and_delivered_per_batch():
-    r = record([])
+def test_a_batch_never_filled_into_containers_is_one_unit_made():
+    assert record([]).quantity_made == 1
 
-    assert (r.quantity_made, r.quantity_delivered) == (1, 1)
+
+def test_a_batch_filled_into_containers_counts_each_container_made():
+    at = datetime(2026, 3, 12, 17, 30, tzinfo=UTC)
+    r = record([])
+    r.containers = [ContainerView(f"BAG-{n}", "BAG", 50.0, 1.0e8, "CELLS", at) for n in range(1, 4)]
+
+    assert r.quantity_made == 3
 
 
 @pytest.mark.parametrize(
