@@ -15,7 +15,8 @@ savepoint and sees what the ones before it saved.
 - ``ALL_OR_NOTHING``: one transaction; a refusal rolls it back. The refused command is answered
   REFUSED, those before it ROLLED_BACK (or ALREADY_DONE: stored by an earlier call), the rest
   NOT_ATTEMPTED. Nothing is stored.
-- ``UNTIL_FIRST_REFUSAL``: a transaction per ``batch_transaction_commands`` commands; everything
+- ``UNTIL_FIRST_REFUSAL``: a transaction per ``batch_transaction_commands`` commands (which
+  also bounds an ALL_OR_NOTHING batch, so that no batch holds the ledger lock long); everything
   before the first refusal is stored, the refused command is answered REFUSED and the rest
   NOT_ATTEMPTED, to be sent again once corrected.
 
@@ -238,8 +239,17 @@ def _input_type(found: Any) -> GraphQLInputType:
     return found  # type: ignore[no-any-return]
 
 
-def _size_refusal(service: Regentrace, commands: list[BatchedCommandInput]) -> str | None:
+def _size_refusal(
+    service: Regentrace, mode: BatchMode, commands: list[BatchedCommandInput]
+) -> str | None:
     settings = service.settings
+    if mode is BatchMode.ALL_OR_NOTHING and len(commands) > settings.batch_transaction_commands:
+        return (
+            f"an ALL_OR_NOTHING batch is one transaction: at most "
+            f"{settings.batch_transaction_commands:,} commands "
+            f"(REGENTRACE_BATCH_TRANSACTION_COMMANDS), this one holds {len(commands):,}; send "
+            "it UNTIL_FIRST_REFUSAL or in smaller calls"
+        )
     if len(commands) > settings.batch_max_commands:
         return (
             f"the batch holds {len(commands):,} commands; at most "
@@ -265,7 +275,7 @@ def submit(
     commands: list[BatchedCommandInput],
 ) -> list[Sent]:
     """Check the batch's size, then run its commands: the one worker-thread call."""
-    refusal = _size_refusal(service, commands)
+    refusal = _size_refusal(service, mode, commands)
     if refusal is not None:
         raise GraphQLError(refusal, extensions={"code": "BAD_INPUT", "field": "commands"})
     sent = [Sent(c.command_id, c.mutation, c.input) for c in commands]

@@ -222,7 +222,9 @@ class Settings(BaseSettings):
         8_000_000, ge=1024, description="size of one submitCommands call's commands, as JSON"
     )
     batch_transaction_commands: int = Field(
-        1000, ge=1, description="commands per transaction of an UNTIL_FIRST_REFUSAL batch"
+        200,
+        ge=1,
+        description="commands per transaction of a batch (the most an ALL_OR_NOTHING one holds)",
     )
     rate_limit_per_minute: int = Field(
         1200, ge=0, description="requests a principal may make per minute (0: unlimited)"

@@ -311,23 +311,22 @@ async def test_a_reused_command_id_is_refused_and_bad_commands_are_named(gql: Gr
 
 
 @pytest.mark.parametrize(
-    ("limits", "message"),
+    ("mode", "limits", "message"),
     [
-        ({"batch_max_commands": 3}, "at most 3 are accepted in one call"),
-        ({"batch_max_bytes": 2048}, "over 2,048 bytes as JSON"),
+        ("UNTIL_FIRST_REFUSAL", {"batch_max_commands": 3}, "at most 3 are accepted in one call"),
+        ("UNTIL_FIRST_REFUSAL", {"batch_max_bytes": 2048}, "over 2,048 bytes as JSON"),
+        ("ALL_OR_NOTHING", {"batch_transaction_commands": 5}, "is one transaction: at most 5"),
     ],
 )
 async def test_a_batch_over_a_size_limit_is_refused_before_anything_runs(
-    settings: Settings, service: Regentrace, limits: dict[str, int], message: str
+    settings: Settings, service: Regentrace, mode: str, limits: dict[str, int], message: str
 ) -> None:
     limited = settings.model_copy(update=limits)
     t = Timeline.ending_weeks_ago()
     commands = network(t) + lot_commands(t) + batch_commands(t, 1, 3)  # 16, about 5 kB
     with closing(Regentrace(limited)) as running:
         async with client_for(create_app(limited, running)) as http:
-            body = await GraphQL(http)(
-                SUBMIT, {"input": {"mode": "UNTIL_FIRST_REFUSAL", "commands": commands}}
-            )
+            body = await GraphQL(http)(SUBMIT, {"input": {"mode": mode, "commands": commands}})
 
     assert [e["extensions"]["code"] for e in body["errors"]] == ["BAD_INPUT"], body
     assert message in body["errors"][0]["message"]
