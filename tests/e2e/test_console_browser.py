@@ -109,15 +109,16 @@ def demo_server(
 
 
 @contextmanager
-def serve(database_url: str, folder: Path) -> Iterator[Server]:
-    """``regentrace serve`` on loopback without the development principal, stopped afterwards."""
+def serve(database_url: str, folder: Path, **settings: str) -> Iterator[Server]:
+    """``regentrace serve`` on loopback without the development principal (and with the
+    REGENTRACE_* ``settings`` given), stopped afterwards."""
     port = free_port()
     stderr_path = folder / "server.stderr"
     with stderr_path.open("wb") as stderr:
         process = subprocess.Popen(
             [str(REGENTRACE), "serve", "--port", str(port), "--host", "127.0.0.1"],
             cwd=folder,
-            env=environment(database_url, dev_principal_enabled="false"),
+            env=environment(database_url, dev_principal_enabled="false", **settings),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
