@@ -49,6 +49,9 @@ FIELDS: list[tuple[str, str, str]] = [
     ("manufacturer", "主成分製造者", "Active-ingredient manufacturer"),
     ("manufacturer_address", "製造者地址", "Manufacturer address"),
     ("manufacturer_country", "製造者國別", "Manufacturer country"),
+    ("customs_declaration", "報單號碼", "Customs declaration number (imported)"),
+    ("import_quantity", "輸入數量", "Import quantity"),
+    ("customs_declared_on", "報關日期", "Customs declaration date"),
     ("material_lots", "使用物料批號", "Material lots used"),
     ("release_decision", "放行決定", "Release decision"),
     ("qualified_person", "放行人員", "Qualified person"),
@@ -114,6 +117,9 @@ def _batch_fields(r: SourceAndFlowView) -> dict[str, Any]:
         "manufacturer": _name(manufacturer),
         "manufacturer_address": manufacturer.location if manufacturer else "",
         "manufacturer_country": manufacturer.country if manufacturer else "",
+        "customs_declaration": " ".join(i.declaration_number for i in r.imports),
+        "import_quantity": " ".join(str(i.quantity) for i in r.imports),
+        "customs_declared_on": " ".join(r.local_day(i.declared_at).isoformat() for i in r.imports),
         "material_lots": " ".join(r.material_lots),
         "release_decision": r.decision.decision if r.decision else "",
         "qualified_person": r.decision.decided_by if r.decision else "",
@@ -175,9 +181,7 @@ def records(
     without a licence where made; ``reach`` None is the operator's export of every record."""
     with service.read() as sql:
         position = LedgerIndex(sql).position_at(as_of)
-    query = dict(
-        site_id=site_id, released_from=released_from, released_to=released_to, **filters
-    )
+    query = dict(site_id=site_id, released_from=released_from, released_to=released_to, **filters)
     if licence_number is not None or not by_licence:
         yield from _pages(service, position, reach, licence_number=licence_number, **query)
         return

@@ -34,16 +34,34 @@ from api.me import MeQueries
 from api.settings import Settings
 from api.sites.mutations import SiteMutations
 from api.sites.queries import SiteQueries
+from api.views.institution import InstitutionMutations, InstitutionQueries
 from api.views.mutations import ViewMutations
 from api.views.queries import ViewQueries
 from api.views.records import RecordQueries
 
 Query = merge_types(
     "Query",
-    (SiteQueries, ChainQueries, ViewQueries, RecordQueries, AuditQueries, EpcisQueries, MeQueries),
+    (
+        SiteQueries,
+        ChainQueries,
+        ViewQueries,
+        RecordQueries,
+        InstitutionQueries,
+        AuditQueries,
+        EpcisQueries,
+        MeQueries,
+    ),
 )
 Mutation = merge_types(
-    "Mutation", (SiteMutations, ChainMutations, ViewMutations, AuditMutations, BatchMutations)
+    "Mutation",
+    (
+        SiteMutations,
+        ChainMutations,
+        ViewMutations,
+        AuditMutations,
+        BatchMutations,
+        InstitutionMutations,
+    ),
 )
 # A mutation without a declaration would be checked against nothing: refuse to load.
 check_served(f.graphql_name or f.python_name for f in Mutation.__strawberry_definition__.fields)  # type: ignore[attr-defined]

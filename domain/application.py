@@ -25,6 +25,7 @@ from domain.correction_commands import CorrectionCommands
 from domain.distribution_commands import DistributionCommands
 from domain.donor_commands import DonorCommands
 from domain.hold_commands import HoldCommands
+from domain.institution_records import InstitutionRecordCommands
 from domain.ledger import LedgerApplication
 from domain.recall_commands import RecallCommands
 from domain.site_commands import SiteCommands
@@ -39,6 +40,7 @@ _GROUPS: dict[type, str] = {
     CorrectionCommands: "corrections",
     HoldCommands: "holds",
     ContainerCommands: "containers",
+    InstitutionRecordCommands: "institution_records",
 }
 
 
@@ -55,6 +57,7 @@ class TraceabilityLedger(LedgerApplication):
         self.corrections = CorrectionCommands(self)
         self.holds = HoldCommands(self)
         self.containers = ContainerCommands(self)
+        self.institution_records = InstitutionRecordCommands(self)
 
     @classmethod
     def groups(cls) -> Mapping[type, str]:

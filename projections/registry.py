@@ -16,6 +16,7 @@ from projections import (
     chain,
     corrections,
     holds,
+    institution_records,
     lineage,
     recalls,
     scopes,
@@ -39,6 +40,7 @@ PROJECTIONS: tuple[Projection, ...] = tuple(
         corrections,
         scopes,
         holds,
+        institution_records,
         recalls,
     )
 )
@@ -100,7 +102,7 @@ class Share:
 # they run where the table they amend is built.
 SHARES = (
     Share(("sites", "chain", "adverse_events", "scopes", "recalls")),
-    Share(("source_and_flow", "lineage", "holds")),
+    Share(("source_and_flow", "lineage", "holds", "institution_records")),
 )
 
 

@@ -18,6 +18,7 @@ from domain.batch import Batch
 from domain.donation import Donation
 from domain.shipment import Shipment
 from projections.chain import DONATIONS, DONORS, BatchView, find_batches
+from projections.institution_records import ImportView, imports_of
 from projections.ledger import Appended
 from projections.projection import Projection
 from projections.scopes import Reach
@@ -286,6 +287,7 @@ class SourceAndFlowView:
     decision: DecisionView | None = None
     flow: list[FlowView] = field(default_factory=list)
     sites: dict[str, SiteView] = field(default_factory=dict)
+    imports: list[ImportView] = field(default_factory=list)  # customs declarations, if imported
 
     containers: list[ContainerView] = field(default_factory=list)
 
@@ -467,6 +469,8 @@ def _assemble(sql: Sql, position: int, batches: list[BatchView]) -> list[SourceA
         row["filled_at"] = datetime.fromisoformat(at) if isinstance(at, str) else at
         records[batch_id].containers.append(ContainerView(**row))
     _add_flows(sql, position, ids, records)
+    for batch_id, declared in imports_of(sql, position, ids).items():
+        records[batch_id].imports = declared
     site_ids = sorted(
         {
             *(d["site_id"] for d in donations.values()),

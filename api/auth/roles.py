@@ -79,7 +79,9 @@ RECALLS = frozenset({"recall", "recalls"})
 SAFETY = frozenset({"adverseEvents", "recallTrace", "physicianNotifications"}) | RECALLS
 # The signed checkpoints: for those who keep or inspect the ledger as a whole.
 CHECKPOINTS = frozenset({"checkpoints"})
-EVERY_QUERY = REGISTRY | RECORDS | HISTORY | SAFETY | CHECKPOINTS | {"dmMasterFile"}
+# A medical institution's own record (Taiwan's 2025 source-and-flow rules).
+INSTITUTION = frozenset({"institutionRecord"})
+EVERY_QUERY = REGISTRY | RECORDS | HISTORY | SAFETY | CHECKPOINTS | {"dmMasterFile"} | INSTITUTION
 
 ROLES: dict[str, Role] = {
     r.name: r
@@ -113,7 +115,8 @@ ROLES: dict[str, Role] = {
             Scope.SITES,
             REGISTRY
             | {"batch", "sourceAndFlow", "adverseEvents", "physicianNotifications"}
-            | RECALLS,
+            | RECALLS
+            | INSTITUTION,
         ),
         Role(
             PHYSICIAN,

@@ -204,6 +204,7 @@ def site_origin(o: Any) -> list[Target]:
 
 QUERIES: dict[str, Callable[[dict[str, Any]], list[Target]]] = {
     "dmMasterFile": lambda kw: site(kw.get("control_site_id")),
+    "institutionRecord": lambda kw: site(kw.get("site_id")),
     # Any other origin is looked up through the reach (projections/lineage.py); so are the
     # records an epcisDocument scope names (projections/epcis_document.py).
     "recallTrace": lambda kw: site_origin(kw.get("origin")),

@@ -44,6 +44,8 @@ INPUT_TYPES = {
     "recordTemperatureExcursion": "TemperatureExcursionInput",
     "receiveShipment": "ReceiveShipmentInput",
     "recordAdministration": "RecordAdministrationInput",
+    "recordPatientIdentity": "RecordPatientIdentityInput",
+    "declareImport": "DeclareImportInput",
     "reportAdverseEvent": "ReportAdverseEventInput",
     "submitAdverseEventToAuthority": "SubmitAdverseEventInput",
     "liftBatchHold": "LiftBatchHoldInput",

@@ -13,6 +13,7 @@ from domain.correction_commands import CorrectionCommands
 from domain.distribution_commands import DistributionCommands
 from domain.donor_commands import DonorCommands
 from domain.hold_commands import HoldCommands
+from domain.institution_records import InstitutionRecordCommands
 from domain.recall_commands import RecallCommands
 from domain.shared import CommandResult
 from domain.site_commands import SiteCommands
@@ -28,6 +29,7 @@ def test_every_group_has_its_attribute():
         CorrectionCommands: "corrections",
         HoldCommands: "holds",
         ContainerCommands: "containers",
+        InstitutionRecordCommands: "institution_records",
     }
 
 
