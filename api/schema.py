@@ -38,6 +38,7 @@ from api.views.institution import InstitutionMutations, InstitutionQueries
 from api.views.mutations import ViewMutations
 from api.views.queries import ViewQueries
 from api.views.records import RecordQueries
+from api.vigilance import VigilanceMutations, VigilanceQueries
 
 Query = merge_types(
     "Query",
@@ -50,6 +51,7 @@ Query = merge_types(
         AuditQueries,
         EpcisQueries,
         MeQueries,
+        VigilanceQueries,
     ),
 )
 Mutation = merge_types(
@@ -61,6 +63,7 @@ Mutation = merge_types(
         AuditMutations,
         BatchMutations,
         InstitutionMutations,
+        VigilanceMutations,
     ),
 )
 # A mutation without a declaration would be checked against nothing: refuse to load.

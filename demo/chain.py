@@ -21,6 +21,7 @@ from typing import Any
 from demo import containers as container_story
 from demo import holds as hold_story
 from demo import recalls as recall_story
+from demo import vigilance as vigilance_story
 from domain.application import TraceabilityLedger
 from domain.holds import HoldKind
 from domain.isbt128 import chain_of_identity_for, check_character
@@ -277,6 +278,7 @@ def chain_steps(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
         yield from _autologous(app, plan)
     yield from _allogeneic(app)
     yield from _recalls(app)
+    yield from vigilance_story.steps(app)
 
 
 def _call(method: Callable[..., object], *args: Any, **kwargs: Any) -> Step:

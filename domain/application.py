@@ -29,6 +29,7 @@ from domain.institution_records import InstitutionRecordCommands
 from domain.ledger import LedgerApplication
 from domain.recall_commands import RecallCommands
 from domain.site_commands import SiteCommands
+from domain.vigilance_commands import VigilanceCommands
 
 # Each command group and the attribute that holds it on the application.
 _GROUPS: dict[type, str] = {
@@ -39,6 +40,7 @@ _GROUPS: dict[type, str] = {
     RecallCommands: "recalls",
     CorrectionCommands: "corrections",
     HoldCommands: "holds",
+    VigilanceCommands: "vigilance",
     ContainerCommands: "containers",
     InstitutionRecordCommands: "institution_records",
 }
@@ -56,6 +58,7 @@ class TraceabilityLedger(LedgerApplication):
         self.recalls = RecallCommands(self)
         self.corrections = CorrectionCommands(self)
         self.holds = HoldCommands(self)
+        self.vigilance = VigilanceCommands(self)
         self.containers = ContainerCommands(self)
         self.institution_records = InstitutionRecordCommands(self)
 

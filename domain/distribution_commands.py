@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from domain import adverse_reporting as reporting
 from domain import chain_of_identity as coi
 from domain import reference
 from domain.adverse_event import AdverseEvent
@@ -178,6 +180,11 @@ class DistributionCommands:
         description: str,
         onset_at: datetime,
         aware_at: datetime,
+        criteria: list[str] | None = None,
+        expected: bool | None = None,
+        context: str | None = None,
+        taiwan_regime: str | None = None,
+        also_report_to: list[str] | None = None,
     ) -> CommandResult:
         adverse_event_id = require_identifier(adverse_event_id, "adverseEventId")
         description = require_text(description, "description")
@@ -192,6 +199,16 @@ class DistributionCommands:
             batch = uow.load(Batch, batch_id)
             _require_administered_to(batch, patient_code, onset_at)
             site = uow.load(Site, reported_by_site_id)
+            to = reporting.reported_to(site.jurisdiction, also_report_to)
+            case = reporting.case_facts(
+                serious=bool(serious),
+                criteria=criteria,
+                expected=expected,
+                context=context,
+                taiwan_regime=taiwan_regime,
+                jurisdictions=to,
+            )
+            due = [reporting.obligation(j, case, aware_at, "INITIAL") for j in to]
             report = AdverseEvent.create(
                 adverse_event_id=adverse_event_id,
                 batch_id=batch.key,
@@ -199,26 +216,87 @@ class DistributionCommands:
                 reported_by_site_id=site.key,
                 control_site_id=batch.control_site_id,
                 jurisdiction=site.jurisdiction,
-                serious=bool(serious),
+                serious=case.serious,
                 description=description,
                 onset_at=onset_at,
                 aware_at=aware_at,
-                reporting_deadline=reference.reporting_deadline(
-                    site.jurisdiction, serious, aware_at
-                ),
+                reporting_deadline=min(o.due_at for o in due),
+                criteria=list(case.criteria),
+                expected=case.expected,
+                context=case.context,
+                taiwan_regime=case.taiwan_regime,
+                obligations=due,
                 occurred_at=aware_at,
                 **actor(principal),
             )
             return uow.save(report)
 
+    def record_adverse_event_follow_up(
+        self,
+        principal: Principal,
+        adverse_event_id: str,
+        information: str,
+        received_at: datetime,
+        serious: bool | None = None,
+        criteria: list[str] | None = None,
+        expected: bool | None = None,
+    ) -> CommandResult:
+        information = require_text(information, "information")
+        received_at = require_time(received_at, "receivedAt")
+        with self.ledger.unit_of_work() as uow:
+            report = uow.load(AdverseEvent, adverse_event_id)
+            # What the caller leaves out stays as the case had it; criteria imply seriousness.
+            now_serious = report.serious if serious is None else bool(serious)
+            if serious is None and criteria:
+                now_serious = True
+            if criteria is None:  # a case no longer serious keeps no criteria
+                criteria = report.criteria if now_serious else []
+            case = reporting.case_facts(
+                serious=now_serious,
+                criteria=criteria,
+                expected=report.expected if expected is None else expected,
+                context=report.context,
+                taiwan_regime=None,
+                jurisdictions=[],
+            )
+            case = replace(case, taiwan_regime=report.taiwan_regime)
+            due = {
+                j: reporting.obligation(j, case, received_at, "FOLLOW_UP")
+                for j in report.jurisdictions
+            }
+            report.record_follow_up(
+                information,
+                received_at,
+                case.serious,
+                list(case.criteria),
+                case.expected,
+                due,
+                **actor(principal),
+            )
+            return uow.save(report)
+
     def submit_adverse_event_to_authority(
-        self, principal: Principal, adverse_event_id: str, authority: str, submitted_at: datetime
+        self,
+        principal: Principal,
+        adverse_event_id: str,
+        authority: str,
+        submitted_at: datetime,
+        kind: str | None = None,
+        report_to: str | None = None,
     ) -> CommandResult:
         authority = require_text(authority, "authority")
         submitted_at = require_time(submitted_at, "submittedAt")
+        if kind is not None and kind not in reporting.SubmissionKind.__members__:
+            raise BadInputError(f"unknown submission kind {kind!r}", field="kind")
         with self.ledger.unit_of_work() as uow:
             report = uow.load(AdverseEvent, adverse_event_id)
-            report.submit(authority, submitted_at, **actor(principal))
+            report.submit(
+                authority,
+                submitted_at,
+                kind or reporting.SubmissionKind.INITIAL,
+                report_to.strip() if report_to and report_to.strip() else None,
+                **actor(principal),
+            )
             return uow.save(report)
 
 

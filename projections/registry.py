@@ -22,6 +22,7 @@ from projections import (
     scopes,
     sites,
     source_and_flow,
+    vigilance,
 )
 from projections.ledger import Appended
 from projections.projection import Handler, Projection
@@ -42,6 +43,7 @@ PROJECTIONS: tuple[Projection, ...] = tuple(
         holds,
         institution_records,
         recalls,
+        vigilance,
     )
 )
 BY_NAME = {projection.name: projection for projection in PROJECTIONS}
@@ -102,7 +104,7 @@ class Share:
 # they run where the table they amend is built.
 SHARES = (
     Share(("sites", "chain", "adverse_events", "scopes", "recalls")),
-    Share(("source_and_flow", "lineage", "holds", "institution_records")),
+    Share(("source_and_flow", "lineage", "holds", "vigilance", "institution_records")),
 )
 
 

@@ -79,6 +79,9 @@ RECALLS = frozenset({"recall", "recalls"})
 SAFETY = frozenset({"adverseEvents", "recallTrace", "physicianNotifications"}) | RECALLS
 # The signed checkpoints: for those who keep or inspect the ledger as a whole.
 CHECKPOINTS = frozenset({"checkpoints"})
+# Long-term follow-up visits and reportable deviations, with what is overdue (api/vigilance.py).
+VIGILANCE = frozenset({"followUpVisits", "reportableDeviations"})
+SAFETY = SAFETY | VIGILANCE
 # A medical institution's own record (Taiwan's 2025 source-and-flow rules).
 INSTITUTION = frozenset({"institutionRecord"})
 EVERY_QUERY = REGISTRY | RECORDS | HISTORY | SAFETY | CHECKPOINTS | {"dmMasterFile"} | INSTITUTION
@@ -116,6 +119,7 @@ ROLES: dict[str, Role] = {
             REGISTRY
             | {"batch", "sourceAndFlow", "adverseEvents", "physicianNotifications"}
             | RECALLS
+            | VIGILANCE
             | INSTITUTION,
         ),
         Role(

@@ -351,6 +351,37 @@ class RecordAdministrationInput:
     )
 
 
+@strawberry.enum(description="why an adverse reaction is serious (ICH E2A)")
+class SeriousnessCriterion(Enum):
+    DEATH = "DEATH"
+    LIFE_THREATENING = "LIFE_THREATENING"
+    HOSPITALISATION = "HOSPITALISATION"
+    DISABILITY = "DISABILITY"
+    CONGENITAL_ANOMALY = "CONGENITAL_ANOMALY"
+    OTHER_MEDICALLY_IMPORTANT = "OTHER_MEDICALLY_IMPORTANT"
+
+
+@strawberry.enum(description="where the product was used: in a clinical trial or marketed")
+class AdverseEventContext(Enum):
+    CLINICAL_TRIAL = "CLINICAL_TRIAL"
+    MARKETED = "MARKETED"
+
+
+@strawberry.enum(
+    description="Taiwan: a regenerative-medicine technology performed by an institution, or a "
+    "regenerative-medicine product"
+)
+class TaiwanRegime(Enum):
+    TECHNOLOGY = "TECHNOLOGY"
+    PRODUCT = "PRODUCT"
+
+
+@strawberry.enum(description="an initial report of a case, or a follow-up report of it")
+class SubmissionKind(Enum):
+    INITIAL = "INITIAL"
+    FOLLOW_UP = "FOLLOW_UP"
+
+
 @strawberry.input
 class ReportAdverseEventInput:
     adverse_event_id: strawberry.ID
@@ -361,6 +392,29 @@ class ReportAdverseEventInput:
     description: str
     onset_at: datetime
     aware_at: datetime
+    criteria: list[SeriousnessCriterion] | None = strawberry.field(
+        default=None,
+        description="the seriousness criteria met; only with serious: true (BAD_INPUT, reason "
+        "SERIOUSNESS_CONTRADICTION, otherwise). A serious case without criteria is held to the "
+        "strictest rule that could apply.",
+    )
+    expected: bool | None = strawberry.field(
+        default=None,
+        description="whether the reaction is listed in the reference safety information; "
+        "unknown counts as unexpected",
+    )
+    context: AdverseEventContext | None = strawberry.field(
+        default=None, description="CLINICAL_TRIAL or MARKETED; MARKETED when left out"
+    )
+    taiwan_regime: TaiwanRegime | None = strawberry.field(
+        default=None,
+        description="for a case reported in Taiwan: TECHNOLOGY (the default) or PRODUCT",
+    )
+    also_report_to: list[str] | None = strawberry.field(
+        default=None,
+        description="further jurisdictions whose authority must receive the case (e.g. US for "
+        "a trial also run under an IND); the reporting site's own always does",
+    )
 
 
 @strawberry.input
@@ -368,3 +422,11 @@ class SubmitAdverseEventInput:
     adverse_event_id: strawberry.ID
     authority: str
     submitted_at: datetime
+    kind: SubmissionKind | None = strawberry.field(
+        default=None, description="INITIAL (the default) or FOLLOW_UP"
+    )
+    report_to: str | None = strawberry.field(
+        default=None,
+        description="the jurisdiction whose required report this is; the reporting site's "
+        "when left out",
+    )

@@ -28,6 +28,7 @@ from api.views.types import (
     TraceDirection,
     TraceOrigin,
 )
+from api.vigilance import ReportableDeviation
 from domain.recall import TraceOrigin as DomainTraceOrigin
 from domain.shared import DomainError
 from projections.adverse_events import find_adverse_events
@@ -38,6 +39,7 @@ from projections.scopes import Reach, cut_trace
 from projections.sites import find_sites
 from projections.source_and_flow import SourceAndFlowView, find_records
 from projections.sql import Sql
+from projections.vigilance import find_reportable_deviations
 
 Found = tuple[list[SourceAndFlowView], dict[str, list[HoldView]]]
 
@@ -128,6 +130,7 @@ class ViewQueries:
                 moment,
                 batch_id=f.batch_id,
                 site_id=f.site_id,
+                control_site_id=f.control_site_id,
                 overdue=f.overdue,
                 reach=reach,
             )
@@ -160,18 +163,22 @@ class ViewQueries:
             kept["recalls"] = master_file_recalls(
                 sql, p, moment, (control_site_id, *(s.site_id for s in spokes)), reach
             )
-            return control[0], spokes, reports, {s.site_id: s for s in reporters}
+            deviations = find_reportable_deviations(
+                sql, p, moment, control_site_id=control_site_id, reach=reach
+            )
+            return control[0], spokes, reports, {s.site_id: s for s in reporters}, deviations
 
         kept: dict[str, list[Recall]] = {}  # read in the same moment as the rest
         found = await read(info, as_of, query)
         if found is None:
             return None
-        control, spokes, reports, reporters = found
+        control, spokes, reports, reporters, deviations = found
         return DmMasterFile(
             control_site=Site.of(control),
             recalls=kept["recalls"],
             sites=[Site.of(s) for s in spokes],
             adverse_reaction_reports=[AdverseEvent.of(r, reporters) for r in reports],
+            reportable_deviations=[ReportableDeviation.of(d) for d in deviations],
         )
 
     @strawberry.field(

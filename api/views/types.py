@@ -29,10 +29,16 @@ from api.views.recall_types import (
     RecallStatus,
     RecallUnit,
 )
+from api.vigilance import ReportableDeviation
 from domain.donation import DonationType
 from domain.isbt128 import chain_of_identity_for
 from domain.recall import FINAL_ACTIONS, Trace
-from projections.adverse_events import AdverseEventView
+from projections.adverse_events import (
+    AdverseEventView,
+    FollowUpView,
+    ObligationView,
+    SubmissionView,
+)
 from projections.hold_views import HoldView
 from projections.recalls import RecallView
 from projections.sites import SiteView
@@ -323,6 +329,75 @@ class SourceAndFlowFilter:
     )
 
 
+@strawberry.type(description="a report an adverse-reaction case owes one authority")
+class RequiredReport:
+    key: str = strawberry.field(description="JURISDICTION/INITIAL or JURISDICTION/FOLLOW_UP/n")
+    jurisdiction: str
+    authority: str
+    kind: str = strawberry.field(description="INITIAL or FOLLOW_UP")
+    rule: str = strawberry.field(description="the rule of the deadline (its data file's id)")
+    source: str = strawberry.field(description="the text the rule rests on")
+    due_at: datetime
+    submitted_at: datetime | None
+    overdue: bool = strawberry.field(description="not submitted and past due, now or at `asOf`")
+    submitted_late: bool
+
+    @classmethod
+    def of(cls, o: ObligationView) -> RequiredReport:
+        return cls(
+            key=o.key,
+            jurisdiction=o.jurisdiction,
+            authority=o.authority,
+            kind=o.kind,
+            rule=o.rule,
+            source=o.source,
+            due_at=o.due_at,
+            submitted_at=o.submitted_at,
+            overdue=o.overdue,
+            submitted_late=o.submitted_late,
+        )
+
+
+@strawberry.type(description="a report of a case as submitted to an authority")
+class AdverseEventSubmission:
+    jurisdiction: str
+    authority: str
+    kind: str
+    submitted_at: datetime
+    required_report: str | None = strawberry.field(
+        description="the key of the required report it fulfils, if any"
+    )
+
+    @classmethod
+    def of(cls, x: SubmissionView) -> AdverseEventSubmission:
+        return cls(
+            jurisdiction=x.jurisdiction,
+            authority=x.authority,
+            kind=x.kind,
+            submitted_at=x.submitted_at,
+            required_report=x.obligation_key,
+        )
+
+
+@strawberry.type(description="new information recorded on an adverse-reaction case")
+class AdverseEventFollowUp:
+    received_at: datetime
+    information: str
+    serious: bool
+    criteria: list[str]
+    expected: bool | None
+
+    @classmethod
+    def of(cls, x: FollowUpView) -> AdverseEventFollowUp:
+        return cls(
+            received_at=x.received_at,
+            information=x.information,
+            serious=x.serious,
+            criteria=list(x.criteria),
+            expected=x.expected,
+        )
+
+
 @strawberry.type
 class AdverseEvent:
     id: strawberry.ID
@@ -342,6 +417,19 @@ class AdverseEvent:
     jurisdiction: str
     authority: str | None
     control_site_id: strawberry.ID
+    criteria: list[str] = strawberry.field(
+        description="the seriousness criteria met (SeriousnessCriterion values)"
+    )
+    expected: bool | None = strawberry.field(description="None: not known (taken as unexpected)")
+    context: str = strawberry.field(description="CLINICAL_TRIAL or MARKETED")
+    taiwan_regime: str | None = strawberry.field(description="TECHNOLOGY or PRODUCT (Taiwan)")
+    required_reports: list[RequiredReport] = strawberry.field(
+        description="each report the case owes an authority, with its deadline, rule and source"
+    )
+    submissions: list[AdverseEventSubmission]
+    follow_ups: list[AdverseEventFollowUp] = strawberry.field(
+        description="new information recorded on the case"
+    )
 
     @classmethod
     def of(cls, v: AdverseEventView, sites: dict[str, SiteView]) -> AdverseEvent:
@@ -361,6 +449,13 @@ class AdverseEvent:
             jurisdiction=v.jurisdiction,
             authority=v.authority,
             control_site_id=strawberry.ID(v.control_site_id),
+            criteria=list(v.criteria),
+            expected=v.expected,
+            context=v.context,
+            taiwan_regime=v.taiwan_regime,
+            required_reports=[RequiredReport.of(o) for o in v.obligations],
+            submissions=[AdverseEventSubmission.of(x) for x in v.submissions],
+            follow_ups=[AdverseEventFollowUp.of(x) for x in v.follow_ups],
         )
 
 
@@ -369,6 +464,9 @@ class AdverseEventFilter:
     batch_id: strawberry.ID | None = None
     site_id: strawberry.ID | None = None
     overdue: bool | None = None
+    control_site_id: strawberry.ID | None = strawberry.field(
+        default=None, description="the cases of the batches of one control site"
+    )
 
 
 @strawberry.type
@@ -380,6 +478,10 @@ class DmMasterFile:
     )
     sites: list[Site]
     adverse_reaction_reports: list[AdverseEvent]
+    reportable_deviations: list[ReportableDeviation] = strawberry.field(
+        default_factory=list,
+        description="deviations of the batches of its sites marked reportable, with deadlines",
+    )
 
 
 @strawberry.enum

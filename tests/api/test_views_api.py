@@ -270,7 +270,7 @@ def report_document(world: World, report_id: str, moment: datetime) -> dict[str,
         "awareAt": r["aware_at"],
         "reportingDeadline": r["deadline"],
         "submittedToAuthorityAt": r["submitted_at"],
-        "overdue": r["submitted_at"] is None and moment > r["deadline"],
+        "overdue": r["open"] and moment > r["deadline"],
     }
 
 

@@ -327,15 +327,44 @@ def _apply(w: World, s: Stored) -> None:
             "deadline": reporting_deadline(site["jurisdiction"], e.serious, e.aware_at),
             "submitted_at": None,
             "authority": None,
+            # What is still owed to the authority: the initial report, then a follow-up report
+            # for new information that arrives after it ('deadline': the earliest still owed,
+            # or the earliest of all once none is).
+            "owed": {"INITIAL": reporting_deadline(site["jurisdiction"], e.serious, e.aware_at)},
+            "dues": [],
+            "open": True,
         }
         _edge(w, s, 0, "BATCH", e.batch_id, "ADVERSE_EVENT", key, e.aware_at)
         _edge(w, s, 1, "PATIENT", e.patient_code, "ADVERSE_EVENT", key, e.onset_at)
         _edge(w, s, 2, "SITE", e.reported_by_site_id, "ADVERSE_EVENT", key, e.aware_at)
+    elif kind == "AdverseEvent.FollowUpRecorded":
+        r = w.reports[key]
+        r["serious"] = e.serious
+        due = reporting_deadline(r["jurisdiction"], e.serious, e.received_at)
+        if "INITIAL" in r["owed"]:  # not sent yet: the earlier deadline holds
+            r["owed"]["INITIAL"] = min(r["owed"]["INITIAL"], due)
+        else:
+            r["follow_ups"] = r.get("follow_ups", 0) + 1
+            r["owed"][f"FOLLOW_UP/{r['follow_ups']:04d}"] = due
+        _owed(r)
     elif kind == "AdverseEvent.SubmittedToAuthority":
-        w.reports[key]["submitted_at"] = e.submitted_at
-        w.reports[key]["authority"] = e.authority
+        r = w.reports[key]
+        if r["submitted_at"] is None:
+            r["submitted_at"] = e.submitted_at
+            r["authority"] = e.authority
+        if getattr(e, "kind", "INITIAL") == "INITIAL":
+            r["dues"].append(r["owed"].pop("INITIAL"))
+        elif any(k.startswith("FOLLOW_UP") for k in r["owed"]):
+            first = min(k for k in r["owed"] if k.startswith("FOLLOW_UP"))
+            r["dues"].append(r["owed"].pop(first))
+        _owed(r)
     elif kind == "Recall.Initiated":
         w.recalls[key] = s
+
+
+def _owed(report: dict[str, Any]) -> None:
+    report["open"] = bool(report["owed"])
+    report["deadline"] = min(report["owed"].values() or report["dues"])
 
 
 def eligibility_in_force(donor: dict[str, Any]) -> dict[str, Any] | None:
@@ -523,7 +552,7 @@ def reporting_deadline(jurisdiction: str, serious: bool, aware_at: datetime) -> 
 def adverse_events(world: World, moment: datetime) -> dict[str, dict[str, Any]]:
     """Every report at ``world.position``; overdue when not submitted and past its deadline."""
     return {
-        report_id: r | {"overdue": r["submitted_at"] is None and moment > r["deadline"]}
+        report_id: r | {"overdue": r["open"] and moment > r["deadline"]}
         for report_id, r in world.reports.items()
     }
 

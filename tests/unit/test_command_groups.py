@@ -17,6 +17,7 @@ from domain.institution_records import InstitutionRecordCommands
 from domain.recall_commands import RecallCommands
 from domain.shared import CommandResult
 from domain.site_commands import SiteCommands
+from domain.vigilance_commands import VigilanceCommands
 
 
 def test_every_group_has_its_attribute():
@@ -28,6 +29,7 @@ def test_every_group_has_its_attribute():
         RecallCommands: "recalls",
         CorrectionCommands: "corrections",
         HoldCommands: "holds",
+        VigilanceCommands: "vigilance",
         ContainerCommands: "containers",
         InstitutionRecordCommands: "institution_records",
     }
