@@ -296,9 +296,12 @@ class BatchMutations:
     )
     async def submit_commands(self, info: Info, input: SubmitCommandsInput) -> SubmittedCommands:
         context = info.context
-        sent = await anyio.to_thread.run_sync(
-            submit, context.service, context.identity, info.schema, input.mode, input.commands
-        )
+        try:
+            sent = await anyio.to_thread.run_sync(
+                submit, context.service, context.identity, info.schema, input.mode, input.commands
+            )
+        except DomainError as error:  # the transaction's own failure: UNAVAILABLE when its
+            raise from_domain(error) from error  # commit's outcome is unknown (resend by id)
         stored = [s.result.position for s in sent if s.status is CommandStatus.DONE and s.result]
         if stored:
             context.log.positions.append(max(stored))

@@ -145,11 +145,12 @@ class UnitOfWork:
 
 def _group_repository(ledger: LedgerApplication) -> Repository[str]:
     # Not copied out of the cache: a command that saves leaves the cached aggregate as stored;
-    # one that fails leaves the cache behind it (``_Steps.step``).
+    # one that fails leaves the cache behind it (``_Steps.step``). Not fast-forwarded either:
+    # the group holds the ledger lock, so its own commands are the only ones that write.
     return Repository(
         event_store=ledger.events,
         cache_maxsize=GROUP_CACHE_SIZE,
-        fastforward=True,
+        fastforward=False,
         deepcopy_from_cache=False,
     )
 
