@@ -34,9 +34,9 @@ class LabelView:
 
 def donor_tested(record: SourceAndFlowView) -> bool:
     """Whether the batch's donor was screened and tested: an eligibility determination was
-    completed (and not revoked); an autologous donor may have none."""
-    donor = record.donor
-    return donor["eligibility_outcome"] is not None and not donor["eligibility_revoked"]
+    completed (an autologous donor may have none). A determination revoked on look-back was a
+    tested donor's, found reactive later: the batch is held (domain/holds.py), not relabelled."""
+    return record.donor["eligibility_outcome"] is not None
 
 
 def label_of(
