@@ -192,8 +192,8 @@ class Batch:
                     if all_or_nothing:
                         group.roll_back()
                         for earlier in commands:
-                            if earlier.status is CommandStatus.DONE:
-                                earlier.status = CommandStatus.ROLLED_BACK
+                            if earlier.status is CommandStatus.DONE:  # its result never was
+                                earlier.status, earlier.result = CommandStatus.ROLLED_BACK, None
                     return False
                 again = sent.result.position <= head or sent.command_id in seen
                 sent.status = CommandStatus.ALREADY_DONE if again else CommandStatus.DONE
