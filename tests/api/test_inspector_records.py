@@ -241,6 +241,12 @@ async def test_the_label_says_what_each_jurisdiction_requires(
     assert us["containerId"] == "BAG-1"
     assert us["expiresOn"] == (done + timedelta(days=365)).astimezone(UTC).date().isoformat()
 
+    # A look-back revocation does not make the donor untested: the label keeps its statements.
+    revoked = {"donorCode": "DNR-0001", "reason": "look-back: HBV NAT positive"}
+    await run(gql, "revokeEligibility", revoked)
+    again = (await gql.data(LABEL, {"id": "B-TW-1"}))["label"]
+    assert again["statements"] == tw["statements"]
+
     body = await gql(LABEL, {"id": "B-TW-1", "jurisdiction": "JP"})
     assert body["errors"][0]["extensions"]["code"] == "BAD_INPUT", body
     assert (await gql.data(LABEL, {"id": "NO-SUCH-BATCH"}))["label"] is None
