@@ -519,3 +519,28 @@ def test_a_partner_without_reach_is_not_shown_a_forbidden_record(
     assert "PT-0002" not in shown
     assert RELEASED not in records
     clean(isolated)
+
+
+def test_a_quality_person_initiates_a_recall_from_the_investigation(
+    isolated: Isolated, demo_server: Demo
+):
+    batch = "CART-26007"  # Taiwanese, administered, in no recall of the demo
+    before = demo_server.ask("qp", '{ batch(id: "CART-26007") { recalls } }')["batch"]
+
+    page = open_console(
+        isolated, demo_server, "qp", f"#/recall?kind=BATCH&id={batch}&direction=FORWARD"
+    )
+    page.get_by_test_id("trace-summary").wait_for()
+    page.fill("#recall-id", "RCL-CONSOLE-1")
+    page.fill("#recall-reason", "Console check: batch recalled from the investigation page")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Initiate recall · 發起回收").click()
+    outcome = page.locator("p.ok")
+    outcome.wait_for()
+    after = demo_server.ask("qp", '{ batch(id: "CART-26007") { recalls status } }')["batch"]
+
+    assert before["recalls"] == []
+    assert after["recalls"] == ["RCL-CONSOLE-1"]
+    assert after["status"] == "RECALLED"
+    assert "RCL-CONSOLE-1 initiated by apikey:console-qp" in outcome.inner_text()
+    clean(isolated)
