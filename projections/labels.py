@@ -11,6 +11,7 @@ from datetime import date, datetime
 
 from domain import records as rules
 from domain.isbt128 import chain_of_identity_for, parse_din
+from domain.shared import NotFoundError
 from projections.source_and_flow import SourceAndFlowView
 
 
@@ -30,6 +31,10 @@ class LabelView:
     storage: str
     statements: list[rules.LabelStatement]
     particulars_source: str
+    container_kind: str | None = None  # BAG or VIAL, for a container's label
+    container_volume_ml: float | None = None
+    container_dose: float | None = None
+    container_dose_unit: str | None = None
 
 
 def donor_tested(record: SourceAndFlowView) -> bool:
@@ -46,6 +51,14 @@ def label_of(
     ``container_id``, the label of that container of the batch (the particulars are the
     batch's)."""
     where = jurisdiction or record.jurisdiction or ""
+    container = None
+    if container_id is not None:
+        container = next((c for c in record.containers if c.container_id == container_id), None)
+        if container is None:
+            raise NotFoundError(
+                f"batch {record.batch.batch_id!r} has no container {container_id!r}",
+                container_id=container_id,
+            )
     rule = rules.label_rule(where)
     product = record.product
     din = record.donation["isbt128_din"]
@@ -65,4 +78,8 @@ def label_of(
         storage=product.storage.describe(),
         statements=rules.statements_for(rule, product.origin.value, donor_tested(record)),
         particulars_source=rule.particulars_source,
+        container_kind=container.kind if container else None,
+        container_volume_ml=container.volume_ml if container else None,
+        container_dose=container.dose if container else None,
+        container_dose_unit=container.dose_unit if container else None,
     )

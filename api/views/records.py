@@ -55,6 +55,10 @@ class Label:
     storage: str
     statements: list[LabelStatement]
     particulars_source: str = strawberry.field(description="the rule the particulars follow")
+    container_kind: str | None = strawberry.field(description="BAG or VIAL, for a container")
+    container_volume_ml: float | None
+    container_dose: float | None
+    container_dose_unit: str | None
 
     @classmethod
     def of(cls, v: LabelView) -> Label:
@@ -73,6 +77,10 @@ class Label:
             storage=v.storage,
             statements=[LabelStatement(text=s.text, source=s.source) for s in v.statements],
             particulars_source=v.particulars_source,
+            container_kind=v.container_kind,
+            container_volume_ml=v.container_volume_ml,
+            container_dose=v.container_dose,
+            container_dose_unit=v.container_dose_unit,
         )
 
 
@@ -98,7 +106,7 @@ class RecordQueries:
 
         try:
             view = await read(info, as_of, query)
-        except DomainError as error:  # a jurisdiction without label rules
+        except DomainError as error:  # no label rules for the jurisdiction, or no such container
             raise from_domain(error) from error
         return Label.of(view) if view else None
 

@@ -46,6 +46,7 @@ INPUT_TYPES = {
     "recordAdministration": "RecordAdministrationInput",
     "recordPatientIdentity": "RecordPatientIdentityInput",
     "declareImport": "DeclareImportInput",
+    "recordBatchContainers": "RecordBatchContainersInput",
     "reportAdverseEvent": "ReportAdverseEventInput",
     "submitAdverseEventToAuthority": "SubmitAdverseEventInput",
     "liftBatchHold": "LiftBatchHoldInput",

@@ -232,13 +232,11 @@ async def test_the_label_says_what_each_jurisdiction_requires(
     # The donor was tested (an ELIGIBLE determination): only the autologous statement.
     assert [s["text"] for s in tw["statements"]] == ["僅供自體使用 FOR AUTOLOGOUS USE ONLY"]
 
-    us = (await gql.data(LABEL, {"id": "B-TW-1", "jurisdiction": "US", "container": "BAG-1"}))[
-        "label"
-    ]
+    us = (await gql.data(LABEL, {"id": "B-TW-1", "jurisdiction": "US"}))["label"]
     assert [s["text"] for s in us["statements"]] == CD19_US_STATEMENTS
     assert us["statements"][0]["source"] == "21 CFR 1271.90(c)(1)"
     assert us["licenceNumber"] is None
-    assert us["containerId"] == "BAG-1"
+    assert us["containerId"] is None
     assert us["expiresOn"] == (done + timedelta(days=365)).astimezone(UTC).date().isoformat()
 
     # A look-back revocation does not make the donor untested: the label keeps its statements.
@@ -290,3 +288,39 @@ async def test_an_untested_donors_batch_is_labelled_not_evaluated(
     assert "未經傳染性物質檢驗 NOT EVALUATED FOR INFECTIOUS SUBSTANCES" in [
         s["text"] for s in tw["statements"]
     ]
+
+
+CONTAINER_LABEL = """
+query ($id: ID!, $container: ID) {
+  label(batchId: $id, containerId: $container) {
+    batchId containerId containerKind containerVolumeMl containerDose containerDoseUnit
+    statements { text }
+  }
+}
+"""
+
+
+async def test_a_containers_label_carries_its_own_fill(gql: GraphQL, service: Regentrace) -> None:
+    del service
+    t = Timeline.ending_weeks_ago()
+    await network(gql, t)
+    await donor_with_donation(gql, t)
+    await released_lot(gql, t)
+    await started_batch(gql, t, "B-BAGS")
+    await transduction(gql, t, "B-BAGS")
+    bag = {"kind": "BAG", "volumeMl": 50.0, "dose": 1.0e8, "doseUnit": "CELLS"}
+    fill = {
+        "batchId": "B-BAGS",
+        "siteId": SPOKE,
+        "filledAt": t(-12),
+        "containers": [bag | {"containerId": "BAG-1"}, bag | {"containerId": "BAG-2"}],
+    }
+    await run(gql, "recordBatchContainers", fill)
+
+    label = (await gql.data(CONTAINER_LABEL, {"id": "B-BAGS", "container": "BAG-2"}))["label"]
+    assert label["containerId"] == "BAG-2"
+    assert (label["containerKind"], label["containerVolumeMl"]) == ("BAG", 50.0)
+    assert (label["containerDose"], label["containerDoseUnit"]) == (1.0e8, "CELLS")
+    assert [s["text"] for s in label["statements"]] == ["僅供自體使用 FOR AUTOLOGOUS USE ONLY"]
+    body = await gql(CONTAINER_LABEL, {"id": "B-BAGS", "container": "BAG-9"})
+    assert body["errors"][0]["extensions"]["code"] == "NOT_FOUND", body
