@@ -147,6 +147,17 @@ def _edge(world: World, s: Stored, seq: int, fk: str, fi: str, tk: str, ti: str,
     world.edges.append(Edge(fk, fi, tk, ti, at, s.position, seq))
 
 
+def _given(w: World, s: Stored, key: str, e: Any) -> None:
+    """The batch, or the container of it named, given to the patient."""
+    if e.container_id:
+        node = f"{key}/{e.container_id}"
+        _edge(w, s, 0, "CONTAINER", node, "PATIENT", e.patient_code, e.administered_at)
+    else:
+        _edge(w, s, 0, "BATCH", key, "PATIENT", e.patient_code, e.administered_at)
+    # The institution handled the batch when it gave it.
+    _edge(w, s, 1, "SITE", e.site_id, "BATCH", key, e.administered_at)
+
+
 def _apply(w: World, s: Stored) -> None:
     e, key, kind = s.event, s.key, s.kind
     if kind == "Site.Registered":
@@ -276,11 +287,19 @@ def _apply(w: World, s: Stored) -> None:
         batch = w.batches[key]
         batch["status"] = "ADMINISTERED"
         batch["location"] = e.site_id
-        batch["disposition"] = ("ADMINISTERED", e.site_id, e.administered_at, e.patient_code)
+        # A batch split into containers ends with its last container; the record names the
+        # batch's patient (each container's patient is in the lineage).
+        patient = batch["patient_code"] if e.container_id else e.patient_code
+        batch["disposition"] = ("ADMINISTERED", e.site_id, e.administered_at, patient)
         batch["involved"].add(e.site_id)
-        _edge(w, s, 0, "BATCH", key, "PATIENT", e.patient_code, e.administered_at)
-        # The institution handled the batch when it gave it.
-        _edge(w, s, 1, "SITE", e.site_id, "BATCH", key, e.administered_at)
+        _given(w, s, key, e)
+    elif kind == "Batch.ContainerAdministered":
+        w.batches[key]["involved"].add(e.site_id)
+        _given(w, s, key, e)
+    elif kind == "Batch.ContainersFilled":
+        for n, c in enumerate(e.containers):
+            node = f"{key}/{c['container_id']}"
+            _edge(w, s, n, "BATCH", key, "CONTAINER", node, e.filled_at)
     elif kind == "Batch.Recalled":
         w.batches[key]["recalls"].append(e.recall_id)
     elif kind == "Shipment.Dispatched":
@@ -302,6 +321,8 @@ def _apply(w: World, s: Stored) -> None:
             batch["shipments"].append(key)
             batch["involved"] |= {e.from_site_id, e.to_site_id}
             _edge(w, s, n, "BATCH", batch_id, "SHIPMENT", key, e.dispatched_at)
+        for n, node in enumerate(e.containers, start=len(e.batch_ids) + 1):
+            _edge(w, s, n, "CONTAINER", node, "SHIPMENT", key, e.dispatched_at)
     elif kind == "Shipment.TemperatureExcursionRecorded":
         w.shipments[key]["excursions"] += 1
     elif kind == "Shipment.Received":
