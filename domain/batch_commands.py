@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,7 @@ from domain.isbt128 import check_patient_code, normalise_donation_id
 from domain.ledger import LedgerApplication, UnitOfWork, actor
 from domain.material_lot import MaterialLot
 from domain.shared import (
+    BadInputError,
     CommandResult,
     ConflictError,
     Principal,
@@ -47,8 +49,14 @@ class BatchCommands:
         site_id: str,
         received_at: datetime,
         expires_at: datetime | None = None,
+        quantity: float | None = None,
+        unit: str | None = None,
     ) -> CommandResult:
         lot_id = require_identifier(lot_id, "lotId")
+        if (quantity is None) != (unit is None or not unit.strip()):
+            raise BadInputError("quantity and unit are given together", field="quantity")
+        if quantity is not None:
+            _require_positive(quantity, "quantity")
         material = require_text(material, "material")
         supplier = require_text(supplier, "supplier")
         received_at = require_time(received_at, "receivedAt")
@@ -66,6 +74,8 @@ class BatchCommands:
                 site_id=site_id,
                 received_at=received_at,
                 expires_at=expires_at,
+                quantity=None if quantity is None else float(quantity),
+                unit=unit.strip() if unit else None,
                 occurred_at=received_at,
                 **actor(principal),
             )
@@ -155,6 +165,7 @@ class BatchCommands:
         equipment: str | None = None,
         material_lots: list[str] | None = None,
         parameters: dict[str, Any] | None = None,
+        material_quantities: list[dict[str, Any]] | None = None,
     ) -> CommandResult:
         step = require_text(step, "step")
         operator = require_text(operator, "operator")
@@ -162,13 +173,19 @@ class BatchCommands:
         completed_at = require_time(completed_at, "completedAt")
         require_order(started_at, completed_at, "startedAt", "completedAt")
         lots = tuple(dict.fromkeys(material_lots or ()))
+        used = _quantities_used(material_quantities or [], lots)
         with self.ledger.unit_of_work() as uow:
             batch = uow.load(Batch, batch_id)
             control = uow.load(Site, batch.control_site_id)
             _require_manufacturing_site(uow, control, site_id, started_at)
             operating_site(uow, site_id, started_at, until=completed_at)
+            consumed = []
             for lot_id in lots:
-                uow.load(MaterialLot, lot_id).require_usable(started_at)
+                lot = uow.load(MaterialLot, lot_id)
+                lot.require_usable(started_at)
+                if lot_id in used:
+                    lot.consume(batch_id, step, used[lot_id], started_at, **actor(principal))
+                    consumed.append(lot)
             batch.record_step(
                 step=step,
                 site_id=site_id,
@@ -180,7 +197,7 @@ class BatchCommands:
                 parameters=parameters or None,
                 **actor(principal),
             )
-            return uow.save(batch)
+            return uow.save(batch, *consumed)
 
     def record_qc_result(
         self,
@@ -353,6 +370,31 @@ def _donor_blockers(uow: UnitOfWork, batch: Batch, at: datetime) -> list[str]:
     elif donation.donation_type is DonationType.ALLOGENEIC and not donor.eligible_at(at):
         reasons.append(f"donor {donor.key} is not ELIGIBLE")
     return reasons
+
+
+def _require_positive(value: float, field: str) -> None:
+    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise BadInputError(f"{field} must be a positive number", field=field)
+
+
+def _quantities_used(given: list[dict[str, Any]], lots: tuple[str, ...]) -> dict[str, float]:
+    """The quantity of each lot a step consumed, each a lot the step names (materialLots)."""
+    used: dict[str, float] = {}
+    for entry in given:
+        lot_id = str(entry.get("lot_id", ""))
+        quantity = entry.get("quantity")
+        if lot_id not in lots:
+            raise BadInputError(
+                f"materialQuantities names lot {lot_id!r}, which materialLots does not",
+                field="materialQuantities",
+            )
+        if lot_id in used:
+            raise BadInputError(
+                f"materialQuantities names lot {lot_id!r} twice", field="materialQuantities"
+            )
+        _require_positive(quantity, "materialQuantities.quantity")  # type: ignore[arg-type]
+        used[lot_id] = float(quantity)  # type: ignore[arg-type]
+    return used
 
 
 def _optional(value: str | None) -> str | None:

@@ -23,11 +23,21 @@ class MaterialLot(LedgerAggregate):
     TYPE = "MaterialLot"
 
     class Received(LedgerAggregate.Event, LedgerCreated):
+        """Version 2 keeps the quantity received and its unit (None: not counted)."""
+
+        class_version = 2
         material: str
         supplier: str
         site_id: str
         received_at: datetime
         expires_at: datetime | None
+        quantity: float | None = None
+        unit: str | None = None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["quantity"] = None
+            state["unit"] = None
 
     class Released(LedgerAggregate.Event):
         reason: str | None
@@ -42,6 +52,16 @@ class MaterialLot(LedgerAggregate):
         def apply(self, lot: MaterialLot) -> None:
             lot.status = LotStatus.REJECTED
 
+    class Consumed(LedgerAggregate.Event):
+        """A quantity of the lot used by a batch's manufacturing step."""
+
+        batch_id: str
+        step: str
+        quantity: float
+
+        def apply(self, lot: MaterialLot) -> None:
+            lot.consumed += self.quantity
+
     def __init__(
         self,
         material: str,
@@ -49,7 +69,12 @@ class MaterialLot(LedgerAggregate):
         site_id: str,
         received_at: datetime,
         expires_at: datetime | None,
+        quantity: float | None = None,
+        unit: str | None = None,
     ) -> None:
+        self.quantity = quantity
+        self.unit = unit
+        self.consumed = 0.0
         self.material = material
         self.supplier = supplier
         self.site_id = site_id
@@ -68,6 +93,8 @@ class MaterialLot(LedgerAggregate):
         site_id: str,
         received_at: datetime,
         expires_at: datetime | None = None,
+        quantity: float | None = None,
+        unit: str | None = None,
         occurred_at: datetime,
         actor: str,
         actor_role: str,
@@ -81,6 +108,8 @@ class MaterialLot(LedgerAggregate):
             site_id=site_id,
             received_at=received_at,
             expires_at=expires_at,
+            quantity=quantity,
+            unit=unit,
             occurred_at=occurred_at,
             actor=actor,
             actor_role=actor_role,
@@ -105,6 +134,33 @@ class MaterialLot(LedgerAggregate):
                 f"it cannot be used at {at.isoformat()}",
                 lot_id=self.key,
             )
+
+    def consume(
+        self, batch_id: str, step: str, quantity: float, at: datetime, **actor: Any
+    ) -> None:
+        """Use ``quantity`` of the lot (in its unit): never more than is left of what was
+        received."""
+        if self.quantity is None:
+            raise RuleViolationError(
+                f"material lot {self.key!r} was received without a quantity; its consumption "
+                "cannot be counted",
+                lot_id=self.key,
+            )
+        left = self.quantity - self.consumed
+        if quantity > left:
+            raise RuleViolationError(
+                f"material lot {self.key!r} has {left:g} {self.unit} left of {self.quantity:g} "
+                f"received; {quantity:g} cannot be consumed",
+                lot_id=self.key,
+            )
+        self.trigger_event(
+            self.Consumed,
+            batch_id=batch_id,
+            step=step,
+            quantity=quantity,
+            occurred_at=at,
+            **actor,
+        )
 
     def release(self, reason: str | None, occurred_at: datetime, **actor: Any) -> None:
         if occurred_at < self.received_at:

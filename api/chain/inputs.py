@@ -121,6 +121,20 @@ class ReceiveMaterialLotInput:
     site_id: strawberry.ID
     received_at: datetime
     expires_at: datetime | None = None
+    quantity: float | None = strawberry.field(
+        default=None,
+        description="the quantity received, in unit; with it each step's consumption is counted "
+        "and never exceeds it",
+    )
+    unit: str | None = strawberry.field(
+        default=None, description="the unit of quantity (e.g. mL, vials), given with it"
+    )
+
+
+@strawberry.input(description="the quantity of one lot a step consumed, in the lot's unit")
+class MaterialQuantityInput:
+    lot_id: strawberry.ID
+    quantity: float
 
 
 @strawberry.input
@@ -157,6 +171,11 @@ class RecordBatchStepInput:
     equipment: str | None = None
     material_lots: list[strawberry.ID] | None = strawberry.field(default_factory=list)
     parameters: JSON | None = None
+    material_quantities: list[MaterialQuantityInput] | None = strawberry.field(
+        default=None,
+        description="the quantity of each lot used, of lots named in materialLots and received "
+        "with a quantity",
+    )
 
 
 @strawberry.input

@@ -138,7 +138,12 @@ class ChainMutations:
         BatchCommands.record_batch_step,
         input=i.RecordBatchStepInput,
         roles=(SPOKE_OPERATOR,),
-        targets={**BATCH, "site_id": site, "material_lots": of("MaterialLot")},
+        targets={
+            **BATCH,
+            "site_id": site,
+            "material_lots": of("MaterialLot"),
+            "material_quantities": NoReach("lots named in materialLots, checked there"),
+        },
         description="Record a manufacturing step and the material lots it used.",
     )
     record_qc_result = command(
