@@ -387,14 +387,25 @@ async def test_closure_and_reports_refuse_while_anything_is_outstanding(
     )
 
 
-async def test_a_recall_without_a_class_gets_the_most_urgent_and_says_so(
+async def test_a_recall_without_a_class_gets_the_most_urgent_and_recalls_page_by_id(
     gql: GraphQL, service: Regentrace
 ) -> None:
     t = Timeline.ending_weeks_ago()
     await world(gql, t)
-    started = await send(qp(gql, service), "initiateRecall", initiation(t, classification=None))
+    quality = qp(gql, service)
+    started = await send(quality, "initiateRecall", initiation(t, classification=None))
     assert (started["classification"], started["classificationDefaulted"]) == ("CLASS_1", True)
     assert {n["dueAt"] for n in started["notifications"]} == {t(-2 + 1)}  # 24 hours
+
+    # A page at a time, ordered by id.
+    second = initiation(t, recallId="RCL-2", origin={"kind": "BATCH", "id": "B-2"})
+    await send(quality, "initiateRecall", second)
+    first = (await gql.data(RECALLS, {"first": 1}))["recalls"]
+    assert [n["id"] for n in first["nodes"]] == ["RCL-1"]
+    assert first["pageInfo"]["hasNextPage"] is True
+    after = {"first": 1, "after": first["pageInfo"]["endCursor"]}
+    rest = (await gql.data(RECALLS, after))["recalls"]
+    assert ([n["id"] for n in rest["nodes"]], rest["pageInfo"]["hasNextPage"]) == (["RCL-2"], False)
 
 
 # ------------------------------------------------------------------------------ access
