@@ -278,7 +278,13 @@ def chain_steps(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
         yield from _autologous(app, plan)
     yield from _allogeneic(app)
     yield from _recalls(app)
-    yield from vigilance_story.steps(app)
+    yield from vigilance_story.steps(
+        app,
+        [plan.at for plan in plans()],
+        pharmacovigilance=PV,
+        clinic=CLINIC,
+        uk_quality_person=QPS[UK_CONTROL],
+    )
 
 
 def _call(method: Callable[..., object], *args: Any, **kwargs: Any) -> Step:

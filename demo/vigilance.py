@@ -25,14 +25,19 @@ Step = Callable[[], object]
 At = Callable[[float], datetime]
 
 
-def steps(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
-    # The plans' dates and people; demo.chain imports this module.
-    from demo.chain import CLINIC, PV, QPS, UK_CONTROL, plans
-
-    found = plans()
-    yield from _follow_up(app, PV, found[1].at)
-    yield from _long_term(app, CLINIC, found[0].at)
-    yield from _reportable(app, QPS[UK_CONTROL], found[6].at)
+def steps(
+    app: TraceabilityLedger,
+    days: list[At],
+    *,
+    pharmacovigilance: Principal,
+    clinic: Principal,
+    uk_quality_person: Principal,
+) -> Iterator[tuple[str, Step]]:
+    """The stories above; ``days`` are the demo plans' clocks (demo.chain gives them, with its
+    people, so that this module does not import it back)."""
+    yield from _follow_up(app, pharmacovigilance, days[1])
+    yield from _long_term(app, clinic, days[0])
+    yield from _reportable(app, uk_quality_person, days[6])
 
 
 def _follow_up(app: TraceabilityLedger, pv: Principal, at: At) -> Iterator[tuple[str, Step]]:
