@@ -547,6 +547,17 @@ def test_a_rebuild_after_the_demo_and_further_recalls_gives_exactly_the_live_row
         datetime(2026, 1, 1, tzinfo=UTC),
         datetime(2026, 3, 31, tzinfo=UTC),
     )
+    # An institution's patient and an import declaration (domain/institution_records.py): a
+    # batch made in London declared into Taiwan.
+    records = service.app.institution_records
+    clinic = Principal("ntuh-records", "medical_institution")
+    minor = {"name": "Lin Hsiao-hua", "dateOfBirth": "2010-09-15"}
+    records.record_patient_identity(
+        clinic, "TW-MI-NTUH", "PT-0002", minor, datetime(2026, 1, 5, tzinfo=UTC)
+    )
+    records.declare_import(
+        qp, "TW-CD-2026-0001", ["CART-26006"], 1, datetime(2026, 3, 1, tzinfo=UTC), "TW-CTRL-TPE"
+    )
     live = dump(service)
     assert all(live[t] for t in projection_tables()), [t for t in live if not live[t]]
     with service.read() as sql:
