@@ -7,11 +7,14 @@ Stories are checked against the stored events themselves, not only against the p
 
 from __future__ import annotations
 
+import csv
+import io
 from collections import Counter
 from typing import Any
 
 import pytest
 
+from api.export import records, write_csv
 from demo import containers as split_story
 from demo.network import CONTROL, EU_CENTRAL, UK_CONTROL, seed
 from domain import holds
@@ -362,3 +365,10 @@ def test_an_allogeneic_batch_is_split_into_vials_each_given_to_another_patient(s
     assert [b.status for b in all_batches(seeded, batch_ids=[split_story.BATCH])] == [
         "ADMINISTERED"
     ]
+    out = io.StringIO()
+    write_csv(records(seeded, batch_ids=[split_story.BATCH]), out, lambda *_: None)
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    made = {r[next(k for k in r if "Quantity made" in k)] for r in rows}
+    delivered = [r[next(k for k in r if "Quantity delivered" in k)] for r in rows]
+    assert made == {"3"}
+    assert delivered == ["2", "1"]
