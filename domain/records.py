@@ -202,5 +202,3 @@ def statements_for(rule: LabelRule, origin: str, donor_tested: bool) -> list[Lab
     ALLOGENEIC) whose donor was or was not tested."""
     holds = {"ALWAYS", origin} | (set() if donor_tested else {"DONOR_NOT_TESTED"})
     return [s for s in rule.statements if s.when in holds]
-
-
