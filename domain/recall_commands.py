@@ -85,7 +85,7 @@ class RecallCommands:
             if uow.exists(Recall, recall_id):
                 raise ConflictError(f"recall {recall_id!r} is already initiated", id=recall_id)
             record = self._trace(origin)
-            batches = [uow.load(Batch, b) for b in record["affected_batches"]]
+            batches = [uow.load(Batch, b) for b in _recalled_batches(origin, record)]
             where = _jurisdiction(uow, jurisdiction, batches, record["affected_sites"])
             if where is None:
                 if classification:
@@ -138,7 +138,7 @@ class RecallCommands:
         with self.ledger.unit_of_work() as uow:
             recall = uow.load(Recall, recall_id)
             record = self._trace(origin)
-            batches = [uow.load(Batch, b) for b in record["affected_batches"]]
+            batches = [uow.load(Batch, b) for b in _recalled_batches(origin, record)]
             chosen = _class_of(recall)
             known = {
                 (n["party_kind"], n["site_id"], n["patient_code"])
@@ -294,6 +294,14 @@ class RecallCommands:
             recall.close(conclusion, occurred_at=at, **actor(principal))
             return uow.save(recall)
 
+    def _container_exists(self, node: str) -> bool:
+        """Whether ``node`` (``batchId/containerId``) names a container of its batch."""
+        batch_id, _, container_id = node.partition("/")
+        if not container_id or not self.ledger.exists(Batch, batch_id):
+            return False
+        with self.ledger.unit_of_work() as uow:
+            return container_id in uow.load(Batch, batch_id).containers
+
     def _trace(self, origin: TraceOrigin) -> dict[str, Any]:
         if self.ledger.tracer is None:
             raise BadInputError("recalls need the lineage tracer, which is not configured")
@@ -324,6 +332,8 @@ class RecallCommands:
         aggregate = AGGREGATE_OF_KIND.get(kind)
         if aggregate is not None and not self.ledger.exists(aggregate, origin_id):
             raise origin_not_found(kind, origin_id)
+        if kind == "CONTAINER" and not self._container_exists(origin_id):
+            raise origin_not_found(kind, origin_id)
         return TraceOrigin(kind, origin_id, window_from, window_to)
 
 
@@ -332,6 +342,18 @@ class RecallCommands:
 
 def _note(text: str | None) -> str | None:
     return text.strip() if text and text.strip() else None
+
+
+def _recalled_batches(origin: TraceOrigin, record: dict[str, Any]) -> list[str]:
+    """The batches a recall marks and accounts for: those its trace reached and, for a container
+    origin, the container's own batch (a trace forward from a container reaches only what came
+    after it; the batch is the unit a recall returns, quarantines or destroys)."""
+    found = list(record["affected_batches"])
+    if origin.kind == "CONTAINER":
+        batch_id = origin.id.partition("/")[0]
+        if batch_id not in found:
+            found.append(batch_id)
+    return found
 
 
 def _units(batches: list[Batch]) -> list[str]:

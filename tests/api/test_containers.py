@@ -505,3 +505,32 @@ async def test_the_epcis_split_and_shipments_are_the_lineage_of_the_recall_trace
     ]
     dispensed = [e["epcList"] for e in events(document) if e.get("bizStep") == "dispensing"]
     assert dispensed == [[container_uri(f"{MSC}/V-1")]]
+
+
+RECALL = """
+mutation ($input: InitiateRecallInput!) {
+  initiateRecall(input: $input) { id units { batchId accountedFor } }
+}
+"""
+
+
+async def test_a_recall_from_a_container_recalls_its_batch_and_a_missing_one_is_not_found(
+    gql: GraphQL, service
+):
+    t = Timeline.ending_weeks_ago()
+    await allogeneic(gql, t)
+    await shipped(gql, t, "SHP-MSC-1", MSC, "V-1", "V-2")
+    await send(gql, "recordAdministration", given(MSC, "V-1", "PT-4201", t))
+
+    def recall(container: str) -> dict[str, Any]:
+        origin = {"kind": "CONTAINER", "id": f"{MSC}/{container}"}
+        return {"recallId": f"RCL-{container}", "origin": origin, "reason": "bag leak"}
+
+    before = ledger_size(service)
+    body = await gql(RECALL, {"input": recall("V-9")})
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["NOT_FOUND"], body
+    assert ledger_size(service) == before, "a recall of no container stored something"
+
+    answer = (await gql.data(RECALL, {"input": recall("V-2")}))["initiateRecall"]
+    assert [u["batchId"] for u in answer["units"]] == [MSC], "the container's batch is the unit"
+    assert await status(gql, MSC) == "RECALLED"
