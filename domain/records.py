@@ -1,6 +1,6 @@
 """What an inspector's records are filed by, as data: each product's licence or conditional-approval
 number per jurisdiction (domain/data/products.json, ``licences``), the calendar a jurisdiction
-counts its days in (the offset domain/data/reporting_deadlines.json already counts Taiwan's
+counts its days in (the offset domain/data/adverse_reaction_deadlines.json counts Taiwan's
 deadlines in), how long each party keeps a record (domain/data/record_retention.json) and what a
 label must say (domain/data/label_statements.json). Every rule names its source in its file.
 """
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timezone, tzinfo
 from functools import cache
 
+from domain import adverse_reporting
 from domain.reference import _load
 from domain.shared import BadInputError
 
@@ -66,10 +67,9 @@ def isbt128_product_code(product: str) -> str | None:
 def calendar(jurisdiction: str | None) -> tzinfo:
     """The offset a jurisdiction counts calendar days in: the one its reporting deadlines are
     counted in (Taiwan +08:00, no daylight saving); UTC where none is configured."""
-    rules = _load("reporting_deadlines.json").get(jurisdiction or "", {})
-    for rule in rules.values():
-        if "utc_offset" in rule:
-            offset = datetime.strptime(rule["utc_offset"], "%z").utcoffset()
+    for rule in adverse_reporting.rules():
+        if rule.jurisdiction == jurisdiction and rule.clock_starts == "day_after_awareness":
+            offset = datetime.strptime(rule.utc_offset, "%z").utcoffset()
             assert offset is not None
             return timezone(offset)
     return UTC

@@ -119,21 +119,6 @@ def product(code: str) -> Product:
 
 
 @cache
-def _deadline_rules() -> dict[str, dict[str, DeadlineRule]]:
-    return {
-        jurisdiction: {kind: DeadlineRule(**rule) for kind, rule in rules.items()}
-        for jurisdiction, rules in _load("reporting_deadlines.json").items()
-    }
-
-
-def reporting_deadline(jurisdiction: str, serious: bool, aware_at: datetime) -> datetime:
-    rules = _deadline_rules().get(jurisdiction)
-    if rules is None:
-        raise BadInputError(f"no reporting deadline is configured for {jurisdiction}")
-    return rules["serious" if serious else "non_serious"].deadline(aware_at)
-
-
-@cache
 def correctable_fields() -> dict[str, frozenset[str]]:
     """The fields a correction may re-write, by recorded event type (``Site.Registered``); the
     views that show a corrected field read the same list (projections/corrections.py)."""

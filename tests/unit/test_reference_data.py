@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import domain
-from domain import reference
+from domain import adverse_reporting, reference
 from domain.shared import BadInputError
 
 DATA = Path(domain.__file__).parent / "data"
@@ -28,7 +28,6 @@ def data_file(name: str) -> dict:
 
 
 PRODUCTS = data_file("products.json")
-DEADLINES = data_file("reporting_deadlines.json")
 
 
 def end_of_day(day: date, tz: timezone) -> datetime:
@@ -99,7 +98,15 @@ def test_an_unknown_product_is_bad_input_naming_the_configured_ones(code):
         assert configured in caught.value.message
 
 
-# ------------------------------------------------------------------------ reporting deadlines
+# --------------------------------------------- adverse-reaction deadlines in Taiwan's calendar
+# (every rule of domain/data/adverse_reaction_deadlines.json is shown on a case, through the API,
+# in tests/api/test_adverse_reporting.py; these pin the calendar count itself)
+
+
+def taiwan_technology_rule() -> adverse_reporting.ReportingRule:
+    (rule,) = [r for r in adverse_reporting.rules() if r.rule == "TW-TECHNOLOGY-SERIOUS"]
+    assert (rule.days, rule.clock_starts, rule.utc_offset) == (7, "day_after_awareness", "+08:00")
+    return rule
 
 
 @pytest.mark.parametrize(
@@ -118,7 +125,7 @@ def test_a_serious_reaction_in_taiwan_is_due_by_the_end_of_the_seventh_day_after
     # Day 1 is the day after awareness; the report is due before day 8 begins.
     seventh_day = aware_at.date() + timedelta(days=7)
 
-    deadline = reference.reporting_deadline("TW", True, aware_at)
+    deadline = taiwan_technology_rule().deadline(aware_at)
 
     assert deadline == end_of_day(seventh_day, TAIPEI)
     assert deadline.utcoffset() == timedelta(hours=8)
@@ -129,80 +136,14 @@ def test_the_taiwan_count_follows_taiwans_calendar_whatever_offset_awareness_is_
     # 01:00 on 3 March in Taipei is still 2 March in UTC: the count runs on Taipei's calendar,
     # because Taiwanese law counts the days, not the reporter's clock.
     aware_at = datetime(2026, 3, 3, 1, 0, tzinfo=TAIPEI)
+    rule = taiwan_technology_rule()
 
-    deadline = reference.reporting_deadline("TW", True, aware_at)
+    deadline = rule.deadline(aware_at)
 
     assert deadline == end_of_day(date(2026, 3, 10), TAIPEI)
     assert deadline.utcoffset() == timedelta(hours=8)
     # The same instant given in UTC gives the same deadline.
-    assert reference.reporting_deadline("TW", True, aware_at.astimezone(UTC)) == deadline
-
-
-@pytest.mark.parametrize("jurisdiction", ["EU", "UK"])
-@pytest.mark.parametrize(
-    "aware_at",
-    [datetime(2026, 3, 2, 10, 30, tzinfo=UTC), datetime(2026, 6, 30, 23, 0, tzinfo=BERLIN_SUMMER)],
-)
-def test_a_serious_reaction_in_the_eu_and_the_uk_is_due_15_days_after_awareness(
-    jurisdiction, aware_at
-):
-    deadline = reference.reporting_deadline(jurisdiction, True, aware_at)
-
-    assert deadline == aware_at + timedelta(days=15)
-    assert deadline.utcoffset() == aware_at.utcoffset()
-
-
-@pytest.mark.parametrize("jurisdiction", ["TW", "EU", "UK", "US"])
-def test_a_non_serious_reaction_is_due_90_days_after_awareness(jurisdiction):
-    aware_at = datetime(2026, 1, 20, 16, 45, tzinfo=TAIPEI)
-
-    assert reference.reporting_deadline(jurisdiction, False, aware_at) == aware_at + timedelta(
-        days=90
-    )
-
-
-def test_seriousness_shortens_the_deadline_everywhere():
-    aware_at = datetime(2026, 1, 20, 16, 45, tzinfo=UTC)
-    for jurisdiction in DEADLINES:
-        assert reference.reporting_deadline(
-            jurisdiction, True, aware_at
-        ) < reference.reporting_deadline(jurisdiction, False, aware_at)
-
-
-@pytest.mark.parametrize(
-    ("jurisdiction", "kind"),
-    [(j, k) for j, rules in sorted(DEADLINES.items()) for k in sorted(rules)],
-)
-def test_every_deadline_comes_from_the_data_file(jurisdiction, kind):
-    rule = DEADLINES[jurisdiction][kind]
-    aware_at = datetime(2026, 5, 14, 13, 5, tzinfo=TAIPEI)
-    if rule["clock_starts"] == "day_after_awareness":
-        expected = end_of_day(aware_at.date() + timedelta(days=rule["days"]), TAIPEI)
-    else:
-        assert rule["clock_starts"] == "awareness", f"unknown clock start in {rule}"
-        expected = aware_at + timedelta(days=rule["days"])
-
-    assert reference.reporting_deadline(jurisdiction, kind == "serious", aware_at) == expected
-
-
-def test_the_data_file_states_what_the_law_says():
-    assert DEADLINES["TW"]["serious"] == {
-        "days": 7,
-        "clock_starts": "day_after_awareness",
-        "utc_offset": "+08:00",
-    }
-    for jurisdiction in ("EU", "UK"):
-        assert DEADLINES[jurisdiction]["serious"] == {"days": 15, "clock_starts": "awareness"}
-    for rules in DEADLINES.values():
-        assert rules["non_serious"] == {"days": 90, "clock_starts": "awareness"}
-
-
-@pytest.mark.parametrize("jurisdiction", ["JP", "", "tw", "_comment"])
-def test_a_jurisdiction_without_a_configured_deadline_is_bad_input(jurisdiction):
-    with pytest.raises(BadInputError) as caught:
-        reference.reporting_deadline(jurisdiction, True, datetime(2026, 1, 1, tzinfo=UTC))
-
-    assert caught.value.code == "BAD_INPUT"
+    assert rule.deadline(aware_at.astimezone(UTC)) == deadline
 
 
 def test_each_product_says_whose_cells_it_is_made_from():
