@@ -226,6 +226,14 @@ class Settings(BaseSettings):
         ge=1,
         description="commands per transaction of a batch (the most an ALL_OR_NOTHING one holds)",
     )
+    api_key_cache_seconds: float = Field(
+        5.0,
+        ge=0,
+        le=3600,
+        description="seconds a process trusts a live API key's row without reading it again; a "
+        "key revoked in that process is refused at once, one revoked elsewhere (the CLI, another "
+        "worker) within this bound (0: read the key for every request)",
+    )
     rate_limit_per_minute: int = Field(
         1200, ge=0, description="requests a principal may make per minute (0: unlimited)"
     )

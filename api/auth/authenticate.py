@@ -21,7 +21,7 @@ class UnauthenticatedError(Exception):
 
 class Authenticator:
     def __init__(self, settings: Settings, service: Regentrace) -> None:
-        self.keys = ApiKeys(service)
+        self.keys = ApiKeys(service, settings.api_key_cache_seconds)
         self.tokens = TokenVerifier(settings)
         self.development = (
             Identity(
@@ -32,6 +32,16 @@ class Authenticator:
             if settings.dev_principal_enabled
             else None
         )
+
+    def cached(self, authorization: str | None) -> Identity | None:
+        """Who an API key names when this process holds its row within the cache's age; None
+        when finding out needs the database or a token check (then ``identify``). Reads
+        nothing, so the request needs no worker thread to authenticate."""
+        scheme, _, token = (authorization or "").strip().partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token.startswith(PREFIX):
+            return None
+        return self.keys.cached(token)
 
     def identify(self, authorization: str | None) -> Identity:
         """Who the ``Authorization`` header says is calling (blocking: reads the key table)."""

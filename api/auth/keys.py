@@ -11,9 +11,13 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
+import time
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from api.auth.identity import Identity
 from api.auth.roles import Scope, role
@@ -68,9 +72,63 @@ class ApiKey:
 _COLUMNS = "key_id, name, role, sites, jurisdiction, member_state, created_at, created_by"
 
 
+class KeyCache:
+    """Live keys' rows by key id, each trusted for ``seconds`` after it was read (0: never kept).
+
+    A key revoked through this process (``ApiKeys.revoke``) is forgotten at once by every cache
+    of the process; a key revoked by another process (the CLI, another server worker) is refused
+    here once its row is older than ``seconds``, the bound an operator sets. Unknown, revoked and
+    mistyped keys are never kept: each such request reads the table as before.
+    """
+
+    _every: ClassVar[weakref.WeakSet[KeyCache]] = weakref.WeakSet()
+
+    def __init__(self, seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.seconds = seconds
+        self.clock = clock
+        self._rows: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+        # Counts forgotten keys: a row read before a revocation is not kept after it.
+        self.generation = 0
+        KeyCache._every.add(self)
+
+    def get(self, key_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            kept = self._rows.get(key_id)
+            if kept is None:
+                return None
+            if self.clock() - kept[0] >= self.seconds:
+                del self._rows[key_id]
+                return None
+            return kept[1]
+
+    def put(self, key_id: str, row: dict[str, Any], generation: int) -> None:
+        """Keep ``row``, read when the cache was at ``generation``, unless a key was forgotten
+        since (its revocation may have come after the read)."""
+        if self.seconds <= 0:
+            return
+        with self._lock:
+            if generation == self.generation:
+                self._rows[key_id] = (self.clock(), row)
+
+    def discard(self, key_id: str) -> None:
+        with self._lock:
+            self.generation += 1
+            self._rows.pop(key_id, None)
+
+    @classmethod
+    def forget(cls, key_id: str) -> None:
+        """Drop ``key_id`` from every cache in this process (a key id names one key anywhere)."""
+        for cache in list(cls._every):
+            cache.discard(key_id)
+
+
 class ApiKeys:
-    def __init__(self, service: Regentrace) -> None:
+    def __init__(self, service: Regentrace, cache_seconds: float = 0.0) -> None:
+        """``cache_seconds``: how long a live key's row is trusted in this process (0: read it
+        for every request)."""
         self.service = service
+        self.cache = KeyCache(cache_seconds)
 
     def create(
         self,
@@ -119,6 +177,7 @@ class ApiKeys:
                     "UPDATE api_keys SET revoked_at = ? WHERE key_id = ?",
                     (datetime.now(UTC), row["key_id"]),
                 )
+        KeyCache.forget(row["key_id"])
         return self.find(name_or_id)
 
     def find(self, name_or_id: str) -> ApiKey:
@@ -131,10 +190,15 @@ class ApiKeys:
         return [ApiKey.of(r) for r in rows]
 
     def authenticate(self, token: str) -> Identity | None:
-        """The identity a live key stands for; None for anything else."""
-        key_id, _, secret = token.removeprefix(PREFIX).partition("_")
-        if not token.startswith(PREFIX) or not key_id or not secret:
+        """The identity a live key stands for; None for anything else (blocking: may read the
+        key table)."""
+        found = self.cached(token)
+        if found is not None:
+            return found
+        key_id, secret = _parts(token)
+        if key_id is None:
             return None
+        generation = self.cache.generation
         with self.service.read() as sql:
             row = sql.one(
                 f"SELECT {_COLUMNS}, revoked_at, secret_hash FROM api_keys WHERE key_id = ?",
@@ -144,7 +208,25 @@ class ApiKeys:
             return None
         if not hmac.compare_digest(row["secret_hash"], _hash(secret)):
             return None
+        self.cache.put(key_id, row, generation)
         return ApiKey.of(row).identity()
+
+    def cached(self, token: str) -> Identity | None:
+        """The identity of a live key whose row this process read within the cache's age, else
+        None (reads nothing: fit to run on the event loop)."""
+        key_id, secret = _parts(token)
+        row = self.cache.get(key_id) if key_id is not None else None
+        if row is None or not hmac.compare_digest(row["secret_hash"], _hash(secret)):
+            return None
+        return ApiKey.of(row).identity()
+
+
+def _parts(token: str) -> tuple[str | None, str]:
+    """A key token's key id and secret; no key id when it is not shaped as one."""
+    key_id, _, secret = token.removeprefix(PREFIX).partition("_")
+    if not token.startswith(PREFIX) or not key_id or not secret:
+        return None, ""
+    return key_id, secret
 
 
 def _row(sql: Sql, name_or_id: str) -> dict[str, Any]:

@@ -85,6 +85,9 @@ class Authentication:
         authenticator: Authenticator = scope["app"].state.authenticator
         if not authorization:  # the development principal or a refusal: nothing to read
             return authenticator.identify(None)
+        cached = authenticator.cached(authorization)  # a key read lately: no thread, no query
+        if cached is not None:
+            return cached
         return await anyio.to_thread.run_sync(authenticator.identify, authorization)
 
 

@@ -5,7 +5,8 @@ database is back, without a restart.
 
 On PostgreSQL, for real: a private instance stopped under a running app, and the sessions of the
 shared server ended by an administrator (pg_terminate_backend). Through the ASGI app, with an API
-key (the development principal is off, so every request reads the key table).
+key (the development principal is off and keys are not cached, so every request reads the key
+table).
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ BACK_WITHIN = 30.0  # seconds the pool may take to reconnect once the database i
 async def keyed_client(
     database_url: str,
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict, Regentrace]]:
-    settings = Settings(database_url=database_url, dev_principal_enabled=False, _env_file=None)
+    settings = Settings(
+        database_url=database_url,
+        dev_principal_enabled=False,
+        api_key_cache_seconds=0,
+        _env_file=None,
+    )
     migrate(settings.database)
     service = Regentrace(settings)
     try:
