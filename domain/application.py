@@ -22,6 +22,7 @@ from typing import Any
 from domain.batch_commands import BatchCommands
 from domain.container_commands import ContainerCommands
 from domain.correction_commands import CorrectionCommands
+from domain.custody_commands import CustodyCommands
 from domain.distribution_commands import DistributionCommands
 from domain.donor_commands import DonorCommands
 from domain.hold_commands import HoldCommands
@@ -43,6 +44,7 @@ _GROUPS: dict[type, str] = {
     VigilanceCommands: "vigilance",
     ContainerCommands: "containers",
     InstitutionRecordCommands: "institution_records",
+    CustodyCommands: "custody",
 }
 
 
@@ -61,6 +63,7 @@ class TraceabilityLedger(LedgerApplication):
         self.vigilance = VigilanceCommands(self)
         self.containers = ContainerCommands(self)
         self.institution_records = InstitutionRecordCommands(self)
+        self.custody = CustodyCommands(self)
 
     @classmethod
     def groups(cls) -> Mapping[type, str]:

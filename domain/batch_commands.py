@@ -138,6 +138,7 @@ class BatchCommands:
             coi.require_same(chain_of_identity_id, donation.chain_of_identity_id, "start", batch_id)
             coi.require_may_make(made, donation, patient_code)
             _require_source_usable(uow, donation, started_at)
+            donation.require_made_at(site_id, started_at)
             control = _control_site(uow, control_site_id)
             _require_manufacturing_site(uow, control, site_id, started_at)
             batch = Batch.create(
@@ -183,6 +184,7 @@ class BatchCommands:
             for lot_id in lots:
                 lot = uow.load(MaterialLot, lot_id)
                 lot.require_usable(started_at)
+                lot.require_at(site_id, started_at, f"step {step!r}")
                 if lot_id in used:
                     lot.consume(batch_id, step, used[lot_id], started_at, **actor(principal))
                     consumed.append(lot)

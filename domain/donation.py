@@ -12,8 +12,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.custody import Leg, Whereabouts
 from domain.isbt128 import chain_of_identity_for
-from domain.shared import LedgerAggregate, LedgerCreated
+from domain.shared import LedgerAggregate, LedgerCreated, RuleViolationError
 
 
 class DonationType(StrEnum):
@@ -54,6 +55,49 @@ class Donation(LedgerAggregate):
             the free-text material."""
             state["source_tissue"] = None
 
+    class Shipped(LedgerAggregate.Event):
+        """The starting material handed to a courier at the collection site for another site,
+        with the range it must be kept in on the way (as the shipper states it)."""
+
+        shipment_id: str
+        from_site_id: str
+        to_site_id: str
+        courier: str
+        dispatched_at: datetime
+        min_celsius: float
+        max_celsius: float
+
+        def apply(self, donation: Donation) -> None:
+            donation.whereabouts.dispatched(
+                Leg(
+                    self.shipment_id,
+                    self.from_site_id,
+                    self.to_site_id,
+                    self.courier,
+                    self.dispatched_at,
+                )
+            )
+            donation.ranges[self.shipment_id] = (self.min_celsius, self.max_celsius)
+
+    class TemperatureRecorded(LedgerAggregate.Event):
+        """A temperature read on the way; ``outside_range`` against the leg's range."""
+
+        shipment_id: str
+        observed_at: datetime
+        temperature_celsius: float
+        duration_minutes: int
+        outside_range: bool
+
+    class ShipmentReceived(LedgerAggregate.Event):
+        shipment_id: str
+        received_at: datetime
+        condition_acceptable: bool
+
+        def apply(self, donation: Donation) -> None:
+            donation.whereabouts.received(
+                self.shipment_id, self.received_at, self.condition_acceptable
+            )
+
     def __init__(
         self,
         donor_code: str,
@@ -75,6 +119,8 @@ class Donation(LedgerAggregate):
         self.intended_patient_code = intended_patient_code
         self.chain_of_identity_id = chain_of_identity_id
         self.source_tissue = source_tissue
+        self.whereabouts = Whereabouts(site_id, acquired_at)
+        self.ranges: dict[str, tuple[float, float]] = {}
 
     @classmethod
     def create(
@@ -110,3 +156,106 @@ class Donation(LedgerAggregate):
             actor=actor,
             actor_role=actor_role,
         )
+
+    # --------------------------------------------------------------- custody (issue 18, item 2)
+
+    @property
+    def shipped(self) -> bool:
+        return bool(self.whereabouts.legs)
+
+    def ship(
+        self,
+        shipment_id: str,
+        to_site_id: str,
+        courier: str,
+        dispatched_at: datetime,
+        min_celsius: float,
+        max_celsius: float,
+        **actor: Any,
+    ) -> None:
+        here = self.whereabouts.current.site_id or ""
+        self.whereabouts.require_may_dispatch(
+            f"donation {self.key!r}", shipment_id, here, dispatched_at
+        )
+        if to_site_id == here:
+            raise RuleViolationError(
+                f"donation {self.key!r} is already at {to_site_id!r}", donation_id=self.key
+            )
+        self.trigger_event(
+            self.Shipped,
+            shipment_id=shipment_id,
+            from_site_id=here,
+            to_site_id=to_site_id,
+            courier=courier,
+            dispatched_at=dispatched_at,
+            min_celsius=min_celsius,
+            max_celsius=max_celsius,
+            occurred_at=dispatched_at,
+            **actor,
+        )
+
+    def record_temperature(
+        self,
+        shipment_id: str,
+        observed_at: datetime,
+        temperature_celsius: float,
+        duration_minutes: int,
+        **actor: Any,
+    ) -> bool:
+        """A temperature read on leg ``shipment_id`` before its receipt (the logger is read on
+        arrival, before the receipt is signed); answers whether it was outside the range."""
+        self.whereabouts.require_open_leg(
+            f"donation {self.key!r}", shipment_id, observed_at, "observedAt"
+        )
+        low, high = self.ranges[shipment_id]
+        outside = not low <= temperature_celsius <= high
+        self.trigger_event(
+            self.TemperatureRecorded,
+            shipment_id=shipment_id,
+            observed_at=observed_at,
+            temperature_celsius=temperature_celsius,
+            duration_minutes=duration_minutes,
+            outside_range=outside,
+            occurred_at=observed_at,
+            **actor,
+        )
+        return outside
+
+    def receive_shipment(
+        self, shipment_id: str, received_at: datetime, acceptable: bool, **actor: Any
+    ) -> str:
+        """Receive leg ``shipment_id``; answers the site it arrives at."""
+        leg = self.whereabouts.require_open_leg(
+            f"donation {self.key!r}", shipment_id, received_at, "receivedAt"
+        )
+        self.trigger_event(
+            self.ShipmentReceived,
+            shipment_id=shipment_id,
+            received_at=received_at,
+            condition_acceptable=acceptable,
+            occurred_at=received_at,
+            **actor,
+        )
+        return leg.to_site_id
+
+    def require_made_at(self, site_id: str, at: datetime) -> None:
+        """A donation once shipped is made into a batch only where it was received, in a
+        condition found acceptable. One never shipped is made where its records say (the
+        rule predates the shipments of starting material)."""
+        if not self.shipped:
+            return
+        what = f"donation {self.key!r}"
+        try:
+            self.whereabouts.require_at(what, site_id, at, "a batch started")
+        except RuleViolationError as error:
+            raise RuleViolationError(
+                error.message, donation_id=self.key, reason="STARTING_MATERIAL_ELSEWHERE"
+            ) from error
+        leg = self.whereabouts.legs[-1]
+        if leg.condition_acceptable is False:
+            raise RuleViolationError(
+                f"{what} was received at {leg.to_site_id!r} in a condition found unacceptable "
+                f"(leg {leg.leg_id!r}); no batch is started from it",
+                donation_id=self.key,
+                reason="STARTING_MATERIAL_UNACCEPTABLE",
+            )

@@ -10,7 +10,8 @@ raises a new reason rather than reopening an old one. A batch B is held when:
   revoked (look-back) once B is under way;
 - QC_FAILED: any QC result of B fails, before or after release, whatever a retest says later;
 - TEMPERATURE_EXCURSION: a shipment carrying B records a temperature outside the product's
-  storage range;
+  storage range, or a leg of B's starting material one outside the range stated at its
+  dispatch (domain/custody_commands.py);
 - EXPIRED: B's expiry (end of manufacture plus shelf life, frozen at release) has passed at the
   moment asked about, while B is still in the chain (not rejected, destroyed or administered);
 - SITE_SUSPENDED: a site where a step of B was done was suspended (or terminated) with an
@@ -187,6 +188,7 @@ def _raised(
     yield from _donor_holds(uow, batch, history[0])
     yield from _failed_qc(history)
     yield from _excursions(uow, batch, history)
+    yield from _starting_material_excursions(uow, batch)
     yield from _expiry(batch, history, at)
     yield from _suspended_sites(uow, steps)
     yield from _corrected_release_values(uow, history)
@@ -239,6 +241,28 @@ def _excursions(uow: UnitOfWork, batch: Batch, history: list[LedgerEvent]) -> It
                     f"{e.duration_minutes} min, outside {storage.describe()}"
                 )
                 yield _reason(HoldKind.TEMPERATURE_EXCURSION, e, e.observed_at, text)
+
+
+def _starting_material_excursions(uow: UnitOfWork, batch: Batch) -> Iterator[HoldReason]:
+    """Temperatures outside the range stated for a leg of B's donation, read by B's start (a
+    shipped donation's legs are all received before a batch is started from it)."""
+    for e in events_of(uow, uow.load(Donation, batch.donation_id)):
+        if (
+            isinstance(e, Donation.TemperatureRecorded)
+            and e.outside_range
+            and e.observed_at <= batch.started_at
+        ):
+            yield _reason(
+                HoldKind.TEMPERATURE_EXCURSION, e, e.observed_at, starting_material_excursion(e)
+            )
+
+
+def starting_material_excursion(e: Donation.TemperatureRecorded) -> str:
+    donation_id = e.originator_id.split(":", 1)[1]
+    return (
+        f"starting material {donation_id}, leg {e.shipment_id}: {e.temperature_celsius:g} °C "
+        f"for {e.duration_minutes} min, outside the range stated at its dispatch"
+    )
 
 
 def _expiry(batch: Batch, history: list[LedgerEvent], at: datetime) -> Iterator[HoldReason]:

@@ -10,6 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from domain.custody import Leg, Whereabouts
 from domain.shared import LedgerAggregate, LedgerCreated, RuleViolationError
 
 
@@ -62,6 +63,34 @@ class MaterialLot(LedgerAggregate):
         def apply(self, lot: MaterialLot) -> None:
             lot.consumed += self.quantity
 
+    class Transferred(LedgerAggregate.Event):
+        """The lot handed to a courier for another site (issue 18, item 2)."""
+
+        transfer_id: str
+        from_site_id: str
+        to_site_id: str
+        courier: str
+        dispatched_at: datetime
+
+        def apply(self, lot: MaterialLot) -> None:
+            lot.whereabouts.dispatched(
+                Leg(
+                    self.transfer_id,
+                    self.from_site_id,
+                    self.to_site_id,
+                    self.courier,
+                    self.dispatched_at,
+                )
+            )
+
+    class TransferReceived(LedgerAggregate.Event):
+        transfer_id: str
+        received_at: datetime
+        condition_acceptable: bool
+
+        def apply(self, lot: MaterialLot) -> None:
+            lot.whereabouts.received(self.transfer_id, self.received_at, self.condition_acceptable)
+
     def __init__(
         self,
         material: str,
@@ -82,6 +111,7 @@ class MaterialLot(LedgerAggregate):
         self.expires_at = expires_at
         self.status = LotStatus.QUARANTINED
         self.released_at: datetime | None = None
+        self.whereabouts = Whereabouts(site_id, received_at)
 
     @classmethod
     def create(
@@ -134,6 +164,59 @@ class MaterialLot(LedgerAggregate):
                 f"it cannot be used at {at.isoformat()}",
                 lot_id=self.key,
             )
+
+    def require_at(self, site_id: str, at: datetime, act: str) -> None:
+        """A lot once transferred is used only at the site where it is (received there, not in
+        transit). A lot never transferred is used where its steps say, as before transfers
+        were recorded: a central store's lot used by its spokes."""
+        if not self.whereabouts.legs:
+            return
+        try:
+            self.whereabouts.require_at(f"material lot {self.key!r}", site_id, at, act)
+        except RuleViolationError as error:
+            raise RuleViolationError(
+                error.message, lot_id=self.key, reason="MATERIAL_LOT_ELSEWHERE"
+            ) from error
+
+    def transfer(
+        self,
+        transfer_id: str,
+        from_site_id: str,
+        to_site_id: str,
+        courier: str,
+        dispatched_at: datetime,
+        **actor: Any,
+    ) -> None:
+        what = f"material lot {self.key!r}"
+        self.whereabouts.require_may_dispatch(what, transfer_id, from_site_id, dispatched_at)
+        if self.status is LotStatus.REJECTED:
+            raise RuleViolationError(f"{what} is REJECTED; it is not transferred", lot_id=self.key)
+        self.trigger_event(
+            self.Transferred,
+            transfer_id=transfer_id,
+            from_site_id=from_site_id,
+            to_site_id=to_site_id,
+            courier=courier,
+            dispatched_at=dispatched_at,
+            occurred_at=dispatched_at,
+            **actor,
+        )
+
+    def receive_transfer(
+        self, transfer_id: str, received_at: datetime, acceptable: bool, **actor: Any
+    ) -> str:
+        """Receive leg ``transfer_id``; answers the site it arrives at."""
+        what = f"material lot {self.key!r}"
+        leg = self.whereabouts.require_open_leg(what, transfer_id, received_at, "receivedAt")
+        self.trigger_event(
+            self.TransferReceived,
+            transfer_id=transfer_id,
+            received_at=received_at,
+            condition_acceptable=acceptable,
+            occurred_at=received_at,
+            **actor,
+        )
+        return leg.to_site_id
 
     def consume(
         self, batch_id: str, step: str, quantity: float, at: datetime, **actor: Any

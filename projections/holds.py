@@ -24,6 +24,7 @@ from domain import reference
 from domain.batch import Batch
 from domain.donation import Donation
 from domain.donor import Donor
+from domain.holds import starting_material_excursion
 from domain.material_lot import MaterialLot
 from domain.shipment import Shipment
 from domain.site import Site
@@ -141,6 +142,10 @@ def _batch_started(sql: Sql, a: Appended) -> None:
     # at or after the batch's start (one before it refused the start).
     for reason in causes(sql, Donor.ledger_id(donor_code)):
         if reason.raised_at >= e.started_at:
+            raise_hold(sql, _key(a), reason, a.position)
+    # Excursions on legs of its starting material, all read before its start.
+    for reason in causes(sql, Donation.ledger_id(e.donation_id)):
+        if reason.raised_at <= e.started_at:
             raise_hold(sql, _key(a), reason, a.position)
 
 
@@ -277,6 +282,17 @@ def _excursion(sql: Sql, a: Appended) -> None:
         raise_hold(sql, row["batch_id"], reason, a.position)
 
 
+def _starting_material_temperature(sql: Sql, a: Appended) -> None:
+    """A temperature outside a starting-material leg's range: a cause the batches started from
+    the donation later take (its legs are received before any is)."""
+    e = a.event
+    assert isinstance(e, Donation.TemperatureRecorded)
+    if e.outside_range:
+        text = starting_material_excursion(e)
+        reason = Reason.of(TEMPERATURE_EXCURSION, e, e.observed_at, text)
+        add_cause(sql, e.originator_id, reason, a.position)
+
+
 # ------------------------------------------------------------------------------------ sites
 
 
@@ -350,6 +366,7 @@ PROJECTION = Projection(
         Batch.Corrected: _corrected,
         Shipment.Dispatched: _dispatched,
         Shipment.TemperatureExcursionRecorded: _excursion,
+        Donation.TemperatureRecorded: _starting_material_temperature,
         Site.StatusChanged: _site_status,
         Batch.HoldLifted: _hold_lifted,
         Batch.PhysicianNotificationAcknowledged: _notification_acknowledged,

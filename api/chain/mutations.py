@@ -31,10 +31,12 @@ from api.auth.targets import (
     signed_by_control_site,
     site,
 )
+from api.chain import custody_inputs as ci
 from api.chain import inputs as i
 from api.commands import command
 from domain.batch_commands import BatchCommands
 from domain.container_commands import ContainerCommands
+from domain.custody_commands import CustodyCommands
 from domain.distribution_commands import DistributionCommands
 from domain.donor_commands import DonorCommands
 from domain.hold_commands import HoldCommands
@@ -118,6 +120,52 @@ class ChainMutations:
         roles=(QUALITY_PERSON,),
         targets={"lot_id": owned("MaterialLot")},
         description="Reject a material lot; it can never be used.",
+    )
+    transfer_material_lot = command(
+        CustodyCommands.transfer_material_lot,
+        input=ci.TransferMaterialLotInput,
+        roles=(SPOKE_OPERATOR, COURIER),
+        targets={
+            "lot_id": of("MaterialLot"),
+            "transfer_id": NoReach("a leg of the lot, which it names"),
+            "from_site_id": site,
+            "to_site_id": NoReach("a lot may go to any registered site"),
+        },
+        description="Transfer a material lot from the site where it is to another; it is used "
+        "only where it is, once received.",
+    )
+    receive_material_lot_transfer = command(
+        CustodyCommands.receive_material_lot_transfer,
+        input=ci.ReceiveMaterialLotTransferInput,
+        roles=(SPOKE_OPERATOR, COURIER),
+        targets={"lot_id": of("MaterialLot"), "transfer_id": NoReach("a leg of the lot")},
+        description="Receive a material-lot transfer, once, with the condition found.",
+    )
+    ship_donation = command(
+        CustodyCommands.ship_donation,
+        input=ci.ShipDonationInput,
+        roles=(SPOKE_OPERATOR, COURIER, MEDICAL_INSTITUTION),
+        targets={
+            "donation_id": donation,
+            "shipment_id": NoReach("a leg of the donation, which it names"),
+            "to_site_id": NoReach("starting material may go to any registered site"),
+        },
+        description="Ship starting material (a donation) from the site where it is; once "
+        "shipped, a batch is started from it only where it was received.",
+    )
+    record_donation_temperature = command(
+        CustodyCommands.record_donation_temperature,
+        input=ci.DonationTemperatureInput,
+        roles=(SPOKE_OPERATOR, COURIER, MEDICAL_INSTITUTION),
+        targets={"donation_id": donation, "shipment_id": NoReach("a leg of the donation")},
+        description="Record a temperature read on a starting-material leg before its receipt.",
+    )
+    receive_donation_shipment = command(
+        CustodyCommands.receive_donation_shipment,
+        input=ci.ReceiveDonationShipmentInput,
+        roles=(SPOKE_OPERATOR, COURIER),
+        targets={"donation_id": donation, "shipment_id": NoReach("a leg of the donation")},
+        description="Receive a starting-material leg, once, with the condition found.",
     )
     start_batch = command(
         BatchCommands.start_batch,

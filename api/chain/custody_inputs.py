@@ -1,0 +1,64 @@
+"""Inputs of custody before the finished product (issue 18, item 2): starting-material
+shipments and material-lot transfers. Field names are the ledger command's parameters."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import strawberry
+
+
+@strawberry.input(
+    description="starting material (a donation) handed to a courier at the site where it is, "
+    "for the manufacturing site, with the range it must be kept in on the way"
+)
+class ShipDonationInput:
+    donation_id: strawberry.ID
+    shipment_id: strawberry.ID = strawberry.field(
+        description="the leg's identifier, unique among the donation's legs"
+    )
+    to_site_id: strawberry.ID
+    courier: str
+    dispatched_at: datetime
+    min_celsius: float = strawberry.field(
+        description="the lowest temperature allowed on the way (the shipper's instructions)"
+    )
+    max_celsius: float = strawberry.field(description="the highest temperature allowed")
+
+
+@strawberry.input(
+    description="a temperature read on a starting-material leg before its receipt; one outside "
+    "the leg's range puts every batch made from the donation on hold"
+)
+class DonationTemperatureInput:
+    donation_id: strawberry.ID
+    shipment_id: strawberry.ID
+    observed_at: datetime
+    temperature_celsius: float
+    duration_minutes: int
+
+
+@strawberry.input(description="the receipt of a starting-material leg, with the condition found")
+class ReceiveDonationShipmentInput:
+    donation_id: strawberry.ID
+    shipment_id: strawberry.ID
+    received_at: datetime
+    condition_acceptable: bool
+
+
+@strawberry.input(description="a material lot handed to a courier for another site")
+class TransferMaterialLotInput:
+    lot_id: strawberry.ID
+    transfer_id: strawberry.ID
+    from_site_id: strawberry.ID
+    to_site_id: strawberry.ID
+    courier: str
+    dispatched_at: datetime
+
+
+@strawberry.input(description="the receipt of a material-lot transfer, with the condition found")
+class ReceiveMaterialLotTransferInput:
+    lot_id: strawberry.ID
+    transfer_id: strawberry.ID
+    received_at: datetime
+    condition_acceptable: bool

@@ -1,0 +1,197 @@
+"""Custody before the finished product (issue 18, item 2): starting material shipped from the
+collection site to the manufacturing site, and material lots transferred between sites.
+
+Each leg is dispatched from the site where the item is, by a named courier, to an operating
+site, and received there once with the condition found. A temperature read on a starting-
+material leg outside the range stated at dispatch is kept as data and puts every batch made
+from the donation on hold (domain/holds.py, TEMPERATURE_EXCURSION).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from datetime import datetime
+
+from domain.donation import Donation
+from domain.isbt128 import normalise_donation_id
+from domain.ledger import LedgerApplication, actor
+from domain.material_lot import MaterialLot
+from domain.shared import (
+    BadInputError,
+    CommandResult,
+    Principal,
+    RuleViolationError,
+    require_identifier,
+    require_text,
+    require_time,
+)
+from domain.site import operating_site
+
+
+class CustodyCommands:
+    """Legs of starting material and material lots between sites."""
+
+    def __init__(self, ledger: LedgerApplication) -> None:
+        self.ledger = ledger
+
+    # ---------------------------------------------------------------- starting material
+
+    def ship_donation(
+        self,
+        principal: Principal,
+        donation_id: str,
+        shipment_id: str,
+        to_site_id: str,
+        courier: str,
+        dispatched_at: datetime,
+        min_celsius: float,
+        max_celsius: float,
+    ) -> CommandResult:
+        shipment_id = require_identifier(shipment_id, "shipmentId")
+        courier = require_text(courier, "courier")
+        dispatched_at = require_time(dispatched_at, "dispatchedAt")
+        for value, field in ((min_celsius, "minCelsius"), (max_celsius, "maxCelsius")):
+            if not math.isfinite(value):
+                raise BadInputError(f"{field} must be a number of degrees", field=field)
+        if min_celsius > max_celsius:
+            raise BadInputError("minCelsius is above maxCelsius", field="minCelsius")
+        with self.ledger.unit_of_work() as uow:
+            donation = uow.load(Donation, _donation_key(donation_id))
+            here = donation.whereabouts.current.site_id
+            if here is not None:
+                operating_site(uow, here, dispatched_at)
+            operating_site(uow, to_site_id, dispatched_at)
+            _with_details(
+                lambda: donation.ship(
+                    shipment_id,
+                    to_site_id,
+                    courier,
+                    dispatched_at,
+                    float(min_celsius),
+                    float(max_celsius),
+                    **actor(principal),
+                ),
+                donation_id=donation.key,
+            )
+            return uow.save(donation)
+
+    def record_donation_temperature(
+        self,
+        principal: Principal,
+        donation_id: str,
+        shipment_id: str,
+        observed_at: datetime,
+        temperature_celsius: float,
+        duration_minutes: int,
+    ) -> CommandResult:
+        observed_at = require_time(observed_at, "observedAt")
+        if duration_minutes <= 0:
+            raise BadInputError("durationMinutes must be positive", field="durationMinutes")
+        if not math.isfinite(temperature_celsius):
+            raise BadInputError("temperatureCelsius must be a number", field="temperatureCelsius")
+        with self.ledger.unit_of_work() as uow:
+            donation = uow.load(Donation, _donation_key(donation_id))
+            _with_details(
+                lambda: donation.record_temperature(
+                    shipment_id,
+                    observed_at,
+                    float(temperature_celsius),
+                    duration_minutes,
+                    **actor(principal),
+                ),
+                donation_id=donation.key,
+            )
+            return uow.save(donation)
+
+    def receive_donation_shipment(
+        self,
+        principal: Principal,
+        donation_id: str,
+        shipment_id: str,
+        received_at: datetime,
+        condition_acceptable: bool,
+    ) -> CommandResult:
+        received_at = require_time(received_at, "receivedAt")
+        with self.ledger.unit_of_work() as uow:
+            donation = uow.load(Donation, _donation_key(donation_id))
+            leg = donation.whereabouts.leg(shipment_id)
+            if leg is not None:
+                operating_site(uow, leg.to_site_id, received_at)
+            _with_details(
+                lambda: donation.receive_shipment(
+                    shipment_id, received_at, bool(condition_acceptable), **actor(principal)
+                ),
+                donation_id=donation.key,
+            )
+            return uow.save(donation)
+
+    # --------------------------------------------------------------------- material lots
+
+    def transfer_material_lot(
+        self,
+        principal: Principal,
+        lot_id: str,
+        transfer_id: str,
+        from_site_id: str,
+        to_site_id: str,
+        courier: str,
+        dispatched_at: datetime,
+    ) -> CommandResult:
+        transfer_id = require_identifier(transfer_id, "transferId")
+        courier = require_text(courier, "courier")
+        dispatched_at = require_time(dispatched_at, "dispatchedAt")
+        if from_site_id == to_site_id:
+            raise BadInputError("fromSiteId and toSiteId must differ", field="toSiteId")
+        with self.ledger.unit_of_work() as uow:
+            lot = uow.load(MaterialLot, lot_id)
+            operating_site(uow, from_site_id, dispatched_at)
+            operating_site(uow, to_site_id, dispatched_at)
+            _with_details(
+                lambda: lot.transfer(
+                    transfer_id,
+                    from_site_id,
+                    to_site_id,
+                    courier,
+                    dispatched_at,
+                    **actor(principal),
+                ),
+                lot_id=lot.key,
+            )
+            return uow.save(lot)
+
+    def receive_material_lot_transfer(
+        self,
+        principal: Principal,
+        lot_id: str,
+        transfer_id: str,
+        received_at: datetime,
+        condition_acceptable: bool,
+    ) -> CommandResult:
+        received_at = require_time(received_at, "receivedAt")
+        with self.ledger.unit_of_work() as uow:
+            lot = uow.load(MaterialLot, lot_id)
+            leg = lot.whereabouts.leg(transfer_id)
+            if leg is not None:
+                operating_site(uow, leg.to_site_id, received_at)
+            _with_details(
+                lambda: lot.receive_transfer(
+                    transfer_id, received_at, bool(condition_acceptable), **actor(principal)
+                ),
+                lot_id=lot.key,
+            )
+            return uow.save(lot)
+
+
+def _donation_key(donation_id: str) -> str:
+    return normalise_donation_id(require_text(donation_id, "donationId"))[0]
+
+
+def _with_details(decide: Callable[[], object], **details: str) -> None:
+    """Run ``decide``; a rule it breaks names the item it is about."""
+    try:
+        decide()
+    except RuleViolationError as error:
+        if error.details:
+            raise
+        raise RuleViolationError(error.message, **details) from error
