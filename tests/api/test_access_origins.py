@@ -13,6 +13,7 @@ import pytest
 from api.auth.keys import ApiKeys
 from api.auth.roles import ROLES as ROLE_TABLE
 from api.views.types import TraceNodeKind
+from domain.batch import Batch
 from domain.recall import Recall
 from tests.api.access import (
     A_HOSPITAL,
@@ -40,6 +41,7 @@ ORIGINS = {
     "SITE": (A_SPOKE, B_SPOKE, "TW-MU-NONE"),
     "PATIENT": ("PT-A1", "PT-B1", "PT-NONE"),
     "ADVERSE_EVENT": ("AE-A1", "AE-B1", "AE-NONE"),
+    "CONTAINER": ("A2/BAG-1", "B3/BAG-1", "A2/BAG-NONE"),  # A2 and B3 filled by ``filled``
 }
 KINDS = tuple(ORIGINS)
 DIRECTIONS = ("FORWARD", "BACKWARD", "BOTH")
@@ -72,6 +74,23 @@ def without(body: dict[str, Any], name: str) -> str:
     for error in body.get("errors", []):
         error.pop("locations", None)
     return json.dumps(body, sort_keys=True).replace(name, "<id>")
+
+
+@pytest.fixture(autouse=True)
+def filled(partners: Partners) -> None:
+    """A2 and B3, in process, filled into one bag each (once per ledger): the CONTAINER origins
+    (not B2: A's laboratory tested it, so it is within A's reach)."""
+    for batch, spoke in (("A2", A_SPOKE), ("B3", B_NL_SPOKE)):
+        if not partners.app.repository.get(Batch.ledger_id(batch)).containers:
+            bag = {"container_id": "BAG-1", "kind": "BAG", "volume_ml": 70.0}
+            bag |= {"dose": 2.0e8, "dose_unit": "CELLS"}
+            partners.run(
+                partners.app.containers.record_batch_containers,
+                batch,
+                spoke,
+                partners.h(10.5),
+                [bag],
+            )
 
 
 @pytest.fixture
