@@ -2,6 +2,7 @@
 #   make run    install, migrate, seed the demo into an empty embedded ledger, serve GraphiQL
 #   make bench  measure (SCALE=small|medium|default|10x, REUSE=1 keeps a built ledger):
 #               bench/RESULTS.md, bench/results.json
+#   make profile  one command's call tree on SQLite and PostgreSQL: bench/profiles
 #   make test   install, then lint, type-check, check the partner contract and run every test
 #               on SQLite and PostgreSQL (starting the local PostgreSQL if it is down)
 
@@ -12,7 +13,7 @@ STAMP  := $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 
-.PHONY: install run test lint typecheck contract schema lock pytest postgres clean bench graphiql-assets \
+.PHONY: install run test lint typecheck contract schema lock pytest postgres clean bench profile graphiql-assets \
 	console-assets
 
 # Every package at the version and hash the lock names (make lock refreshes it), then the
@@ -105,3 +106,8 @@ clean:
 
 bench: install postgres
 	$(BIN)/python -m bench.run --scale $(or $(SCALE),medium) $(if $(REUSE),--reuse)
+
+# Where one command's time goes: recordBatchStep over HTTP sampled with pyinstrument on SQLite
+# and PostgreSQL, into bench/profiles (flame graphs as HTML, call trees as text, summary.txt).
+profile: install postgres
+	$(BIN)/python -m bench.profile

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.single_report import section as single_command_section
+
 SCALE_ORDER = ("small", "medium", "default", "10x")
 Cell = Callable[[dict[str, Any]], str]
 
@@ -217,6 +219,7 @@ def markdown(kept: dict[str, Any], scale: str) -> str:
         "",
         *_scales(kept),
         "",
+        *single_command_section(kept),
         *NOTES,
         "",
     ]

@@ -30,20 +30,27 @@ def free_port() -> int:
 class Server:
     """``regentrace serve`` against ``url``, started on entry and stopped on exit."""
 
-    def __init__(self, url: str, log: Path, workers: int = 1) -> None:
+    def __init__(
+        self, url: str, log: Path, workers: int = 1, env: dict[str, str] | None = None
+    ) -> None:
         self.url, self.log, self.port, self.workers = url, log, free_port(), workers
+        self.env = env or {}  # more REGENTRACE_* settings for this server
         self.process: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> Server:
-        env = os.environ | {
-            "REGENTRACE_DATABASE_URL": self.url,
-            # Acts as the development principal, which may do everything the benchmark asks.
-            "REGENTRACE_DEV_PRINCIPAL_ENABLED": "true",
-            "REGENTRACE_ENVIRONMENT": "development",
-            # The benchmark measures how fast the server answers, not its rate limiter (which
-            # the test suite covers); at full speed one client passes any sensible limit.
-            "REGENTRACE_RATE_LIMIT_PER_MINUTE": "0",
-        }
+        env = (
+            os.environ
+            | {
+                "REGENTRACE_DATABASE_URL": self.url,
+                # Acts as the development principal, which may do everything the benchmark asks.
+                "REGENTRACE_DEV_PRINCIPAL_ENABLED": "true",
+                "REGENTRACE_ENVIRONMENT": "development",
+                # The benchmark measures how fast the server answers, not its rate limiter (which
+                # the test suite covers); at full speed one client passes any sensible limit.
+                "REGENTRACE_RATE_LIMIT_PER_MINUTE": "0",
+            }
+            | self.env
+        )
         cli = str(Path(sys.executable).parent / "regentrace")
         command = [cli, "serve", "--host", HOST, "--port", str(self.port), "--no-migrate"]
         command += ["--workers", str(self.workers)]
