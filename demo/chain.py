@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from demo import containers as container_story
+from demo import genealogy as genealogy_story
 from demo import holds as hold_story
 from demo import recalls as recall_story
 from demo import vigilance as vigilance_story
@@ -656,6 +657,7 @@ def _allogeneic(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
             _call(app.batches.release_batch, QP, batch, "QP certification", t + timedelta(days=20)),
         )
     yield from container_story.steps(app, donation, CONTROL, MSC_QC)
+    yield from genealogy_story.steps(app, donation, din(91), CONTROL, SCREENING)
     yield (
         f"{donor}: eligibility revoked",
         _call(

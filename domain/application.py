@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from domain.batch_commands import BatchCommands
+from domain.cell_bank_commands import CellBankCommands
 from domain.container_commands import ContainerCommands
 from domain.correction_commands import CorrectionCommands
 from domain.custody_commands import CustodyCommands
@@ -45,6 +46,7 @@ _GROUPS: dict[type, str] = {
     ContainerCommands: "containers",
     InstitutionRecordCommands: "institution_records",
     CustodyCommands: "custody",
+    CellBankCommands: "cell_banks",
 }
 
 
@@ -64,6 +66,7 @@ class TraceabilityLedger(LedgerApplication):
         self.containers = ContainerCommands(self)
         self.institution_records = InstitutionRecordCommands(self)
         self.custody = CustodyCommands(self)
+        self.cell_banks = CellBankCommands(self)
 
     @classmethod
     def groups(cls) -> Mapping[type, str]:

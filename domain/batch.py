@@ -90,6 +90,17 @@ class Batch(LedgerAggregate):
             identifier, derived from the donation key as it is for a new batch."""
             state["chain_of_identity_id"] = chain_of_identity_for(state["donation_id"])
 
+    class Pooled(LedgerAggregate.Event):
+        """Further donations pooled with the first as the batch's starting material (an
+        allogeneic batch from several donors): every pooled donor's rules apply to the batch."""
+
+        donation_ids: tuple[str, ...]
+        site_id: str
+        pooled_at: datetime
+
+        def apply(self, batch: Batch) -> None:
+            batch.pooled_donation_ids = tuple(self.donation_ids)
+
     class StepRecorded(LedgerAggregate.Event):
         step: str
         site_id: str
@@ -277,6 +288,7 @@ class Batch(LedgerAggregate):
             batch.administered_at = self.administered_at
             batch.administered_site_id = self.site_id
             batch.administered_patients.add(self.patient_code)
+            batch.given_at_sites.add(self.site_id)
             given = [self.container_id] if self.container_id else list(batch.containers)
             for container_id in given:
                 container = batch.containers[container_id]
@@ -299,6 +311,7 @@ class Batch(LedgerAggregate):
             container.administered_to = self.patient_code
             container.administered_at = self.administered_at
             batch.administered_patients.add(self.patient_code)
+            batch.given_at_sites.add(self.site_id)
 
     class HoldLifted(LedgerAggregate.Event):
         """The control site's quality person lifts holds (domain/holds.py), a signed decision."""
@@ -361,6 +374,8 @@ class Batch(LedgerAggregate):
         self.acknowledged: set[str] = set()  # hold keys the physician was told of
         self.containers: dict[str, Container] = {}  # filled units, in the order filled
         self.administered_patients: set[str] = set()
+        self.given_at_sites: set[str] = set()  # where the batch or any container was given
+        self.pooled_donation_ids: tuple[str, ...] = ()  # donations pooled with the first
 
     def first_given_to(self, patient_code: str) -> datetime | None:
         """When ``patient_code`` was first given the batch or a container of it."""
@@ -401,6 +416,22 @@ class Batch(LedgerAggregate):
             actor=actor,
             actor_role=actor_role,
         )
+
+    def pool(self, donation_ids: tuple[str, ...], **fields: Any) -> None:
+        """Name the donations pooled with the first (the group checked each may be used)."""
+        self.trigger_event(
+            self.Pooled,
+            donation_ids=donation_ids,
+            site_id=self.site_id,
+            pooled_at=self.started_at,
+            occurred_at=self.started_at,
+            **fields,
+        )
+
+    @property
+    def donation_ids(self) -> tuple[str, ...]:
+        """Every donation the batch was made from: the first, then those pooled with it."""
+        return (self.donation_id, *self.pooled_donation_ids)
 
     # ------------------------------------------------------------------------------- queries
 
@@ -448,7 +479,7 @@ class Batch(LedgerAggregate):
         self, keys: tuple[str, ...], site_id: str, acknowledged_at: datetime, **fields: Any
     ) -> None:
         """Record that the physician was told (the group checked the keys are open duties)."""
-        if self.administered_site_id != site_id:
+        if site_id not in self.given_at_sites | {self.administered_site_id}:
             raise RuleViolationError(
                 f"batch {self.key!r} was not administered at {site_id!r}; only the "
                 "administering institution acknowledges the physician's notification",

@@ -10,12 +10,14 @@ from typing import Any
 from domain import chain_of_identity as coi
 from domain import reference
 from domain.batch import Batch
+from domain.cell_bank import WORKING, CellBank
 from domain.donation import Donation, DonationType
 from domain.donor import Donor, require_donor_may_give
 from domain.holds import batch_holds, describe
 from domain.isbt128 import check_patient_code, normalise_donation_id
 from domain.ledger import LedgerApplication, UnitOfWork, actor
 from domain.material_lot import MaterialLot
+from domain.reference import Origin
 from domain.shared import (
     BadInputError,
     CommandResult,
@@ -126,21 +128,40 @@ class BatchCommands:
         site_id: str,
         started_at: datetime,
         chain_of_identity_id: str | None = None,
+        additional_donation_ids: list[str] | None = None,
+        cell_bank_id: str | None = None,
     ) -> CommandResult:
         batch_id = require_identifier(batch_id, "batchId")
         made = reference.product(product)
         patient_code = check_patient_code(require_identifier(patient_code, "patientCode"))
         started_at = require_time(started_at, "startedAt")
+        first = _donation_key(donation_id)
+        pooled = _pooled_keys(first, additional_donation_ids or [])
         with self.ledger.unit_of_work() as uow:
             if uow.exists(Batch, batch_id):
                 raise ConflictError(f"batch {batch_id!r} is already started", id=batch_id)
-            donation = uow.load(Donation, _donation_key(donation_id))
+            donation = uow.load(Donation, first)
             coi.require_same(chain_of_identity_id, donation.chain_of_identity_id, "start", batch_id)
             coi.require_may_make(made, donation, patient_code)
             _require_source_usable(uow, donation, started_at)
             donation.require_made_at(site_id, started_at)
+            if pooled and made.origin is Origin.AUTOLOGOUS:
+                raise RuleViolationError(
+                    f"{made.code} is an autologous product, made only from the patient's own "
+                    "donation; pooled starting material is for allogeneic products",
+                    batch_id=batch_id,
+                )
+            for key in pooled:
+                other = uow.load(Donation, key)
+                coi.require_may_make(made, other, patient_code)
+                _require_source_usable(uow, other, started_at)
+                other.require_made_at(site_id, started_at)
             control = _control_site(uow, control_site_id)
             _require_manufacturing_site(uow, control, site_id, started_at)
+            bank = None
+            if cell_bank_id is not None:
+                bank = _working_bank(uow, cell_bank_id, donation, bool(pooled), site_id)
+                bank.take_vial("BATCH", batch_id, started_at, **actor(principal))
             batch = Batch.create(
                 batch_id=batch_id,
                 product=product,
@@ -152,7 +173,9 @@ class BatchCommands:
                 occurred_at=started_at,
                 **actor(principal),
             )
-            return uow.save(batch)
+            if pooled:
+                batch.pool(pooled, **actor(principal))
+            return uow.save(*([bank] if bank else []), batch)
 
     def record_batch_step(
         self,
@@ -362,7 +385,13 @@ def _site_blockers(uow: UnitOfWork, batch: Batch, at: datetime) -> list[str]:
 
 
 def _donor_blockers(uow: UnitOfWork, batch: Batch, at: datetime) -> list[str]:
-    donation = uow.load(Donation, batch.donation_id)
+    reasons = []
+    for donation_id in batch.donation_ids:
+        reasons += _donation_blockers(uow, uow.load(Donation, donation_id), at)
+    return reasons
+
+
+def _donation_blockers(uow: UnitOfWork, donation: Donation, at: datetime) -> list[str]:
     donor = uow.load(Donor, donation.donor_code)
     reasons = []
     if donor.consent_withdrawn or not donor.consent_stands_at(at):
@@ -405,3 +434,33 @@ def _optional(value: str | None) -> str | None:
 
 def _donation_key(donation_id: str) -> str:
     return normalise_donation_id(require_text(donation_id, "donationId"))[0]
+
+
+def _working_bank(
+    uow: UnitOfWork, bank_id: str, donation: Donation, pooled: bool, site_id: str
+) -> CellBank:
+    """The working bank a batch starts from: a vial of the donation's cells, at the site."""
+    bank = uow.load(CellBank, bank_id)
+    bank.require_kind(WORKING, "a batch")
+    bank.require_at(site_id, "a batch")
+    if bank.donation_id != donation.key or pooled:
+        raise RuleViolationError(
+            f"cell bank {bank.key!r} holds cells of donation {bank.donation_id!r}; a batch from "
+            f"it names that donation alone, not {donation.key!r}"
+            + (" with a pool" if pooled else ""),
+            bank_id=bank.key,
+        )
+    return bank
+
+
+def _pooled_keys(first: str, donation_ids: list[str]) -> tuple[str, ...]:
+    """The donations pooled with ``first``, each once and none of them ``first``."""
+    keys = [
+        normalise_donation_id(require_text(d, "additionalDonationIds"))[0] for d in donation_ids
+    ]
+    if len(set(keys)) != len(keys) or first in keys:
+        raise BadInputError(
+            "additionalDonationIds names each pooled donation once, and not the first donation",
+            field="additionalDonationIds",
+        )
+    return tuple(keys)

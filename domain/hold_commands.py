@@ -87,7 +87,7 @@ class HoldCommands:
                     )
             batch.acknowledge_notification(
                 keys,
-                site_id or batch.administered_site_id or "",
+                site_id or batch.administered_site_id or min(batch.given_at_sites, default=""),
                 acknowledged_at,
                 note=note,
                 **actor(principal),

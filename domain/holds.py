@@ -6,8 +6,8 @@ event that raised it (``key`` = ``KIND:<aggregate id>@<version>``; an expiry is
 raises a new reason rather than reopening an old one. A batch B is held when:
 
 - LOT_REJECTED: a material lot a step of B used is rejected (before or after use);
-- CONSENT_WITHDRAWN / ELIGIBILITY_REVOKED: B's donor withdraws consent or has eligibility
-  revoked (look-back) once B is under way;
+- CONSENT_WITHDRAWN / ELIGIBILITY_REVOKED: B's donor (any donor of a pooled B) withdraws
+  consent or has eligibility revoked (look-back) once B is under way;
 - QC_FAILED: any QC result of B fails, before or after release, whatever a retest says later;
 - TEMPERATURE_EXCURSION: a shipment carrying B records a temperature outside the product's
   storage range, or a leg of B's starting material one outside the range stated at its
@@ -24,8 +24,9 @@ counts, whatever business time it states; only expiry depends on the moment aske
 sources are loaded through the unit of work, so a fact recorded concurrently with a gated
 command makes that command's save refuse (CONFLICT) instead of slipping past the gate.
 
-Once B is administered, every reason other than expiry recorded after the administration is a
-duty of the administering institution to tell the treating physician, open until acknowledged
+Once B (or any container of a split B) is administered, every reason other than expiry recorded
+after the first administration is a duty of each administering institution to tell the treating
+physician of each patient given B or a container of it, open until acknowledged
 (``Batch.PhysicianNotificationAcknowledged``).
 """
 
@@ -120,13 +121,18 @@ def batch_holds(uow: UnitOfWork, batch: Batch, at: datetime) -> BatchHolds:
     found: dict[str, HoldReason] = {}
     for reason in _raised(uow, batch, history, at):
         found.setdefault(reason.key, reason)
-    given = [e for e in history if isinstance(e, Batch.Administered)]
+    # A split batch: the first container given starts the duties, as a whole batch given does.
+    given = [
+        e.timestamp
+        for e in history
+        if isinstance(e, Batch.Administered | Batch.ContainerAdministered)
+    ]
     return BatchHolds(
         batch_id=batch.key,
         raised=tuple(sorted(found.values(), key=lambda r: (r.recorded_at, r.key))),
         lifted=dict(batch.lifted),
         acknowledged=frozenset(batch.acknowledged),
-        administered_recorded_at=given[-1].timestamp if given else None,
+        administered_recorded_at=min(given, default=None),
     )
 
 
@@ -185,7 +191,8 @@ def _raised(
 ) -> Iterator[HoldReason]:
     steps = [e for e in history if isinstance(e, Batch.StepRecorded)]
     yield from _rejected_lots(uow, steps)
-    yield from _donor_holds(uow, batch, history[0])
+    for donation_id in batch.donation_ids:
+        yield from _donor_holds(uow, batch, donation_id, history[0])
     yield from _failed_qc(history)
     yield from _excursions(uow, batch, history)
     yield from _starting_material_excursions(uow, batch)
@@ -204,9 +211,11 @@ def _rejected_lots(uow: UnitOfWork, steps: list[Batch.StepRecorded]) -> Iterator
                 )
 
 
-def _donor_holds(uow: UnitOfWork, batch: Batch, started: LedgerEvent) -> Iterator[HoldReason]:
+def _donor_holds(
+    uow: UnitOfWork, batch: Batch, donation_id: str, started: LedgerEvent
+) -> Iterator[HoldReason]:
     """Withdrawals and revocations once B is under way (earlier ones refused its start)."""
-    donor = uow.load(Donor, uow.load(Donation, batch.donation_id).donor_code)
+    donor = uow.load(Donor, uow.load(Donation, donation_id).donor_code)
     for e in events_of(uow, donor):
         if e.occurred_at < batch.started_at and e.timestamp < started.timestamp:
             continue
@@ -244,9 +253,11 @@ def _excursions(uow: UnitOfWork, batch: Batch, history: list[LedgerEvent]) -> It
 
 
 def _starting_material_excursions(uow: UnitOfWork, batch: Batch) -> Iterator[HoldReason]:
-    """Temperatures outside the range stated for a leg of B's donation, read by B's start (a
-    shipped donation's legs are all received before a batch is started from it)."""
-    for e in events_of(uow, uow.load(Donation, batch.donation_id)):
+    """Temperatures outside the range stated for a leg of B's donation (each pooled one too),
+    read by B's start (a shipped donation's legs are all received before a batch is started
+    from it)."""
+    legs = [e for d in batch.donation_ids for e in events_of(uow, uow.load(Donation, d))]
+    for e in legs:
         if (
             isinstance(e, Donation.TemperatureRecorded)
             and e.outside_range

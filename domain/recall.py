@@ -28,6 +28,7 @@ from domain.shared import (
 NODE_KINDS = (
     "DONOR",
     "DONATION",
+    "CELL_BANK",
     "MATERIAL_LOT",
     "BATCH",
     "CONTAINER",

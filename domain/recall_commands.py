@@ -10,6 +10,7 @@ from typing import Any
 
 from domain.adverse_event import AdverseEvent
 from domain.batch import Batch, BatchStatus
+from domain.cell_bank import CellBank
 from domain.donation import Donation
 from domain.donor import Donor
 from domain.isbt128 import normalise_donation_id
@@ -49,6 +50,7 @@ from domain.site import Site
 AGGREGATE_OF_KIND: dict[str, type[LedgerAggregate]] = {
     "DONOR": Donor,
     "DONATION": Donation,
+    "CELL_BANK": CellBank,
     "MATERIAL_LOT": MaterialLot,
     "BATCH": Batch,
     "SHIPMENT": Shipment,

@@ -9,6 +9,8 @@ chosen, is tabled in docs/epcis.md. In short:
     MaterialLot.Received          ObjectEvent ADD     receiving        non_sellable_other
     MaterialLot.Released/Rejected ObjectEvent OBSERVE inspecting       conformant/non_conformant
     Batch.Started                 Transformation      commissioning    in_progress (in: donation)
+    Batch.Pooled                  Transformation      (none in CBV)    in_progress (in: the
+                                  donations pooled with the first, out: the batch)
     Batch.StepRecorded            Transformation      (none in CBV)    in_progress (in: lots)
     Batch.QcResultRecorded        ObjectEvent OBSERVE inspecting       conformant/non_conformant
     Batch.Released                ObjectEvent OBSERVE (none in CBV)    active
@@ -219,6 +221,13 @@ def _started(fact: Fact, p: dict[str, Any]) -> Event:
     )
 
 
+def _pooled(fact: Fact, p: dict[str, Any]) -> Event:
+    """Donations pooled with the first: inputs of the batch's one transformation (its
+    transformationID), so EPCIS lineage reaches every donor, as recallTrace does."""
+    inputs = [donation_uri(d) for d in p["donation_ids"]]
+    return _transformation(fact, p["pooled_at"], inputs, p["site_id"])
+
+
 def _step(fact: Fact, p: dict[str, Any]) -> Event:
     inputs = [lot_uri(lot) for lot in dict.fromkeys(p["material_lots"])]
     return _transformation(fact, p["completed_at"], inputs, p["site_id"]) | _extensions(
@@ -425,6 +434,7 @@ MAPPERS: dict[str, Mapper] = {
     "MaterialLot.Released": _lot_decided,
     "MaterialLot.Rejected": _lot_decided,
     "Batch.Started": _started,
+    "Batch.Pooled": _pooled,
     "Batch.StepRecorded": _step,
     "Batch.QcResultRecorded": _qc,
     "Batch.Released": _released,

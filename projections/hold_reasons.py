@@ -74,8 +74,8 @@ def expiry_key(batch_id: str) -> str:
 
 
 def raise_hold(sql: Sql, batch_id: str, reason: Reason, position: int) -> None:
-    """Record ``reason`` on the batch, once; when the batch was already administered, the
-    administering institution owes the physician a notification of it."""
+    """Record ``reason`` on the batch, once; when the batch (or a container of it) was already
+    administered, each administering institution owes each patient's physician a notification."""
     if sql.one(
         "SELECT 1 AS found FROM batch_holds WHERE batch_id = ? AND hold_key = ?",
         (batch_id, reason.key),
@@ -87,18 +87,30 @@ def raise_hold(sql: Sql, batch_id: str, reason: Reason, position: int) -> None:
         (batch_id, reason.key, position, reason.kind, reason.raised_at, reason.description,
          reason.source_id, reason.source_version),
     )  # fmt: skip
-    batch = sql.one(
-        "SELECT administered_site_id, patient_code FROM hold_batches"
-        " WHERE batch_id = ? AND valid_to IS NULL AND administered_position IS NOT NULL",
-        (batch_id,),
-    )
-    if batch is not None:
+    for given in _given_to(sql, batch_id):
         sql.execute(
             "INSERT INTO physician_notifications (batch_id, hold_key, position, raised_at,"
             " site_id, patient_code) VALUES (?,?,?,?,?,?)",
-            (batch_id, reason.key, position, reason.raised_at, batch["administered_site_id"],
-             batch["patient_code"]),
+            (batch_id, reason.key, position, reason.raised_at, given["site_id"],
+             given["patient_code"]),
         )  # fmt: skip
+
+
+def _given_to(sql: Sql, batch_id: str) -> list[dict[str, str]]:
+    """Each patient given the batch, and where: one per patient a container of a split batch
+    went to; else the batch's patient once the batch was given whole."""
+    uses = sql.all(
+        "SELECT patient_code, MIN(site_id) AS site_id FROM hold_container_uses"
+        " WHERE batch_id = ? GROUP BY patient_code ORDER BY patient_code",
+        (batch_id,),
+    )
+    if uses:
+        return uses
+    return sql.all(
+        "SELECT administered_site_id AS site_id, patient_code FROM hold_batches"
+        " WHERE batch_id = ? AND valid_to IS NULL AND administered_position IS NOT NULL",
+        (batch_id,),
+    )
 
 
 def add_cause(sql: Sql, subject_id: str, reason: Reason, position: int) -> None:

@@ -183,8 +183,9 @@ def find_notifications(
     limit: int | None = None,
     reach: Reach | None,
 ) -> list[NotificationView]:
-    """The duties at ``position`` on batches within ``reach``, one per batch, ordered by batch
-    id, after the id ``after``, at most ``limit``."""
+    """The duties at ``position`` on batches within ``reach``, one per patient given the batch
+    (a split batch: each patient a container went to), ordered by batch id and patient, after
+    the batch id ``after``, at most ``limit`` batches."""
     where: list[str] = ["n.position <= ?"]
     params: list[Any] = [position]
     if site_id is not None:
@@ -204,21 +205,24 @@ def find_notifications(
     if limit is not None:
         statement += f" LIMIT {int(limit)}"
     ids = [r["batch_id"] for r in sql.all(statement, [*params, *reach_params])]
-    return _notifications(sql, position, ids)
+    return _notifications(sql, position, ids, site_id)
 
 
-def _notifications(sql: Sql, position: int, ids: list[str]) -> list[NotificationView]:
+def _notifications(
+    sql: Sql, position: int, ids: list[str], site_id: str | None = None
+) -> list[NotificationView]:
     if not ids:
         return []
     marks = ", ".join("?" * len(ids))
-    duties: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
+    duties: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in sql.all(
         "SELECT batch_id, hold_key, raised_at, site_id, patient_code FROM"
         f" physician_notifications WHERE position <= ? AND batch_id IN ({marks})"
         " ORDER BY position, hold_key",
         (position, *ids),
     ):
-        duties[row["batch_id"]].append(row)
+        if site_id is None or row["site_id"] == site_id:
+            duties.setdefault((row["batch_id"], row["patient_code"]), []).append(row)
     acks = {
         (r["batch_id"], r["hold_key"]): r
         for r in sql.all(
@@ -227,7 +231,7 @@ def _notifications(sql: Sql, position: int, ids: list[str]) -> list[Notification
             (position, *ids),
         )
     }
-    return [_duty(duties[i], acks) for i in ids]
+    return [_duty(duties[k], acks) for k in sorted(duties)]
 
 
 def _duty(rows: list[dict[str, Any]], acks: dict[tuple[str, str], Any]) -> NotificationView:

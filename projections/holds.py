@@ -59,6 +59,8 @@ TABLES = (
     "hold_shipment_batches",
     "hold_causes",
     "hold_site_changes",
+    "hold_pool_donors",
+    "hold_container_uses",
 )
 
 # What a correction of these re-writes supported a release (the results and the steps).
@@ -92,8 +94,9 @@ def _donor_cause(sql: Sql, a: Appended, reason: Reason) -> None:
     add_cause(sql, a.event.originator_id, reason, a.position)
     for row in sql.all(
         "SELECT batch_id FROM hold_batches WHERE donor_code = ? AND valid_to IS NULL"
+        " UNION SELECT batch_id FROM hold_pool_donors WHERE donor_code = ?"
         " ORDER BY batch_id",
-        (_key(a),),
+        (_key(a), _key(a)),
     ):
         raise_hold(sql, row["batch_id"], reason, a.position)
 
@@ -149,6 +152,30 @@ def _batch_started(sql: Sql, a: Appended) -> None:
             raise_hold(sql, _key(a), reason, a.position)
 
 
+def _pooled(sql: Sql, a: Appended) -> None:
+    """Donations pooled into the batch after its first: each donor's withdrawals and
+    revocations reach the batch as its first donor's do."""
+    e = a.event
+    assert isinstance(e, Batch.Pooled)
+    for donation_id in e.donation_ids:
+        donor_code = sql.scalar(
+            "SELECT donor_code FROM hold_donations WHERE donation_id = ?", (donation_id,)
+        )
+        assert donor_code is not None, f"batch {e.originator_id} pools unknown donation"
+        sql.execute(
+            "INSERT INTO hold_pool_donors (batch_id, donation_id, donor_code, position)"
+            " VALUES (?,?,?,?)",
+            (_key(a), donation_id, donor_code, a.position),
+        )
+        for reason in causes(sql, Donor.ledger_id(donor_code)):
+            if reason.raised_at >= e.pooled_at:
+                raise_hold(sql, _key(a), reason, a.position)
+        # Excursions on legs of the pooled donation, all read before the start.
+        for reason in causes(sql, Donation.ledger_id(donation_id)):
+            if reason.raised_at <= e.pooled_at:
+                raise_hold(sql, _key(a), reason, a.position)
+
+
 def _step_recorded(sql: Sql, a: Appended) -> None:
     e = a.event
     assert isinstance(e, Batch.StepRecorded)
@@ -187,9 +214,23 @@ def _released(sql: Sql, a: Appended) -> None:
     BATCHES.change(sql, _key(a), a.position, released_position=a.position, frozen_expires_at=frozen)
 
 
+def _container_given(sql: Sql, a: Appended) -> None:
+    """A container of a split batch given: its patient's physician is owed every later hold."""
+    e = a.event
+    assert isinstance(e, Batch.Administered | Batch.ContainerAdministered)
+    assert e.container_id is not None
+    sql.execute(
+        "INSERT INTO hold_container_uses (batch_id, container_id, position, patient_code,"
+        " site_id) VALUES (?,?,?,?,?)",
+        (_key(a), e.container_id, a.position, e.patient_code, e.site_id),
+    )
+
+
 def _administered(sql: Sql, a: Appended) -> None:
     e = a.event
     assert isinstance(e, Batch.Administered)
+    if e.container_id is not None:
+        _container_given(sql, a)
     BATCHES.change(
         sql,
         _key(a),
@@ -361,6 +402,8 @@ PROJECTION = Projection(
         Batch.QcResultRecorded: _qc_result,
         Batch.Released: _released,
         Batch.Administered: _administered,
+        Batch.ContainerAdministered: _container_given,
+        Batch.Pooled: _pooled,
         Batch.Rejected: _ended,
         Batch.Destroyed: _ended,
         Batch.Corrected: _corrected,

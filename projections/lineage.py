@@ -1,6 +1,7 @@
 """The recall lineage graph, kept inline, and traces over it.
 
-Edges run upstream to downstream (donor -> donation -> batch -> shipment -> site, material lot ->
+Edges run upstream to downstream (donor -> donation -> batch -> shipment -> site, donation ->
+master cell bank -> working cell bank -> batch, material lot ->
 batch, site -> batch per step, batch -> patient, batch -> adverse event; a batch filled into
 containers also batch -> container -> shipment and container -> patient, the container named
 ``batch/container``). A FORWARD trace follows
@@ -19,6 +20,7 @@ from typing import Any
 
 from domain.adverse_event import AdverseEvent
 from domain.batch import Batch, container_node
+from domain.cell_bank import CellBank
 from domain.donation import Donation
 from domain.recall import NODE_KINDS, Trace, TraceEdge, TraceOrigin, origin_not_found
 from domain.shipment import Shipment
@@ -31,6 +33,7 @@ TABLES = ("lineage_edges",)
 TERMINAL = frozenset({"SITE", "PATIENT"})
 KIND_ORDER = {kind: rank for rank, kind in enumerate(NODE_KINDS)}
 
+GENEALOGY = (Batch.Pooled, CellBank.Banked, CellBank.VialsTaken)
 GIVEN_OR_FILLED = (Batch.ContainersFilled, Batch.Administered, Batch.ContainerAdministered)
 Edge = tuple[str, str, str, str, str, Any]  # from kind, from id, to kind, to id, relation, at
 
@@ -43,6 +46,8 @@ def _edges_of(event: Any) -> Iterator[Edge]:
     elif isinstance(event, Batch.Started):
         yield ("DONATION", event.donation_id, "BATCH", key, "starting material", event.started_at)
         yield ("SITE", event.site_id, "BATCH", key, "manufacture started", event.started_at)
+    elif isinstance(event, GENEALOGY):
+        yield from _genealogy_edges(key, event)
     elif isinstance(event, Batch.StepRecorded):
         yield ("SITE", event.site_id, "BATCH", key, f"step: {event.step}", event.started_at)
         for lot in event.material_lots:
@@ -66,6 +71,21 @@ def _edges_of(event: Any) -> Iterator[Edge]:
         yield ("BATCH", event.batch_id, "ADVERSE_EVENT", key, "adverse reaction", at)
         yield ("PATIENT", event.patient_code, "ADVERSE_EVENT", key, "experienced", event.onset_at)
         yield ("SITE", event.reported_by_site_id, "ADVERSE_EVENT", key, "reported by", at)
+
+
+def _genealogy_edges(key: str, event: Any) -> Iterator[Edge]:
+    """Donations pooled into a batch; a cell bank laid down, and each vial taken from it."""
+    if isinstance(event, Batch.Pooled):
+        for donation_id in event.donation_ids:
+            at = event.pooled_at
+            yield ("DONATION", donation_id, "BATCH", key, "pooled starting material", at)
+    elif isinstance(event, CellBank.Banked):
+        at = event.banked_at
+        if event.parent_bank_id is None:
+            yield ("DONATION", event.donation_id, "CELL_BANK", key, "banked", at)
+        yield ("SITE", event.site_id, "CELL_BANK", key, "banked at", at)
+    else:
+        yield ("CELL_BANK", key, event.for_kind, event.for_id, "vial taken", event.taken_at)
 
 
 def _container_edges(key: str, event: Any) -> Iterator[Edge]:
@@ -123,6 +143,9 @@ PROJECTION = Projection(
     handles={
         Donation.Recorded: _record,
         Batch.Started: _record,
+        Batch.Pooled: _record,
+        CellBank.Banked: _record,
+        CellBank.VialsTaken: _record,
         Batch.StepRecorded: _record,
         Batch.QcResultRecorded: _record,
         Batch.Administered: _record,

@@ -35,6 +35,7 @@ TABLES = ("aggregate_sites",)
 
 # Trace node kinds (and recall origins) by the aggregate type they name.
 ORIGIN_TYPES = {
+    "CELL_BANK": "CellBank",
     "DONOR": "Donor",
     "DONATION": "Donation",
     "MATERIAL_LOT": "MaterialLot",

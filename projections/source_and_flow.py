@@ -34,6 +34,7 @@ TABLES = (
     "shipment_versions",
     "batch_containers",
     "shipment_containers",
+    "container_uses",
 )
 
 SHIPMENTS = VersionedTable(
@@ -88,6 +89,16 @@ def _started(sql: Sql, a: Appended) -> None:
         _involve(sql, _key(a), donation["site_id"], a.position, "COLLECTION")
     _involve(sql, _key(a), e.control_site_id, a.position, "CONTROL")
     _involve(sql, _key(a), e.site_id, a.position, "MANUFACTURE")
+
+
+def _pooled(sql: Sql, a: Appended) -> None:
+    """Each donation pooled into the batch: its collection site is a source too."""
+    e = a.event
+    assert isinstance(e, Batch.Pooled)
+    for donation_id in e.donation_ids:
+        donation = DONATIONS.current(sql, donation_id)
+        if donation is not None:
+            _involve(sql, _key(a), donation["site_id"], a.position, "COLLECTION")
 
 
 def _step(sql: Sql, a: Appended) -> None:
@@ -154,8 +165,14 @@ def _decision(sql: Sql, a: Appended) -> None:
 
 def _administered(sql: Sql, a: Appended) -> None:
     e = a.event
-    assert isinstance(e, Batch.Administered)
+    assert isinstance(e, Batch.Administered | Batch.ContainerAdministered)
     _involve(sql, _key(a), e.site_id, a.position, "ADMINISTRATION")
+    if e.container_id is not None:
+        sql.execute(
+            "INSERT INTO container_uses (batch_id, container_id, position, patient_code,"
+            " site_id, administered_at) VALUES (?,?,?,?,?,?)",
+            (_key(a), e.container_id, a.position, e.patient_code, e.site_id, e.administered_at),
+        )
 
 
 def _dispatched(sql: Sql, a: Appended) -> None:
@@ -220,6 +237,8 @@ PROJECTION = Projection(
         Batch.Released: _decision,
         Batch.Rejected: _decision,
         Batch.Administered: _administered,
+        Batch.ContainerAdministered: _administered,
+        Batch.Pooled: _pooled,
         Shipment.Dispatched: _dispatched,
         Shipment.TemperatureExcursionRecorded: _excursion,
         Shipment.Received: _received,
@@ -263,6 +282,16 @@ class ContainerView:
 
 
 @dataclass(frozen=True)
+class UseView:
+    """A container of a split batch given to a patient."""
+
+    container_id: str
+    patient_code: str
+    site_id: str
+    administered_at: datetime
+
+
+@dataclass(frozen=True)
 class FlowView:
     shipment_id: str
     from_site_id: str
@@ -290,6 +319,7 @@ class SourceAndFlowView:
     imports: list[ImportView] = field(default_factory=list)  # customs declarations, if imported
 
     containers: list[ContainerView] = field(default_factory=list)
+    uses: list[UseView] = field(default_factory=list)  # containers given, in the order given
 
     @property
     def quantity_made(self) -> int:
@@ -318,7 +348,11 @@ class SourceAndFlowView:
 
     @property
     def administered_to(self) -> str | None:
-        """The patient the batch was used on: known once, and only if, it was administered."""
+        """The patient the batch was used on: known once, and only if, it was administered; a
+        split batch names each patient a container was used on (``; ``-separated, in the order
+        given), as soon as the first container is given."""
+        if self.uses:
+            return "; ".join(dict.fromkeys(u.patient_code for u in self.uses))
         b = self.batch
         return b.patient_code if b.disposition_kind == "ADMINISTERED" else None
 
@@ -468,6 +502,16 @@ def _assemble(sql: Sql, position: int, batches: list[BatchView]) -> list[SourceA
         at = row["filled_at"]
         row["filled_at"] = datetime.fromisoformat(at) if isinstance(at, str) else at
         records[batch_id].containers.append(ContainerView(**row))
+    for row in sql.all(
+        "SELECT batch_id, container_id, patient_code, site_id, administered_at"
+        f" FROM container_uses WHERE position <= ? AND batch_id IN ({marks})"
+        " ORDER BY position",
+        (position, *ids),
+    ):
+        batch_id = row.pop("batch_id")
+        at = row["administered_at"]
+        row["administered_at"] = datetime.fromisoformat(at) if isinstance(at, str) else at
+        records[batch_id].uses.append(UseView(**row))
     _add_flows(sql, position, ids, records)
     for batch_id, declared in imports_of(sql, position, ids).items():
         records[batch_id].imports = declared
@@ -520,6 +564,7 @@ def _sites_named(record: SourceAndFlowView) -> set[str]:
     named |= {f.from_site_id for f in record.flow} | {f.to_site_id for f in record.flow}
     if record.batch.disposition_site:
         named.add(record.batch.disposition_site)
+    named |= {u.site_id for u in record.uses}
     return named
 
 

@@ -163,6 +163,11 @@ def donation(donation_id: Any) -> list[Target]:
     return of("Donation")(key)
 
 
+def donations(donation_ids: Any) -> list[Target]:
+    """Several donations (a pool), each within reach."""
+    return [t for d in donation_ids or [] for t in donation(d)]
+
+
 def origin(o: Any) -> list[Target]:
     """Every kind of trace origin (a plain ``{"kind", "id", "window"}``) names a record whose
     sites are known (tests check each)."""

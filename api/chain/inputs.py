@@ -158,6 +158,17 @@ class StartBatchInput:
     chain_of_identity_id: str | None = strawberry.field(
         default=None, description=READ_CHAIN_OF_IDENTITY.replace("batch's", "donation's")
     )
+    additional_donation_ids: list[strawberry.ID] | None = strawberry.field(
+        default=None,
+        description="further donations pooled with donationId as the starting material of an "
+        "allogeneic batch (each donor's eligibility, consent and look-back apply; refused for an "
+        "autologous product)",
+    )
+    cell_bank_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="a working cell bank at the manufacturing site whose cells (of donationId) "
+        "the batch starts from: one vial is taken, refused once every banked vial is used",
+    )
 
 
 @strawberry.input
@@ -449,3 +460,23 @@ class SubmitAdverseEventInput:
         description="the jurisdiction whose required report this is; the reporting site's "
         "when left out",
     )
+
+
+@strawberry.input(description="A master cell bank laid down from an allogeneic donation")
+class BankMasterCellsInput:
+    bank_id: strawberry.ID
+    donation_id: strawberry.ID
+    passage: int
+    vials: int = strawberry.field(description="the vials banked")
+    site_id: strawberry.ID = strawberry.field(description="where the vials are kept")
+    banked_at: datetime
+
+
+@strawberry.input(description="A working cell bank expanded from one vial of a master bank")
+class BankWorkingCellsInput:
+    bank_id: strawberry.ID
+    master_bank_id: strawberry.ID
+    passage: int = strawberry.field(description="after the master bank's passage")
+    vials: int
+    site_id: strawberry.ID = strawberry.field(description="the master bank's site")
+    banked_at: datetime

@@ -26,6 +26,7 @@ from api.auth.targets import (
     NoReach,
     callers_only_site,
     donation,
+    donations,
     of,
     owned,
     signed_by_control_site,
@@ -35,6 +36,7 @@ from api.chain import custody_inputs as ci
 from api.chain import inputs as i
 from api.commands import command
 from domain.batch_commands import BatchCommands
+from domain.cell_bank_commands import CellBankCommands
 from domain.container_commands import ContainerCommands
 from domain.custody_commands import CustodyCommands
 from domain.distribution_commands import DistributionCommands
@@ -167,6 +169,28 @@ class ChainMutations:
         targets={"donation_id": donation, "shipment_id": NoReach("a leg of the donation")},
         description="Receive a starting-material leg, once, with the condition found.",
     )
+    bank_master_cells = command(
+        CellBankCommands.bank_master_cells,
+        input=i.BankMasterCellsInput,
+        roles=(SPOKE_OPERATOR,),
+        targets={
+            "bank_id": NoReach("the bank it lays down"),
+            "donation_id": donation,
+            "site_id": site,
+        },
+        description="Lay down a master cell bank (vials at a passage) from an allogeneic donation.",
+    )
+    bank_working_cells = command(
+        CellBankCommands.bank_working_cells,
+        input=i.BankWorkingCellsInput,
+        roles=(SPOKE_OPERATOR,),
+        targets={
+            "bank_id": NoReach("the bank it lays down"),
+            "master_bank_id": NoReach("a master bank at the site named, checked by the command"),
+            "site_id": site,
+        },
+        description="Lay down a working cell bank from one vial of a master bank.",
+    )
     start_batch = command(
         BatchCommands.start_batch,
         input=i.StartBatchInput,
@@ -174,6 +198,8 @@ class ChainMutations:
         targets={
             "batch_id": NoReach("the batch it starts"),
             "donation_id": donation,
+            "additional_donation_ids": donations,
+            "cell_bank_id": NoReach("a working bank at the site named, checked by the command"),
             "patient_code": NoReach("the patient the batch is made for, named by this act"),
             # The control site is the site's own (the command checks it), so a spoke may name
             # it.

@@ -109,8 +109,11 @@ class ChainQueries:
                 sql, pos, site_id=f.site_id, open=f.open, after=start, limit=size + 1, reach=reach
             ),
         )
-        nodes = [PhysicianNotification.of(v) for v in found[:size]]
+        # One duty per patient given a batch: a page holds whole batches.
+        batches = list(dict.fromkeys(v.batch_id for v in found))
+        kept = set(batches[:size])
+        nodes = [PhysicianNotification.of(v) for v in found if v.batch_id in kept]
         last = nodes[-1].batch_id if nodes else None
         return PhysicianNotificationConnection(
-            nodes=nodes, page_info=page_info(len(found), size, last)
+            nodes=nodes, page_info=page_info(len(batches), size, last)
         )

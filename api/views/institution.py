@@ -27,7 +27,7 @@ from domain.isbt128 import chain_of_identity_for
 from projections.institution_records import adult_on, recorded_patients
 from projections.scopes import Reach
 from projections.sites import find_sites
-from projections.source_and_flow import SourceAndFlowView, find_records
+from projections.source_and_flow import SourceAndFlowView, UseView, find_records
 from projections.sql import Sql
 
 
@@ -112,6 +112,11 @@ class InstitutionRecordEntry:
         description="the patient's sealed identity, opened only for this institution and the "
         "regulators who reach it (null for anyone else, or when none was recorded)"
     )
+    container_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="the container used, for a batch split into containers (one entry per "
+        "container used here)",
+    )
 
 
 @strawberry.type
@@ -140,11 +145,25 @@ def open_identity(service: Regentrace, site_id: str, patient_code: str) -> Any:
     return orjson.loads(service.app.sealer.open(sealed, aggregate_id))
 
 
-def _entry(r: SourceAndFlowView, site_id: str, adult: dict[str, date]) -> InstitutionRecordEntry:
+def _entries(
+    r: SourceAndFlowView, site_id: str, adult: dict[str, date]
+) -> list[InstitutionRecordEntry]:
+    """One entry per container of a split batch used here; else one for the batch."""
+    here = [u for u in r.uses if u.site_id == site_id]
+    if not here:
+        return [_entry(r, site_id, adult)]
+    return [_entry(r, site_id, adult, u) for u in here]
+
+
+def _entry(
+    r: SourceAndFlowView, site_id: str, adult: dict[str, date], use: UseView | None = None
+) -> InstitutionRecordEntry:
     b = r.batch
     used = b.disposition_kind == "ADMINISTERED" and b.disposition_site == site_id
     used_at = b.disposition_at if used else None
     patient = b.patient_code if used else None
+    if use is not None:
+        used_at, patient = use.administered_at, use.patient_code
     retention = None
     if used_at is not None and patient is not None:
         retention = rules.institution_retention_until(
@@ -173,6 +192,7 @@ def _entry(r: SourceAndFlowView, site_id: str, adult: dict[str, date]) -> Instit
         used_on=r.local_day(used_at) if used_at else None,
         retention_until=retention,
         patient_identity=None,
+        container_id=strawberry.ID(use.container_id) if use else None,
     )
 
 
@@ -194,9 +214,12 @@ class InstitutionQueries:
         ) -> tuple[Site, list[InstitutionRecordEntry], set[str]] | None:
             found = find_records(sql, p, site_id=where, reach=reach)
             received = [r for r in found if any(f.to_site_id == where for f in r.flow)]
-            patients = sorted({r.batch.patient_code for r in received})
+            patients = sorted(
+                {r.batch.patient_code for r in received}
+                | {u.patient_code for r in received for u in r.uses}
+            )
             adult = adult_on(sql, p, where, patients)
-            entries = [_entry(r, where, adult) for r in received]
+            entries = [e for r in received for e in _entries(r, where, adult)]
             sites = find_sites(sql, p, site_ids=[where])
             if not sites:
                 return None

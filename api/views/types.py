@@ -117,6 +117,15 @@ class ContainerRecord:
     dose: float
     dose_unit: str = strawberry.field(description="CELLS or VECTOR_GENOMES")
     filled_at: datetime
+    patient_code: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="the patient the container was used on (null until given; a batch given "
+        "whole: see disposition)",
+    )
+    used_at: datetime | None = None
+    used_at_site_id: strawberry.ID | None = strawberry.field(
+        default=None, description="the institution that gave it"
+    )
 
 
 @strawberry.enum
@@ -209,9 +218,12 @@ class SourceAndFlowRecord:
                 criteria_version=donor["eligibility_criteria_version"],
                 revoked=bool(donor["eligibility_revoked"]),
             )
+        uses = {u.container_id: u for u in r.uses}
         disposition = None
         if b.disposition_kind is not None and b.disposition_site and b.disposition_at:
-            patient = r.administered_to
+            # A split batch: the patient whose container used it up (each container names its
+            # own patient).
+            patient = r.uses[-1].patient_code if r.uses else r.administered_to
             disposition = FinalDisposition(
                 kind=FinalDispositionKind(b.disposition_kind),
                 site=site(b.disposition_site),
@@ -284,8 +296,12 @@ class SourceAndFlowRecord:
                     dose=c.dose,
                     dose_unit=c.dose_unit,
                     filled_at=c.filled_at,
+                    patient_code=strawberry.ID(u.patient_code) if u else None,
+                    used_at=u.administered_at if u else None,
+                    used_at_site_id=strawberry.ID(u.site_id) if u else None,
                 )
                 for c in r.containers
+                for u in [uses.get(c.container_id)]
             ],
             holds=[BatchHold.of(h) for h in holds],
             jurisdiction=r.jurisdiction,
@@ -495,6 +511,9 @@ class TraceDirection(Enum):
 class TraceNodeKind(Enum):
     DONOR = "DONOR"
     DONATION = "DONATION"
+    CELL_BANK = strawberry.enum_value(
+        "CELL_BANK", description="a master or working cell bank (vials of one donation's cells)"
+    )
     MATERIAL_LOT = "MATERIAL_LOT"
     BATCH = "BATCH"
     CONTAINER = strawberry.enum_value(
