@@ -23,6 +23,7 @@ from api.audit.mutations import AuditMutations
 from api.audit.queries import AuditQueries
 from api.auth.guard import Guard
 from api.batch import BatchMutations
+from api.chain.custody_queries import CustodyQueries
 from api.chain.mutations import ChainMutations
 from api.chain.queries import ChainQueries
 from api.commands import check_served
@@ -45,6 +46,7 @@ Query = merge_types(
     (
         SiteQueries,
         ChainQueries,
+        CustodyQueries,
         ViewQueries,
         RecordQueries,
         InstitutionQueries,

@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from demo import containers as container_story
+from demo import custody as custody_story
 from demo import genealogy as genealogy_story
 from demo import holds as hold_story
 from demo import recalls as recall_story
@@ -330,6 +331,7 @@ def _autologous(app: TraceabilityLedger, p: Plan) -> Iterator[tuple[str, Step]]:
             source_tissue="PERIPHERAL_BLOOD_APHERESIS",
         ),
     )
+    yield from custody_story.apheresis(app, n, donation, p.site_id, p.at)
     yield (
         f"start {batch}",
         _call(
@@ -515,6 +517,7 @@ def _release_and_use(
         f"{shipment}: received",
         _call(app.distribution.receive_shipment, CLINIC, shipment, p.at(13), True),
     )
+    yield from custody_story.after_receipt(app, p, batch, shipment, hospital)
     yield (
         f"{batch}: administered",
         _call(

@@ -13,6 +13,7 @@ import math
 from collections.abc import Callable
 from datetime import datetime
 
+from domain.batch import Batch
 from domain.donation import Donation
 from domain.isbt128 import normalise_donation_id
 from domain.ledger import LedgerApplication, actor
@@ -20,13 +21,18 @@ from domain.material_lot import MaterialLot
 from domain.shared import (
     BadInputError,
     CommandResult,
+    ConflictError,
     Principal,
     RuleViolationError,
     require_identifier,
     require_text,
     require_time,
 )
+from domain.shipment import Shipment
 from domain.site import operating_site
+from domain.storage import Storage
+
+CUSTODIAN_KINDS = ("COURIER", "SITE")
 
 
 class CustodyCommands:
@@ -181,6 +187,110 @@ class CustodyCommands:
                 lot_id=lot.key,
             )
             return uow.save(lot)
+
+    # ------------------------------------------------------------ hand-overs and storage
+
+    def record_hand_over(
+        self,
+        principal: Principal,
+        shipment_id: str,
+        custodian: str,
+        custodian_kind: str,
+        handed_over_at: datetime,
+        custodian_site_id: str | None = None,
+    ) -> CommandResult:
+        custodian = require_text(custodian, "custodian")
+        custodian_kind = str(getattr(custodian_kind, "value", custodian_kind))
+        handed_over_at = require_time(handed_over_at, "handedOverAt")
+        if custodian_kind not in CUSTODIAN_KINDS:
+            raise BadInputError(
+                f"custodianKind is one of {', '.join(CUSTODIAN_KINDS)}", field="custodianKind"
+            )
+        if (custodian_kind == "SITE") != (custodian_site_id is not None):
+            raise BadInputError(
+                "custodianSiteId is given for a SITE custodian, and only for one",
+                field="custodianSiteId",
+            )
+        with self.ledger.unit_of_work() as uow:
+            shipment = uow.load(Shipment, shipment_id)
+            if custodian_site_id is not None:
+                operating_site(uow, custodian_site_id, handed_over_at)
+            shipment.hand_over(
+                custodian, custodian_kind, custodian_site_id, handed_over_at, **actor(principal)
+            )
+            return uow.save(shipment)
+
+    def record_storage(
+        self,
+        principal: Principal,
+        storage_id: str,
+        batch_id: str,
+        site_id: str,
+        location: str,
+        stored_from: datetime,
+        container_id: str | None = None,
+        stored_until: datetime | None = None,
+    ) -> CommandResult:
+        storage_id = require_identifier(storage_id, "storageId")
+        location = require_text(location, "location")
+        stored_from = require_time(stored_from, "storedFrom")
+        if container_id is not None:
+            container_id = require_identifier(container_id, "containerId")
+        if stored_until is not None:
+            stored_until = require_time(stored_until, "storedUntil")
+            if stored_until < stored_from:
+                raise BadInputError("storedUntil precedes storedFrom", field="storedUntil")
+        by = actor(principal)
+        with self.ledger.unit_of_work() as uow:
+            if uow.exists(Storage, storage_id):
+                raise ConflictError(f"storage {storage_id!r} is already recorded", id=storage_id)
+            batch = uow.load(Batch, batch_id)
+            operating_site(uow, site_id, stored_from)
+            batch.require_after_start(stored_from, "storedFrom")
+            _require_kept_at(batch, container_id, site_id)
+            storage = Storage.create(
+                storage_id=storage_id,
+                batch_id=batch.key,
+                container_id=container_id,
+                site_id=site_id,
+                location=location,
+                stored_from=stored_from,
+                **by,
+            )
+            if stored_until is not None:
+                storage.end(stored_until, **by)
+            return uow.save(storage)
+
+    def end_storage(
+        self, principal: Principal, storage_id: str, stored_until: datetime
+    ) -> CommandResult:
+        stored_until = require_time(stored_until, "storedUntil")
+        with self.ledger.unit_of_work() as uow:
+            storage = uow.load(Storage, storage_id)
+            storage.end(stored_until, **actor(principal))
+            return uow.save(storage)
+
+
+def _require_kept_at(batch: Batch, container_id: str | None, site_id: str) -> None:
+    """What is stored is at the site (not in transit, not used up)."""
+    if container_id is None:
+        where, moving = batch.location, batch.in_transit
+        what = f"batch {batch.key!r}"
+    else:
+        container = batch.container(container_id)
+        where, moving = container.location, container.in_transit
+        what = f"container {container_id!r} of batch {batch.key!r}"
+        if container.used:
+            raise RuleViolationError(
+                f"{what} was already given or destroyed; it is not stored", batch_id=batch.key
+            )
+    if moving is not None or where != site_id:
+        place = "in transit" if moving is not None else f"at site {where!r}"
+        raise RuleViolationError(
+            f"{what} is {place}; it is stored only where it is ({site_id!r} asked)",
+            batch_id=batch.key,
+            reason="NOT_AT_SITE",
+        )
 
 
 def _donation_key(donation_id: str) -> str:

@@ -36,6 +36,15 @@ class Shipment(LedgerAggregate):
         temperature_celsius: float
         duration_minutes: int
 
+    class HandedOver(LedgerAggregate.Event):
+        """One leg of the shipment: who took custody (a courier, or a site's staff at a
+        depot or airport), where, when (issue 18, item 2)."""
+
+        custodian: str
+        custodian_kind: str  # COURIER or SITE
+        custodian_site_id: str | None
+        handed_over_at: datetime
+
     class Received(LedgerAggregate.Event):
         received_at: datetime
         condition_acceptable: bool
@@ -107,6 +116,33 @@ class Shipment(LedgerAggregate):
             temperature_celsius=temperature_celsius,
             duration_minutes=duration_minutes,
             occurred_at=observed_at,
+            **actor,
+        )
+
+    def hand_over(
+        self,
+        custodian: str,
+        custodian_kind: str,
+        custodian_site_id: str | None,
+        handed_over_at: datetime,
+        **actor: Any,
+    ) -> None:
+        """A hand-over within the time in transit: after dispatch, not after receipt."""
+        if handed_over_at < self.dispatched_at or (
+            self.received_at is not None and handed_over_at > self.received_at
+        ):
+            raise RuleViolationError(
+                f"handedOverAt {handed_over_at.isoformat()} is outside shipment {self.key!r}'s "
+                "time in transit",
+                shipment_id=self.key,
+            )
+        self.trigger_event(
+            self.HandedOver,
+            custodian=custodian,
+            custodian_kind=custodian_kind,
+            custodian_site_id=custodian_site_id,
+            handed_over_at=handed_over_at,
+            occurred_at=handed_over_at,
             **actor,
         )
 

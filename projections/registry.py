@@ -15,6 +15,7 @@ from projections import (
     adverse_events,
     chain,
     corrections,
+    custody,
     holds,
     institution_records,
     lineage,
@@ -44,6 +45,7 @@ PROJECTIONS: tuple[Projection, ...] = tuple(
         institution_records,
         recalls,
         vigilance,
+        custody,
     )
 )
 BY_NAME = {projection.name: projection for projection in PROJECTIONS}
@@ -103,7 +105,7 @@ class Share:
 # from the chain's donations; holds read only their own tables). Corrections own no table:
 # they run where the table they amend is built.
 SHARES = (
-    Share(("sites", "chain", "adverse_events", "scopes", "recalls")),
+    Share(("sites", "chain", "adverse_events", "scopes", "recalls", "custody")),
     Share(("source_and_flow", "lineage", "holds", "vigilance", "institution_records")),
 )
 

@@ -71,6 +71,7 @@ REGISTRY = frozenset({"site", "sites", "unionDatabaseSiteLinks", "verifyLedger"}
 RECORDS = frozenset(
     {"donor", "batch", "batches", "sourceAndFlow", "sourceAndFlowRecords", "epcisDocument"}
     | {"label", "sourceAndFlowCsv"}  # the label and the CSV export (issue 18)
+    | {"custodyTimeline"}  # custody from vein to vein (issue 18, item 2)
 )
 HISTORY = frozenset({"events"})
 # physicianNotifications: the duties to tell a treating physician of holds raised after use.

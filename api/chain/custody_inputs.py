@@ -4,6 +4,7 @@ shipments and material-lot transfers. Field names are the ledger command's param
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 import strawberry
 
@@ -62,3 +63,43 @@ class ReceiveMaterialLotTransferInput:
     transfer_id: strawberry.ID
     received_at: datetime
     condition_acceptable: bool
+
+
+@strawberry.enum(description="who holds a shipment on a leg")
+class CustodianKind(Enum):
+    COURIER = "COURIER"
+    SITE = "SITE"
+
+
+@strawberry.input(
+    description="a hand-over on a shipment's way: the custodian taking it (a courier, or a "
+    "site's staff at a depot) and when"
+)
+class RecordHandOverInput:
+    shipment_id: strawberry.ID
+    custodian: str
+    custodian_kind: CustodianKind
+    handed_over_at: datetime
+    custodian_site_id: strawberry.ID | None = strawberry.field(
+        default=None, description="the site, for a SITE custodian (and only for one)"
+    )
+
+
+@strawberry.input(
+    description="a batch, or one of its containers, kept in a storage location (a cryostorage "
+    "tank and position) at the site where it is, from a time (and until one, when known)"
+)
+class RecordStorageInput:
+    storage_id: strawberry.ID
+    batch_id: strawberry.ID
+    site_id: strawberry.ID
+    location: str
+    stored_from: datetime
+    container_id: strawberry.ID | None = None
+    stored_until: datetime | None = None
+
+
+@strawberry.input(description="the end of a storage period")
+class EndStorageInput:
+    storage_id: strawberry.ID
+    stored_until: datetime

@@ -169,6 +169,36 @@ class ChainMutations:
         targets={"donation_id": donation, "shipment_id": NoReach("a leg of the donation")},
         description="Receive a starting-material leg, once, with the condition found.",
     )
+    record_hand_over = command(
+        CustodyCommands.record_hand_over,
+        input=ci.RecordHandOverInput,
+        roles=(SPOKE_OPERATOR, COURIER),
+        targets={
+            "shipment_id": of("Shipment"),
+            "custodian_site_id": NoReach("the site taking custody, named by this act"),
+        },
+        description="Record a hand-over on a shipment's way, with the custodian taking it.",
+    )
+    record_storage = command(
+        CustodyCommands.record_storage,
+        input=ci.RecordStorageInput,
+        roles=(SPOKE_OPERATOR, MEDICAL_INSTITUTION),
+        targets={
+            "storage_id": NoReach("the storage period it records"),
+            "batch_id": of("Batch"),
+            "container_id": NoReach("a container of the batch, checked"),
+            "site_id": site,
+        },
+        description="Record that a batch, or one of its containers, is kept in a storage "
+        "location (cryostorage) at the site where it is, from a time.",
+    )
+    end_storage = command(
+        CustodyCommands.end_storage,
+        input=ci.EndStorageInput,
+        roles=(SPOKE_OPERATOR, MEDICAL_INSTITUTION),
+        targets={"storage_id": owned("Storage")},
+        description="End a storage period, once.",
+    )
     bank_master_cells = command(
         CellBankCommands.bank_master_cells,
         input=i.BankMasterCellsInput,

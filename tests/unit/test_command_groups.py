@@ -8,8 +8,10 @@ import pytest
 
 from domain.application import TraceabilityLedger
 from domain.batch_commands import BatchCommands
+from domain.cell_bank_commands import CellBankCommands
 from domain.container_commands import ContainerCommands
 from domain.correction_commands import CorrectionCommands
+from domain.custody_commands import CustodyCommands
 from domain.distribution_commands import DistributionCommands
 from domain.donor_commands import DonorCommands
 from domain.hold_commands import HoldCommands
@@ -32,6 +34,8 @@ def test_every_group_has_its_attribute():
         VigilanceCommands: "vigilance",
         ContainerCommands: "containers",
         InstitutionRecordCommands: "institution_records",
+        CustodyCommands: "custody",
+        CellBankCommands: "cell_banks",
     }
 
 
