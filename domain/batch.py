@@ -260,6 +260,29 @@ class Batch(LedgerAggregate):
             batch.last_moved_at = self.received_at
             batch.receipts.append(receipt)
 
+    class ReturnQuarantined(LedgerAggregate.Event):
+        """A product received back on a return shipment: quarantined until the quality unit
+        assesses it (issue 18, item 2)."""
+
+        shipment_id: str
+        site_id: str
+        received_at: datetime
+
+        def apply(self, batch: Batch) -> None:
+            batch.returned_on = self.shipment_id
+
+    class ReturnAssessed(LedgerAggregate.Event):
+        """The quality unit's decision on a returned product: RELEASE_FOR_REUSE or DESTROY."""
+
+        shipment_id: str
+        outcome: str
+        reason: str
+        assessed_at: datetime
+
+        def apply(self, batch: Batch) -> None:
+            batch.returned_on = None
+            batch.return_outcome = self.outcome
+
     class Recalled(LedgerAggregate.Event):
         """A recall reached this batch: it may not be released, dispatched or administered."""
 
@@ -366,6 +389,9 @@ class Batch(LedgerAggregate):
         self.last_moved_at = started_at
         self.receipts: list[Receipt] = []
         self.recalls: list[str] = []
+        # A return received and not yet assessed (its shipment), and the last assessment.
+        self.returned_on: str | None = None
+        self.return_outcome: str | None = None
         self.made_by = started_at
         self.administered_at: datetime | None = None
         self.administered_site_id: str | None = None
@@ -513,6 +539,59 @@ class Batch(LedgerAggregate):
                 f"batch {self.key!r} is under recall {', '.join(self.recalls)}; {act} is refused",
                 batch_id=self.key,
             )
+
+    def require_return_assessed(self, act: str) -> None:
+        """A returned product waits in quarantine for the quality unit's assessment; one
+        assessed for destruction never moves again."""
+        if self.returned_on is not None:
+            raise RuleViolationError(
+                f"batch {self.key!r} was returned on shipment {self.returned_on!r} and is "
+                f"quarantined until the quality unit assesses it (assessReturn); {act} is refused",
+                batch_id=self.key,
+                reason="RETURN_NOT_ASSESSED",
+            )
+        if self.return_outcome == "DESTROY":
+            raise RuleViolationError(
+                f"batch {self.key!r} was assessed for destruction after its return; {act} is "
+                "refused",
+                batch_id=self.key,
+                reason="RETURN_TO_BE_DESTROYED",
+            )
+
+    def quarantine_return(self, shipment_id: str, site_id: str, at: datetime, **actor: Any) -> None:
+        self.trigger_event(
+            self.ReturnQuarantined,
+            shipment_id=shipment_id,
+            site_id=site_id,
+            received_at=at,
+            occurred_at=at,
+            **actor,
+        )
+
+    def assess_return(self, outcome: str, reason: str, at: datetime, **actor: Any) -> None:
+        if self.returned_on is None:
+            raise RuleViolationError(
+                f"batch {self.key!r} awaits no assessment: no return of it was received since "
+                "the last one",
+                batch_id=self.key,
+            )
+        if outcome == "RELEASE_FOR_REUSE" and self.recalls:
+            raise RuleViolationError(
+                f"batch {self.key!r} is under recall {', '.join(self.recalls)}; a recalled "
+                "product returned is not released for reuse",
+                batch_id=self.key,
+                reason="RECALLED_NOT_REUSED",
+            )
+        self._require_not_before_last_move(at)
+        self.trigger_event(
+            self.ReturnAssessed,
+            shipment_id=self.returned_on,
+            outcome=outcome,
+            reason=reason,
+            assessed_at=at,
+            occurred_at=at,
+            **actor,
+        )
 
     def mark_recalled(self, recall_id: str, **context: Any) -> None:
         """Mark the batch recalled, unless it no longer exists to recall (rejected or
@@ -684,12 +763,17 @@ class Batch(LedgerAggregate):
         to_site_id: str,
         at: datetime,
         container_ids: tuple[str, ...] = (),
+        returning: bool = False,
         **actor: Any,
     ) -> tuple[str, ...]:
         """Dispatch the batch, or the named containers of it; the containers moved are
-        returned (every container left at ``from_site_id`` when none is named)."""
+        returned (every container left at ``from_site_id`` when none is named). A return
+        (``returning``, checked by the caller to go to the batch's control or manufacturing
+        site) is the one dispatch a recalled batch may have."""
         self.require_status({BatchStatus.RELEASED, BatchStatus.DISTRIBUTED}, "dispatch")
-        self.require_not_recalled("dispatch")
+        if not returning:
+            self.require_not_recalled("dispatch")
+        self.require_return_assessed("dispatch")
         if self.containers or container_ids:
             moved = self._containers_to_dispatch(from_site_id, container_ids)
             received = [self.containers[c].receipt for c in moved]
@@ -806,6 +890,7 @@ class Batch(LedgerAggregate):
         to another patient."""
         self.require_status({BatchStatus.DISTRIBUTED}, "administration")
         self.require_not_recalled("administration")
+        self.require_return_assessed("administration")
         if container_id is not None:
             self._administer_container(
                 container_id, site_id, patient_code, at, identity_verified, one_patient, **actor

@@ -33,6 +33,7 @@ from domain.site import operating_site
 from domain.storage import Storage
 
 CUSTODIAN_KINDS = ("COURIER", "SITE")
+RETURN_OUTCOMES = ("RELEASE_FOR_REUSE", "DESTROY")
 
 
 class CustodyCommands:
@@ -269,6 +270,32 @@ class CustodyCommands:
             storage = uow.load(Storage, storage_id)
             storage.end(stored_until, **actor(principal))
             return uow.save(storage)
+
+    # ----------------------------------------------------------------- controlled returns
+
+    def assess_return(
+        self,
+        principal: Principal,
+        batch_id: str,
+        outcome: str,
+        reason: str,
+        assessed_at: datetime,
+    ) -> CommandResult:
+        """The quality unit's assessment of a product received back: RELEASE_FOR_REUSE (it
+        may be dispatched again; never a recalled one) or DESTROY (it is destroyed with the
+        assessment)."""
+        outcome = str(getattr(outcome, "value", outcome))
+        if outcome not in RETURN_OUTCOMES:
+            raise BadInputError(f"outcome is one of {', '.join(RETURN_OUTCOMES)}", field="outcome")
+        reason = require_text(reason, "reason")
+        assessed_at = require_time(assessed_at, "assessedAt")
+        by = actor(principal)
+        with self.ledger.unit_of_work() as uow:
+            batch = uow.load(Batch, batch_id)
+            batch.assess_return(outcome, reason, assessed_at, **by)
+            if outcome == "DESTROY":
+                batch.destroy(f"assessed after its return: {reason}", occurred_at=assessed_at, **by)
+            return uow.save(batch)
 
 
 def _require_kept_at(batch: Batch, container_id: str | None, site_id: str) -> None:

@@ -46,7 +46,9 @@ class DistributionCommands:
         dispatched_at: datetime,
         chain_of_identity_id: str | None = None,
         containers: list[dict[str, Any]] | None = None,
+        is_return: bool | None = None,
     ) -> CommandResult:
+        returning = bool(is_return)
         shipment_id = require_identifier(shipment_id, "shipmentId")
         courier = require_text(courier, "courier")
         dispatched_at = require_time(dispatched_at, "dispatchedAt")
@@ -70,13 +72,17 @@ class DistributionCommands:
                 coi.require_same(
                     chain_of_identity_id, batch.chain_of_identity_id, "dispatch", batch.key
                 )
-                require_no_active_holds(uow, batch, dispatched_at, "dispatch")
+                if returning:  # held or recalled, a product goes back to be assessed
+                    _require_return_site(batch, to_site_id)
+                else:
+                    require_no_active_holds(uow, batch, dispatched_at, "dispatch")
                 moved = batch.dispatch(
                     shipment_id,
                     from_site_id,
                     to_site_id,
                     dispatched_at,
                     named.get(batch.key, ()),
+                    returning=returning,
                     **by,
                 )
                 carried += [container_node(batch.key, c) for c in moved]
@@ -89,6 +95,7 @@ class DistributionCommands:
                 courier=courier,
                 dispatched_at=dispatched_at,
                 occurred_at=dispatched_at,
+                is_return=returning,
                 **by,
             )
             return uow.save(*batches, shipment)
@@ -131,9 +138,12 @@ class DistributionCommands:
                 coi.require_same(
                     chain_of_identity_id, batch.chain_of_identity_id, "receipt", batch.key
                 )
-                if acceptable:  # a unit found unacceptable goes to quarantine, held or not
+                # A unit found unacceptable goes to quarantine, held or not; so does a return.
+                if acceptable and not shipment.is_return:
                     require_no_active_holds(uow, batch, received_at, "receipt as acceptable")
                 batch.receive(shipment.key, shipment.to_site_id, received_at, acceptable, **by)
+                if shipment.is_return:
+                    batch.quarantine_return(shipment.key, shipment.to_site_id, received_at, **by)
             return uow.save(*batches, shipment)
 
     def record_administration(
@@ -311,6 +321,18 @@ def _require_bedside_identity(batch: Batch, chain_of_identity_id: str | None) ->
             batch_id=batch.key,
         )
     coi.require_same(chain_of_identity_id, batch.chain_of_identity_id, "the bedside", batch.key)
+
+
+def _require_return_site(batch: Batch, to_site_id: str) -> None:
+    """A controlled return goes back to the batch's control site or the site that made it."""
+    if to_site_id not in (batch.control_site_id, batch.site_id):
+        raise RuleViolationError(
+            f"a return of batch {batch.key!r} goes to its control site "
+            f"{batch.control_site_id!r} or its manufacturing site {batch.site_id!r}, not "
+            f"{to_site_id!r}",
+            batch_id=batch.key,
+            reason="RETURN_ELSEWHERE",
+        )
 
 
 def _named_containers(

@@ -90,6 +90,7 @@ class Donation(LedgerAggregate):
 
     class ShipmentReceived(LedgerAggregate.Event):
         shipment_id: str
+        site_id: str  # where it arrived: the leg's destination
         received_at: datetime
         condition_acceptable: bool
 
@@ -231,6 +232,7 @@ class Donation(LedgerAggregate):
         self.trigger_event(
             self.ShipmentReceived,
             shipment_id=shipment_id,
+            site_id=leg.to_site_id,
             received_at=received_at,
             condition_acceptable=acceptable,
             occurred_at=received_at,

@@ -85,6 +85,7 @@ class MaterialLot(LedgerAggregate):
 
     class TransferReceived(LedgerAggregate.Event):
         transfer_id: str
+        site_id: str  # where it arrived: the leg's destination
         received_at: datetime
         condition_acceptable: bool
 
@@ -211,6 +212,7 @@ class MaterialLot(LedgerAggregate):
         self.trigger_event(
             self.TransferReceived,
             transfer_id=transfer_id,
+            site_id=leg.to_site_id,
             received_at=received_at,
             condition_acceptable=acceptable,
             occurred_at=received_at,

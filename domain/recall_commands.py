@@ -217,6 +217,8 @@ class RecallCommands:
             batch = uow.load(Batch, batch_id) if uow.exists(Batch, batch_id) else None
             if batch is None:
                 raise BadInputError(f"batch {batch_id!r} not found", field="batchId")
+            if kind == "RETURNED" and shipment is not None and uow.exists(Shipment, shipment):
+                _require_return_of(uow.load(Shipment, shipment), batch_id)
             if kind == "ALREADY_ADMINISTERED" and batch.administered_site_id is None:
                 raise RuleViolationError(
                     f"batch {batch_id!r} was not administered; account for it otherwise",
@@ -416,3 +418,17 @@ def _notifications(
         notification_record(recall_id, start + i, kind, site, due, patient, batch_ids)
         for i, (kind, site, patient, batch_ids) in enumerate(parties, start=1)
     ]
+
+
+def _require_return_of(shipment: Shipment, batch_id: str) -> None:
+    """A RETURNED action naming a shipment of the ledger names a controlled return carrying
+    the batch (dispatchShipment with isReturn). A shipment id the ledger does not know stays
+    what it was before returns were recorded: the consignment reference of a return made
+    outside the ledger."""
+    if not shipment.is_return or batch_id not in shipment.batch_ids:
+        raise RuleViolationError(
+            f"shipment {shipment.key!r} is not a return carrying batch {batch_id!r}",
+            batch_id=batch_id,
+            shipment_id=shipment.key,
+            rule="RECALL_RETURN_SHIPMENT",
+        )

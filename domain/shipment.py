@@ -17,19 +17,27 @@ class Shipment(LedgerAggregate):
 
     class Dispatched(LedgerAggregate.Event, LedgerCreated):
         """Version 2 names the containers carried (``batch/container``; none for batches
-        shipped whole)."""
+        shipped whole); version 3 marks a controlled return to the control or manufacturing
+        site."""
 
-        class_version = 2
+        class_version = 3
         batch_ids: tuple[str, ...]
         from_site_id: str
         to_site_id: str
         courier: str
         dispatched_at: datetime
         containers: tuple[str, ...] = ()
+        is_return: bool = False
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             state["containers"] = ()
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Version 3 says whether the shipment is a controlled return (issue 18, item 2);
+            none before it was."""
+            state["is_return"] = False
 
     class TemperatureExcursionRecorded(LedgerAggregate.Event):
         observed_at: datetime
@@ -60,7 +68,9 @@ class Shipment(LedgerAggregate):
         courier: str,
         dispatched_at: datetime,
         containers: tuple[str, ...] = (),
+        is_return: bool = False,
     ) -> None:
+        self.is_return = is_return
         self.batch_ids = batch_ids
         self.containers = containers
         self.from_site_id = from_site_id
@@ -81,6 +91,7 @@ class Shipment(LedgerAggregate):
         dispatched_at: datetime,
         occurred_at: datetime,
         containers: tuple[str, ...] = (),
+        is_return: bool = False,
         actor: str,
         actor_role: str,
     ) -> Shipment:
@@ -90,6 +101,7 @@ class Shipment(LedgerAggregate):
             id=cls.ledger_id(shipment_id),
             batch_ids=batch_ids,
             containers=containers,
+            is_return=is_return,
             from_site_id=from_site_id,
             to_site_id=to_site_id,
             courier=courier,

@@ -21,6 +21,12 @@ class Storage(LedgerAggregate):
         stored_from: datetime
 
     class Ended(LedgerAggregate.Event):
+        """Repeats what was stored where, so the end reads on its own (EPCIS)."""
+
+        batch_id: str
+        container_id: str | None
+        site_id: str
+        location: str
         stored_until: datetime
 
         def apply(self, storage: Storage) -> None:
@@ -79,4 +85,13 @@ class Storage(LedgerAggregate):
                 f"{self.key!r} ({self.stored_from.isoformat()})",
                 storage_id=self.key,
             )
-        self.trigger_event(self.Ended, stored_until=stored_until, occurred_at=stored_until, **actor)
+        self.trigger_event(
+            self.Ended,
+            batch_id=self.batch_id,
+            container_id=self.container_id,
+            site_id=self.site_id,
+            location=self.location,
+            stored_until=stored_until,
+            occurred_at=stored_until,
+            **actor,
+        )

@@ -26,6 +26,18 @@ chosen, is tabled in docs/epcis.md. In short:
     Shipment.Dispatched           ObjectEvent OBSERVE shipping         in_transit
     Shipment.Temperature...       ObjectEvent OBSERVE sensor_reporting in_transit (+ sensor data)
     Shipment.Received             ObjectEvent OBSERVE receiving        in_progress / damaged
+    Shipment.HandedOver           ObjectEvent OBSERVE transporting     in_transit (+ custodian)
+    Donation.Shipped,             ObjectEvent OBSERVE shipping         in_transit (the donation
+      MaterialLot.Transferred                                          or lot, source/destination)
+    Donation.TemperatureRecorded  ObjectEvent OBSERVE sensor_reporting in_transit (alarm only
+                                                                       outside the leg's range)
+    Donation.ShipmentReceived,    ObjectEvent OBSERVE receiving        in_progress / damaged
+      MaterialLot.TransferReceived
+    Storage.Started / Ended       ObjectEvent OBSERVE storing / departing (storage location)
+    Shipment.Dispatched (return)  ObjectEvent OBSERVE shipping         returned
+    Batch.ReturnQuarantined       ObjectEvent OBSERVE holding          non_sellable_other
+    Batch.ReturnAssessed          ObjectEvent OBSERVE inspecting       conformant (reuse) /
+                                                                       non_conformant (destroy)
 
 Every TransformationEvent of a batch carries the batch's URI as its transformationID: EPCIS reads
 all events sharing one transformationID as one transformation, so the donation and every lot used
@@ -380,11 +392,16 @@ def _dispatched(fact: Fact, p: dict[str, Any]) -> Event:
     return (
         _object(fact, p["dispatched_at"], _carried(p["batch_ids"], p.get("containers", ())))
         | _quantities(p.get("containers", ()))
-        | {"bizStep": "shipping", "disposition": "in_transit"}
+        # A controlled return ships with CBV's `returned` disposition (issue 18, item 2).
+        | {"bizStep": "shipping", "disposition": "returned" if p.get("is_return") else "in_transit"}
         | {"readPoint": {"id": site_uri(p["from_site_id"])}}
         | {"sourceList": _ends(p["from_site_id"], "source")}
         | {"destinationList": _ends(p["to_site_id"], "destination")}
-        | _extensions(shipment=urn("shipment", fact.key), courier=p["courier"])
+        | _extensions(
+            shipment=urn("shipment", fact.key),
+            courier=p["courier"],
+            isReturn=True if p.get("is_return") else None,
+        )
     )
 
 
@@ -426,6 +443,112 @@ def _received(fact: Fact, p: dict[str, Any], shipment: Shipment) -> Event:
     )
 
 
+# ------------------------------------------------------- custody (issue 18, item 2)
+
+
+def _leg_shipped(fact: Fact, p: dict[str, Any]) -> Event:
+    """A donation shipped from the collection site, or a lot transferred between sites."""
+    starting = fact.aggregate_type == "Donation"
+    epc = donation_uri(fact.key) if starting else lot_uri(fact.key)
+    leg = p["shipment_id"] if starting else p["transfer_id"]
+    return (
+        _object(fact, p["dispatched_at"], [epc])
+        | {"bizStep": "shipping", "disposition": "in_transit"}
+        | {"readPoint": {"id": site_uri(p["from_site_id"])}}
+        | {"sourceList": _ends(p["from_site_id"], "source")}
+        | {"destinationList": _ends(p["to_site_id"], "destination")}
+        | _extensions(
+            leg=urn("leg", f"{fact.key}/{leg}"),
+            courier=p["courier"],
+            minCelsius=p.get("min_celsius"),
+            maxCelsius=p.get("max_celsius"),
+        )
+    )
+
+
+def _leg_received(fact: Fact, p: dict[str, Any]) -> Event:
+    starting = fact.aggregate_type == "Donation"
+    epc = donation_uri(fact.key) if starting else lot_uri(fact.key)
+    leg = p["shipment_id"] if starting else p["transfer_id"]
+    acceptable = bool(p["condition_acceptable"])
+    return (
+        _object(fact, p["received_at"], [epc])
+        | {"bizStep": "receiving", "disposition": "in_progress" if acceptable else "damaged"}
+        | _at(p["site_id"])
+        | {"destinationList": _ends(p["site_id"], "destination")}
+        | _extensions(leg=urn("leg", f"{fact.key}/{leg}"), conditionAcceptable=acceptable)
+    )
+
+
+def _leg_temperature(fact: Fact, p: dict[str, Any]) -> Event:
+    start = datetime.fromisoformat(p["observed_at"])
+    end = start + timedelta(minutes=int(p["duration_minutes"]))
+    report: Event = {"type": "Temperature", "value": float(p["temperature_celsius"]), "uom": "CEL"}
+    if p["outside_range"]:
+        report["exception"] = "ALARM_CONDITION"
+    sensor = {
+        "sensorMetadata": {"time": _time(start), "startTime": _time(start), "endTime": _time(end)},
+        "sensorReport": [report],
+    }
+    return (
+        _object(fact, start, [donation_uri(fact.key)])
+        | {"bizStep": "sensor_reporting", "disposition": "in_transit"}
+        | {"sensorElementList": [sensor]}
+        | _extensions(
+            leg=urn("leg", f"{fact.key}/{p['shipment_id']}"),
+            durationMinutes=p["duration_minutes"],
+        )
+    )
+
+
+def _stored(fact: Fact, p: dict[str, Any]) -> Event:
+    """A storage period's start (bizStep storing) or end (departing the storage location)."""
+    started = fact.event_type == "Storage.Started"
+    epc = (
+        container_uri(f"{p['batch_id']}/{p['container_id']}")
+        if p.get("container_id")
+        else batch_uri(p["batch_id"])
+    )
+    return (
+        _object(fact, p["stored_from"] if started else p["stored_until"], [epc])
+        | {"bizStep": "storing" if started else "departing"}
+        | _at(p["site_id"])
+        | _extensions(storage=urn("storage", fact.key), storageLocation=p["location"])
+    )
+
+
+def _return_quarantined(fact: Fact, p: dict[str, Any]) -> Event:
+    return (
+        _object(fact, p["received_at"], [batch_uri(fact.key)])
+        | {"bizStep": "holding", "disposition": "non_sellable_other"}
+        | _at(p["site_id"])
+        | _extensions(returnShipment=urn("shipment", p["shipment_id"]))
+    )
+
+
+def _return_assessed(fact: Fact, p: dict[str, Any]) -> Event:
+    reuse = p["outcome"] == "RELEASE_FOR_REUSE"
+    return (
+        _object(fact, p["assessed_at"], [batch_uri(fact.key)])
+        | {"bizStep": "inspecting", "disposition": "conformant" if reuse else "non_conformant"}
+        | _extensions(returnOutcome=p["outcome"], reason=p["reason"])
+    )
+
+
+def _handed_over(fact: Fact, p: dict[str, Any], shipment: Shipment) -> Event:
+    where = p.get("custodian_site_id")
+    return (
+        _object(fact, p["handed_over_at"], _carried(shipment.batch_ids, shipment.containers))
+        | {"bizStep": "transporting", "disposition": "in_transit"}
+        | ({"readPoint": {"id": site_uri(where)}} if where else {})
+        | _extensions(
+            shipment=urn("shipment", fact.key),
+            custodian=p["custodian"],
+            custodianKind=p["custodian_kind"],
+        )
+    )
+
+
 Mapper = Callable[[Fact, dict[str, Any]], Event]
 
 MAPPERS: dict[str, Mapper] = {
@@ -445,11 +568,21 @@ MAPPERS: dict[str, Mapper] = {
     "Batch.ContainerAdministered": _administered,
     "Batch.ContainersFilled": _filled,
     "Shipment.Dispatched": _dispatched,
+    "Donation.Shipped": _leg_shipped,
+    "Donation.ShipmentReceived": _leg_received,
+    "Donation.TemperatureRecorded": _leg_temperature,
+    "MaterialLot.Transferred": _leg_shipped,
+    "MaterialLot.TransferReceived": _leg_received,
+    "Storage.Started": _stored,
+    "Storage.Ended": _stored,
+    "Batch.ReturnQuarantined": _return_quarantined,
+    "Batch.ReturnAssessed": _return_assessed,
 }
 # Events that name a shipment but not where it goes or what it carries.
 SHIPMENT_MAPPERS = {
     "Shipment.TemperatureExcursionRecorded": _excursion,
     "Shipment.Received": _received,
+    "Shipment.HandedOver": _handed_over,
 }
 
 

@@ -41,7 +41,7 @@ from projections.source_and_flow import SHIPMENTS
 from projections.sql import Sql, iso_utc
 
 PAGE = 2000
-MAPPED_TYPES = ("Donation", "MaterialLot", "Batch", "Shipment", "Recall")
+MAPPED_TYPES = ("Donation", "MaterialLot", "Batch", "Shipment", "Recall", "Storage")
 
 
 @dataclass(frozen=True)
@@ -186,6 +186,13 @@ def _aggregates_of(sql: Sql, position: int, reach: Reach | None, batch_ids: list
             found.update(f"MaterialLot:{lot}" for lot in payload.get("material_lots", ()))
             if row["event_type"] == "Batch.Dispatched":
                 found.add(f"Shipment:{payload['shipment_id']}")
+        # Its storage periods (projections/custody.py keeps which are the batch's).
+        for row in sql.all(
+            "SELECT DISTINCT leg_id FROM custody_timeline WHERE subject_kind = 'BATCH'"
+            " AND subject_id = ? AND kind = 'STORED' AND position <= ?",
+            (batch_id, position),
+        ):
+            found.add(f"Storage:{row['leg_id']}")
     return found
 
 

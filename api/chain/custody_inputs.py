@@ -103,3 +103,17 @@ class RecordStorageInput:
 class EndStorageInput:
     storage_id: strawberry.ID
     stored_until: datetime
+
+
+@strawberry.enum(description="the quality unit's decision on a product received back")
+class ReturnOutcome(Enum):
+    RELEASE_FOR_REUSE = "RELEASE_FOR_REUSE"
+    DESTROY = "DESTROY"
+
+
+@strawberry.input(description="the quality unit's assessment of a product received back")
+class AssessReturnInput:
+    batch_id: strawberry.ID
+    outcome: ReturnOutcome
+    reason: str
+    assessed_at: datetime

@@ -343,6 +343,12 @@ class DispatchShipmentInput:
         "of whose containers is named ships every container it has left at fromSiteId (a "
         "batch never filled ships whole, as before)",
     )
+    is_return: bool | None = strawberry.field(
+        default=None,
+        description="a controlled return to each batch's control or manufacturing site: the "
+        "one dispatch a recalled or held batch may have; received, it is quarantined until the "
+        "quality unit's assessReturn",
+    )
 
 
 @strawberry.input

@@ -221,6 +221,15 @@ class ChainMutations:
         },
         description="Lay down a working cell bank from one vial of a master bank.",
     )
+    assess_return = command(
+        CustodyCommands.assess_return,
+        input=ci.AssessReturnInput,
+        roles=(QUALITY_PERSON,),
+        targets={"batch_id": signed_by_control_site},
+        description="The quality unit's assessment of a product received back on a return "
+        "shipment: RELEASE_FOR_REUSE (it may be dispatched again; never a recalled one) or "
+        "DESTROY (destroyed with the assessment).",
+    )
     start_batch = command(
         BatchCommands.start_batch,
         input=i.StartBatchInput,

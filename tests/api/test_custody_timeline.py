@@ -32,6 +32,7 @@ from tests.api.chain_documents import (
 from tests.api.client import GraphQL
 from tests.api.test_custody import RECEIVE, SHIP, TEMPERATURE, received, refused, shipment
 from tests.api.test_use_time_gates import caller
+from tests.epcis import events, violations
 from tests.integration.test_projections import dump
 
 BATCH = "CART-45000"
@@ -227,3 +228,41 @@ async def test_a_rebuild_writes_exactly_the_custody_rows_written_live(
 
 async def run_custody(gql: GraphQL, field: str, input_type: str, input: dict[str, Any]) -> None:
     await gql.data(document(field, input_type), {"input": input})
+
+
+EPCIS = "query ($scope: EpcisScopeInput!) { epcisDocument(scope: $scope) }"
+
+
+async def test_custody_legs_and_storage_are_epcis_object_events_gs1_accepts(
+    gql: GraphQL, service: Regentrace
+) -> None:
+    t = Timeline.ending_weeks_ago()
+    await story(gql, t)
+    document = (await gql.data(EPCIS, {"scope": {"batchId": BATCH}}))["epcisDocument"]
+    assert violations(document) == []
+    steps = [
+        (e["type"], e.get("bizStep"), e["epcList"][0])
+        for e in events(document)
+        if e["type"] == "ObjectEvent"
+    ]
+    batch_uri, donation_uri = "urn:regentrace:batch:CART-45000", "urn:regentrace:din:A999921123456"
+    for expected in (
+        ("ObjectEvent", "shipping", donation_uri),
+        ("ObjectEvent", "sensor_reporting", donation_uri),
+        ("ObjectEvent", "receiving", donation_uri),
+        ("ObjectEvent", "storing", batch_uri),
+        ("ObjectEvent", "departing", batch_uri),
+        ("ObjectEvent", "transporting", batch_uri),
+    ):
+        assert expected in steps, expected
+    handed = [e for e in events(document) if e.get("bizStep") == "transporting"]
+    assert [e["regentrace:custodian"] for e in handed] == ["EVA Air Cargo, TPE", "QC hub"]
+    assert handed[1]["readPoint"] == {"id": "urn:regentrace:site:TW-LAB-QC"}
+    stored = [e for e in events(document) if e.get("bizStep") == "storing"]
+    assert [e["regentrace:storageLocation"] for e in stored] == [
+        "LN2 tank 2, rack 4, box 7",
+        "Pharmacy LN2 vapour tank A",
+    ]
+    # The reading within the leg's range is data, not an alarm.
+    [reading] = [e for e in events(document) if e.get("bizStep") == "sensor_reporting"]
+    assert "exception" not in reading["sensorElementList"][0]["sensorReport"][0]
