@@ -207,6 +207,18 @@ def _apply(w: World, s: Stored) -> None:
         }
         _edge(w, s, 0, "DONOR", e.donor_code, "DONATION", key, e.acquired_at)
         _edge(w, s, 1, "SITE", e.site_id, "DONATION", key, e.acquired_at)
+    elif kind == "Batch.Pooled":
+        for seq, donation_id in enumerate(e.donation_ids):
+            _edge(w, s, seq, "DONATION", donation_id, "BATCH", key, e.pooled_at)
+            w.batches[key]["involved"].add(w.donations[donation_id]["site_id"])
+    elif kind == "CellBank.Banked":
+        seq = 0
+        if e.parent_bank_id is None:
+            _edge(w, s, 0, "DONATION", e.donation_id, "CELL_BANK", key, e.banked_at)
+            seq = 1
+        _edge(w, s, seq, "SITE", e.site_id, "CELL_BANK", key, e.banked_at)
+    elif kind == "CellBank.VialsTaken":
+        _edge(w, s, 0, "CELL_BANK", key, e.for_kind, e.for_id, e.taken_at)
     elif kind == "MaterialLot.Received":
         w.lots[key] = {"status": "QUARANTINED", "site_id": e.site_id}
     elif kind in ("MaterialLot.Released", "MaterialLot.Rejected"):
