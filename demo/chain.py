@@ -737,3 +737,4 @@ def _recalls(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
     )
     # Carried out: the first to closure, the others left open (demo/recalls.py).
     yield from recall_story.steps(app)
+    yield from custody_story.controlled_return(app)

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.application import TraceabilityLedger
-from domain.shared import Principal
+from domain.shared import Principal, utcnow
 
 # The patient whose chain the story follows (plan 0 of demo/chain.py).
 FIRST = 0
@@ -164,4 +164,32 @@ def after_receipt(
             received + timedelta(days=2, hours=3),
             True,
         ),
+    )
+
+
+RETURNED_BATCH = "MSC-31001"
+
+
+def controlled_return(app: TraceabilityLedger) -> Iterator[tuple[str, Step]]:
+    """MSC-31001, recalled on its donor's look-back (RCL-2026-002), goes back from the Hsinchu
+    unit to its control site as a controlled return and waits there in quarantine for the
+    quality unit's assessment (none yet: the look-back review is open). Business times are
+    stated when the steps run, after the recall they follow."""
+    shipment = f"RET-{RETURNED_BATCH}"
+    yield (
+        f"{shipment}: return dispatched to {CONTROL}",
+        lambda: app.distribution.dispatch_shipment(
+            COURIER,
+            shipment,
+            [RETURNED_BATCH],
+            "TW-MU-HSINCHU",
+            CONTROL,
+            "CryoLogistics (LN2 dry shipper)",
+            utcnow(),
+            is_return=True,
+        ),
+    )
+    yield (
+        f"{shipment}: received into quarantine",
+        lambda: app.distribution.receive_shipment(OPERATOR, shipment, utcnow(), True),
     )

@@ -16,6 +16,7 @@ import pytest
 
 from api.export import records, write_csv
 from demo import containers as split_story
+from demo import custody as custody_story
 from demo import genealogy
 from demo.network import CONTROL, EU_CENTRAL, UK_CONTROL, seed
 from domain import holds
@@ -193,8 +194,12 @@ def test_the_msc_batches_are_marked_after_their_donor_eligibility_was_revoked(se
     # Those of demo/genealogy.py (a pool, a cell bank) are only started.
     started = {genealogy.BATCH, genealogy.BANKED}
     assert {b.status for b in msc if b.batch_id in started} == {"IN_PROCESS"}
-    released = {b.status for b in msc if b.batch_id not in started | {split_story.BATCH}}
+    # One of the recalled batches went back to its control site as a controlled return.
+    returned = custody_story.RETURNED_BATCH
+    left = started | {split_story.BATCH, returned}
+    released = {b.status for b in msc if b.batch_id not in left}
     assert released == {"RELEASED"}
+    assert {b.status for b in msc if b.batch_id == returned} == {"DISTRIBUTED"}
     donors = {b.donor_code for b in msc}
     assert len(donors) == 1
     revoked = [
