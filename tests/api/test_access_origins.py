@@ -14,10 +14,12 @@ from api.auth.keys import ApiKeys
 from api.auth.roles import ROLES as ROLE_TABLE
 from api.views.types import TraceNodeKind
 from domain.batch import Batch
+from domain.cell_bank import CellBank
 from domain.recall import Recall
 from tests.api.access import (
     A_HOSPITAL,
     A_SPOKE,
+    B_HOSPITAL,
     B_NL_SPOKE,
     B_SPOKE,
     EPCIS,
@@ -42,6 +44,7 @@ ORIGINS = {
     "PATIENT": ("PT-A1", "PT-B1", "PT-NONE"),
     "ADVERSE_EVENT": ("AE-A1", "AE-B1", "AE-NONE"),
     "CONTAINER": ("A2/BAG-1", "B3/BAG-1", "A2/BAG-NONE"),  # A2 and B3 filled by ``filled``
+    "CELL_BANK": ("MCB-A", "MCB-B", "MCB-NONE"),  # banked by ``filled``
 }
 KINDS = tuple(ORIGINS)
 DIRECTIONS = ("FORWARD", "BACKWARD", "BOTH")
@@ -78,8 +81,9 @@ def without(body: dict[str, Any], name: str) -> str:
 
 @pytest.fixture(autouse=True)
 def filled(partners: Partners) -> None:
-    """A2 and B3, in process, filled into one bag each (once per ledger): the CONTAINER origins
-    (not B2: A's laboratory tested it, so it is within A's reach)."""
+    """The CONTAINER and CELL_BANK origins (once per ledger): A2 and B3, in process, filled into
+    one bag each (not B2: A's laboratory tested it, so it is within A's reach), and a master
+    cell bank of each organisation."""
     for batch, spoke in (("A2", A_SPOKE), ("B3", B_NL_SPOKE)):
         if not partners.app.repository.get(Batch.ledger_id(batch)).containers:
             bag = {"container_id": "BAG-1", "kind": "BAG", "volume_ml": 70.0}
@@ -91,6 +95,34 @@ def filled(partners: Partners) -> None:
                 partners.h(10.5),
                 [bag],
             )
+    for bank, code, n, hospital, spoke in (
+        ("MCB-A", "DNR-A9", 109, A_HOSPITAL, A_SPOKE),
+        ("MCB-B", "DNR-B9", 209, B_HOSPITAL, B_NL_SPOKE),
+    ):
+        if not partners.app.exists(CellBank, bank):
+            _master_bank(partners, bank, code, n, hospital, spoke)
+
+
+def _master_bank(p: Partners, bank: str, code: str, n: int, hospital: str, spoke: str) -> None:
+    """An eligible donor's bone marrow, banked as a master cell bank at ``spoke``."""
+    p.run(p.app.donors.register_donor, code, None, hospital)
+    p.run(p.app.donors.record_consent, code, f"ICF-{code}", p.h(4))
+    screening = [
+        {"test": t, "result": "non-reactive", "reactive": False}
+        for t in ("HIV", "HBV", "HCV", "HTLV", "SYPHILIS")
+    ]
+    p.run(p.app.donors.determine_eligibility, code, "ELIGIBLE", "CRIT-2025.1", screening, p.h(5))
+    p.run(
+        p.app.donors.record_donation,
+        din(n),
+        code,
+        "ALLOGENEIC",
+        hospital,
+        "Bone marrow aspirate",
+        p.h(6),
+        source_tissue="BONE_MARROW",
+    )
+    p.run(p.app.cell_banks.bank_master_cells, bank, din(n), 2, 5, spoke, p.h(7))
 
 
 @pytest.fixture
