@@ -351,7 +351,8 @@ class Batch(LedgerAggregate):
 
     class PhysicianNotificationAcknowledged(LedgerAggregate.Event):
         """The administering institution told the treating physician of holds raised after
-        the administration."""
+        the administration (each site that gave the batch or a container of it tells its own
+        patients' physicians)."""
 
         keys: tuple[str, ...]
         site_id: str
@@ -359,7 +360,8 @@ class Batch(LedgerAggregate):
         note: str | None
 
         def apply(self, batch: Batch) -> None:
-            batch.acknowledged.update(self.keys)
+            for key in self.keys:
+                batch.acknowledged.setdefault(key, set()).add(self.site_id)
 
     def __init__(
         self,
@@ -397,7 +399,8 @@ class Batch(LedgerAggregate):
         self.administered_site_id: str | None = None
         self.expires_at: datetime | None = None  # frozen at release
         self.lifted: dict[str, datetime] = {}  # hold key -> when it was lifted
-        self.acknowledged: set[str] = set()  # hold keys the physician was told of
+        # hold key -> the administering sites that told their patients' physicians of it
+        self.acknowledged: dict[str, set[str]] = {}
         self.containers: dict[str, Container] = {}  # filled units, in the order filled
         self.administered_patients: set[str] = set()
         self.given_at_sites: set[str] = set()  # where the batch or any container was given

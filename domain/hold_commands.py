@@ -85,9 +85,17 @@ class HoldCommands:
                         batch_id=batch.key,
                         hold_key=key,
                     )
+            site = site_id or batch.administered_site_id or min(batch.given_at_sites, default="")
+            told = sorted(k for k in keys if site in batch.acknowledged.get(k, set()))
+            if told:
+                raise RuleViolationError(
+                    f"{site!r} already acknowledged {', '.join(told)} for batch {batch.key!r}",
+                    batch_id=batch.key,
+                    hold_key=told[0],
+                )
             batch.acknowledge_notification(
                 keys,
-                site_id or batch.administered_site_id or min(batch.given_at_sites, default=""),
+                site,
                 acknowledged_at,
                 note=note,
                 **actor(principal),

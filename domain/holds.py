@@ -89,6 +89,7 @@ class BatchHolds:
     batch_id: str
     raised: tuple[HoldReason, ...]
     lifted: dict[str, datetime]
+    # The duties every site that gave the batch (or a container of it) has acknowledged.
     acknowledged: frozenset[str]
     administered_recorded_at: datetime | None
 
@@ -131,7 +132,9 @@ def batch_holds(uow: UnitOfWork, batch: Batch, at: datetime) -> BatchHolds:
         batch_id=batch.key,
         raised=tuple(sorted(found.values(), key=lambda r: (r.recorded_at, r.key))),
         lifted=dict(batch.lifted),
-        acknowledged=frozenset(batch.acknowledged),
+        acknowledged=frozenset(
+            k for k, sites in batch.acknowledged.items() if batch.given_at_sites <= sites
+        ),
         administered_recorded_at=min(given, default=None),
     )
 

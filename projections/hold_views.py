@@ -170,7 +170,8 @@ class NotificationView:
 UNACKNOWLEDGED = """EXISTS (SELECT 1 FROM physician_notifications o
 WHERE o.batch_id = n.batch_id AND o.position <= ? AND NOT EXISTS (
 SELECT 1 FROM physician_acknowledgements k
-WHERE k.batch_id = o.batch_id AND k.hold_key = o.hold_key AND k.position <= ?))"""
+WHERE k.batch_id = o.batch_id AND k.hold_key = o.hold_key AND k.site_id = o.site_id
+AND k.position <= ?))"""
 
 
 def find_notifications(
@@ -224,9 +225,9 @@ def _notifications(
         if site_id is None or row["site_id"] == site_id:
             duties.setdefault((row["batch_id"], row["patient_code"]), []).append(row)
     acks = {
-        (r["batch_id"], r["hold_key"]): r
+        (r["batch_id"], r["hold_key"], r["site_id"]): r
         for r in sql.all(
-            "SELECT batch_id, hold_key, acknowledged_at, acknowledged_by, position FROM"
+            "SELECT batch_id, hold_key, site_id, acknowledged_at, acknowledged_by, position FROM"
             f" physician_acknowledgements WHERE position <= ? AND batch_id IN ({marks})",
             (position, *ids),
         )
@@ -234,8 +235,9 @@ def _notifications(
     return [_duty(duties[k], acks) for k in sorted(duties)]
 
 
-def _duty(rows: list[dict[str, Any]], acks: dict[tuple[str, str], Any]) -> NotificationView:
-    answered = [acks.get((r["batch_id"], r["hold_key"])) for r in rows]
+def _duty(rows: list[dict[str, Any]], acks: dict[tuple[str, str, str], Any]) -> NotificationView:
+    """A patient's duty: answered by the site that gave the patient the batch or container."""
+    answered = [acks.get((r["batch_id"], r["hold_key"], r["site_id"])) for r in rows]
     waiting = [r for r, ack in zip(rows, answered, strict=True) if ack is None]
     last = max((a for a in answered if a), key=lambda a: a["position"], default=None)
     done = not waiting and last is not None

@@ -11,7 +11,15 @@ from typing import Any
 
 from projections import rebuild
 from projections.epcis import batch_uri, donation_uri
-from tests.api.chain_documents import CONTROL, HOSPITAL, SPOKE, Timeline, qc_input, run
+from tests.api.chain_documents import (
+    CONTROL,
+    HOSPITAL,
+    SPOKE,
+    Timeline,
+    qc_input,
+    run,
+    site_input,
+)
 from tests.api.chain_documents import refused as refused_with
 from tests.api.client import GraphQL
 from tests.api.test_containers import (
@@ -21,6 +29,7 @@ from tests.api.test_containers import (
     TRACE,
     allogeneic,
     given,
+    shipment,
     shipped,
 )
 from tests.conftest import ledger_size
@@ -184,6 +193,8 @@ async def test_a_pooled_batch_is_traced_to_every_donation_and_held_by_any_donors
 
 # ------------------------------------------------------------------------------ split batches
 
+SECOND_HOSPITAL = "TW-MI-CGMH"
+
 
 async def split_and_partly_given(gql: GraphQL, t: Timeline) -> None:
     """MSC's vials V-1 and V-2 given to two patients at the hospital; V-3 kept at the spoke."""
@@ -224,6 +235,56 @@ async def test_a_hold_after_some_containers_were_given_tells_each_patients_physi
     await send(gql, "acknowledgePhysicianNotification", ack | {"siteId": HOSPITAL})
     duties = (await gql.data(DUTIES))["physicianNotifications"]["nodes"]
     assert [d["open"] for d in duties] == [False, False]
+
+
+async def test_each_administering_site_acknowledges_its_own_patients_physicians(
+    gql: GraphQL, service: Any
+) -> None:
+    """V-1 given at the hospital, V-3 at a second institution: one site's acknowledgement
+    leaves the other's patient's duty open, in the domain and in the view."""
+    t = Timeline.ending_weeks_ago()
+    await split_and_partly_given(gql, t)
+    await run(gql, "registerSite", site_input(SECOND_HOSPITAL, "MEDICAL_INSTITUTION", t))
+    activation = {"siteId": SECOND_HOSPITAL, "reason": "qualified", "effectiveAt": t(-58)}
+    await run(gql, "activateSite", activation)
+    await send(
+        gql,
+        "dispatchShipment",
+        shipment("SHP-MSC-2", MSC, t, "V-3", toSiteId=SECOND_HOSPITAL),
+    )
+    received = {"shipmentId": "SHP-MSC-2", "receivedAt": t(-9.5), "conditionAcceptable": True}
+    await send(gql, "receiveShipment", received)
+    await send(gql, "recordAdministration", given(MSC, "V-3", "PT-4203", t, siteId=SECOND_HOSPITAL))
+    await send(gql, "revokeEligibility", {"donorCode": "DNR-0042", "reason": "look-back"})
+    (hold,) = (await holds(gql, MSC))["holds"]
+
+    ack = {"batchId": MSC, "holdKeys": [hold["key"]], "acknowledgedAt": t(-1)}
+    await send(gql, "acknowledgePhysicianNotification", ack | {"siteId": HOSPITAL})
+    duties = (await gql.data(DUTIES))["physicianNotifications"]["nodes"]
+    assert [(d["patientCode"], d["siteId"], d["open"]) for d in duties] == [
+        ("PT-4201", HOSPITAL, False),
+        ("PT-4202", HOSPITAL, False),
+        ("PT-4203", SECOND_HOSPITAL, True),
+    ]
+    # The hospital cannot answer twice, nor for the other institution's patient.
+    assert "already acknowledged" in await refused(
+        gql,
+        service,
+        "acknowledgePhysicianNotification",
+        ack | {"siteId": HOSPITAL},
+        "RULE_VIOLATION",
+    )
+
+    await send(gql, "acknowledgePhysicianNotification", ack | {"siteId": SECOND_HOSPITAL})
+    duties = (await gql.data(DUTIES))["physicianNotifications"]["nodes"]
+    assert [d["open"] for d in duties] == [False, False, False]
+    assert "is not an open notify-the-physician duty" in await refused(
+        gql,
+        service,
+        "acknowledgePhysicianNotification",
+        ack | {"siteId": HOSPITAL},
+        "RULE_VIOLATION",
+    )
 
 
 async def test_records_name_the_patient_each_container_was_used_on(
