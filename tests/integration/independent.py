@@ -299,10 +299,10 @@ def _apply(w: World, s: Stored) -> None:
         batch = w.batches[key]
         batch["status"] = "ADMINISTERED"
         batch["location"] = e.site_id
-        # A batch split into containers ends with its last container; the record names the
-        # batch's patient (each container's patient is in the lineage).
-        patient = batch["patient_code"] if e.container_id else e.patient_code
-        batch["disposition"] = ("ADMINISTERED", e.site_id, e.administered_at, patient)
+        # A batch split into containers ends with its last container; the record's final
+        # disposition names the patient given it (each container's patient is in the record's
+        # containers and in the lineage).
+        batch["disposition"] = ("ADMINISTERED", e.site_id, e.administered_at, e.patient_code)
         batch["involved"].add(e.site_id)
         _given(w, s, key, e)
     elif kind == "Batch.ContainerAdministered":
