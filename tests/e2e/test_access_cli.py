@@ -5,6 +5,7 @@ recall investigator, each seeing exactly its part of the demo ledger."""
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,10 +152,13 @@ def test_each_credential_set_up_by_the_cli_sees_exactly_its_part(regentrace: Cli
     assert refused["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
-def test_a_revoked_key_is_refused_at_once(regentrace: Cli, tmp_path: Path):
+def test_a_key_revoked_by_the_command_is_refused_at_once_without_the_key_cache(
+    regentrace: Cli, tmp_path: Path
+):
     assert regentrace("migrate").returncode == 0
     token = issue(regentrace, "--name", "ops", "--role", "administrator")
-    with start(regentrace.database_url, tmp_path, dev_principal_enabled="false") as server:
+    uncached = {"dev_principal_enabled": "false", "api_key_cache_seconds": "0"}
+    with start(regentrace.database_url, tmp_path, **uncached) as server:
         before = ask(server, token, "{ sites { id } }")
         assert regentrace("apikey", "revoke", "ops").returncode == 0
         after = ask(server, token, "{ sites { id } }")
@@ -164,6 +168,28 @@ def test_a_revoked_key_is_refused_at_once(regentrace: Cli, tmp_path: Path):
     assert after["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert "revoked" in listing.stdout
     assert token not in listing.stdout + listing.stderr
+
+
+def test_a_key_revoked_by_the_command_is_refused_once_its_cached_copy_is_too_old(
+    regentrace: Cli, tmp_path: Path
+):
+    """The serving process trusts a key's row for REGENTRACE_API_KEY_CACHE_SECONDS; a revocation
+    by another process (the command) is honoured once that bound has passed (the exact bound is
+    tested with a hand-set clock in tests/api/test_api_key_cache.py)."""
+    assert regentrace("migrate").returncode == 0
+    token = issue(regentrace, "--name", "ops", "--role", "administrator")
+    cached = {"dev_principal_enabled": "false", "api_key_cache_seconds": "1"}
+    with start(regentrace.database_url, tmp_path, **cached) as server:
+        assert ask(server, token, "{ sites { id } }") == {"data": {"sites": []}}
+        assert regentrace("apikey", "revoke", "ops").returncode == 0
+        answers = []
+        for _ in range(100):  # at most about 20 s, far beyond the 1 s bound
+            answers.append(ask(server, token, "{ sites { id } }"))
+            if "errors" in answers[-1]:
+                break
+            time.sleep(0.2)
+
+    assert answers[-1]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", answers[-1]
 
 
 def test_a_key_is_refused_a_scope_its_role_cannot_have(regentrace: Cli):
