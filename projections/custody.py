@@ -33,7 +33,7 @@ COLUMNS = (
     "subject_id",
     "container_id",
     "kind",
-    "at",
+    "occurred_at",
     "site_id",
     "to_site_id",
     "custodian",
@@ -49,7 +49,7 @@ class CustodyEntry:
     subject_id: str
     container_id: str | None
     kind: str  # DISPATCHED, HANDED_OVER, TEMPERATURE, RECEIVED, STORED, STORAGE_ENDED
-    at: datetime
+    occurred_at: datetime
     site_id: str | None
     to_site_id: str | None
     custodian: str | None
@@ -110,7 +110,7 @@ def _dispatched(sql: Sql, a: Appended) -> None:
                 subject_id=batch_id,
                 container_id=container_id,
                 kind="DISPATCHED",
-                at=e.dispatched_at,
+                occurred_at=e.dispatched_at,
                 site_id=e.from_site_id,
                 to_site_id=e.to_site_id,
                 custodian=e.courier,
@@ -141,7 +141,7 @@ def _shipment_follow_up(sql: Sql, a: Appended) -> None:
             subject_id=leg["subject_id"],
             container_id=leg["container_id"],
             kind=kind,
-            at=at,
+            occurred_at=at,
             leg_id=_key(a),
             **(values | where),
         )
@@ -158,7 +158,7 @@ def _stored(sql: Sql, a: Appended) -> None:
         subject_id=e.batch_id,
         container_id=e.container_id,
         kind="STORED",
-        at=e.stored_from,
+        occurred_at=e.stored_from,
         site_id=e.site_id,
         location=e.location,
         leg_id=_key(a),
@@ -177,7 +177,7 @@ def _storage_ended(sql: Sql, a: Appended) -> None:
             subject_id=period["subject_id"],
             container_id=period["container_id"],
             kind="STORAGE_ENDED",
-            at=e.stored_until,
+            occurred_at=e.stored_until,
             site_id=period["site_id"],
             location=period["location"],
             leg_id=_key(a),
@@ -203,7 +203,7 @@ def _moved(sql: Sql, a: Appended) -> None:
         subject_kind=subject,
         subject_id=_key(a),
         kind="DISPATCHED",
-        at=e.dispatched_at,
+        occurred_at=e.dispatched_at,
         site_id=e.from_site_id,
         to_site_id=e.to_site_id,
         custodian=e.courier,
@@ -232,7 +232,7 @@ def _arrived(sql: Sql, a: Appended) -> None:
         subject_kind=subject,
         subject_id=_key(a),
         kind="RECEIVED",
-        at=e.received_at,
+        occurred_at=e.received_at,
         site_id=to_site,
         leg_id=leg,
         detail="acceptable" if e.condition_acceptable else "not acceptable",
@@ -250,7 +250,7 @@ def _temperature(sql: Sql, a: Appended) -> None:
         subject_kind="DONATION",
         subject_id=_key(a),
         kind="TEMPERATURE",
-        at=e.observed_at,
+        occurred_at=e.observed_at,
         leg_id=e.shipment_id,
         detail=f"{e.temperature_celsius:g} °C for {e.duration_minutes} min, {verdict}",
     )
@@ -313,9 +313,8 @@ def custody_timeline(
         rows = [r for r in rows if r["container_id"] in (None, container_id)]
     entries = [
         CustodyEntry(
-            **{c: r[c] for c in COLUMNS if c not in ("seq", "at")},
-            at=datetime.fromisoformat(r["at"]) if isinstance(r["at"], str) else r["at"],
+            **{c: r[c] for c in COLUMNS if c != "seq"},
         )
         for r in rows
     ]
-    return sorted(entries, key=lambda x: (x.at, x.position))
+    return sorted(entries, key=lambda x: (x.occurred_at, x.position))

@@ -356,6 +356,15 @@ class SourceAndFlowView:
         b = self.batch
         return b.patient_code if b.disposition_kind == "ADMINISTERED" else None
 
+    @property
+    def final_patient(self) -> str | None:
+        """The patient named by the final disposition: the one given the last container of a
+        split batch, else the batch's own patient; ``None`` unless the batch was administered."""
+        b = self.batch
+        if b.disposition_kind != "ADMINISTERED":
+            return None
+        return self.uses[-1].patient_code if self.uses else b.patient_code
+
     # The records an inspector files (issue 18): by licence number, in the jurisdiction's days.
 
     @property

@@ -55,7 +55,7 @@ class CustodyEntry:
             subject_id=strawberry.ID(e.subject_id),
             container_id=strawberry.ID(e.container_id) if e.container_id else None,
             kind=e.kind,
-            at=e.at,
+            at=e.occurred_at,
             site_id=strawberry.ID(e.site_id) if e.site_id else None,
             to_site_id=strawberry.ID(e.to_site_id) if e.to_site_id else None,
             custodian=e.custodian,

@@ -497,8 +497,7 @@ def projected(view: Any) -> dict[str, Any]:
         )
     disposition = None
     if b.disposition_kind is not None:
-        patient = b.patient_code if b.disposition_kind == "ADMINISTERED" else None
-        disposition = (b.disposition_kind, b.disposition_site, b.disposition_at, patient)
+        disposition = (b.disposition_kind, b.disposition_site, b.disposition_at, view.final_patient)
     return {
         "batch_id": b.batch_id,
         "product": b.product,
