@@ -1,14 +1,27 @@
 """Measure regentrace on this machine, side by side with what it is built on.
 
-    python -m bench.run [--scale small|medium|default|10x] [--database sqlite,postgresql] [--reuse]
+    python -m bench.run [--scale small|medium|default|10x] [--database sqlite,postgresql]
+                        [--reuse] [--part K/N] [--group N] [--build-only] [--measure-generator]
 
-Builds a ledger through the application (bench/generate.py) in a database of its own per scale (a
-file under var/bench, or the PostgreSQL database ``regentrace_bench_<scale>``; ``--reuse`` keeps
-one built earlier), then measures: raw INSERT + COMMIT and the event-sourcing library alone
-(bench/baselines.py); commands and reads over HTTP to a ``regentrace serve`` process (bench/
-server.py, bench/reads.py), recall traces next to recursive SQL; verify, rebuild and replay; peak
-memory. Writes bench/results.json (figures per scale) and bench/RESULTS.md (bench/report.py).
-Progress goes to stderr.
+Builds a ledger through the application (bench/generate.py: its commands in group commits of
+``--group`` commands) in a database of its own per scale (a file under var/bench, or the
+PostgreSQL database ``regentrace_bench_<scale>``; ``--reuse`` keeps one built earlier), then
+measures: raw INSERT + COMMIT and the event-sourcing library alone (bench/baselines.py); commands
+and reads over HTTP to a ``regentrace serve`` process (bench/server.py, bench/reads.py), recall
+traces next to recursive SQL; verify, rebuild and replay; peak memory. Writes bench/results.json
+(figures per scale) and bench/RESULTS.md (bench/report.py). Progress goes to stderr.
+
+A build is resumable: it lands whole batches, one transaction at a time, so a build stopped by
+``--part K/N`` (build up to K/N of the batches, then stop) or interrupted (Ctrl-C, a killed
+process) is continued by ``--reuse`` or the next ``--part``, from its first batch not stored.
+The 10x scale (about 10 million events) in two parts, each under an hour on SQLite:
+
+    python -m bench.run --scale 10x --database sqlite --part 1/2    # builds half, stops
+    python -m bench.run --scale 10x --database sqlite --reuse       # builds the rest, measures
+
+(``make bench SCALE=10x PART=1/2``, then ``make bench SCALE=10x REUSE=1``.)
+``--measure-generator`` measures only the generator at ``--scale``: the ledger built once with one
+command per transaction and once with group commits, each in a scratch database.
 """
 
 from __future__ import annotations
@@ -20,6 +33,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,43 +112,187 @@ def built_file(dialect: str, scale: str) -> Path:
     return WORK / f"built-{dialect}-{scale}.json"
 
 
-def ledger(dialect: str, scale: str, reuse: bool, result: dict[str, Any]) -> tuple[str, Any]:
-    """The ledger to measure: the one built earlier at this scale if asked and there, else a
-    new one built through the application's commands."""
-    if reuse and built_file(dialect, scale).exists():
+def building_file(dialect: str, scale: str) -> Path:
+    """An unfinished build (its group size, seconds spent so far, parts run): there while a
+    build at this scale has not finished, so that --reuse or --part continues it."""
+    return WORK / f"building-{dialect}-{scale}.json"
+
+
+def ledger(dialect: str, args: argparse.Namespace, result: dict[str, Any]) -> tuple[str, Any]:
+    """The ledger to measure: the one built earlier at this scale if asked and there, else one
+    built (or an unfinished one continued) through the application's commands. Answers the
+    ledger's URL and what was built; ``built["complete"]`` is False after a part of a build."""
+    scale, part = args.scale, args.part
+    url, done, unfinished = (
+        database_url(dialect, scale),
+        built_file(dialect, scale),
+        building_file(dialect, scale),
+    )
+    carry_on = unfinished.exists() and (args.reuse or part is not None)
+    if not carry_on and done.exists() and (args.reuse or (part is not None and part[0] > 1)):
         say(f"{dialect}: reusing the ledger built earlier at scale {scale}")
-        kept = json.loads(built_file(dialect, scale).read_text())
+        kept = json.loads(done.read_text())
         result["generate"] = kept["generate"]
-        url = database_url(dialect, scale)
         migrate(Settings(database_url=url, _env_file=None).database)  # any added since the build
         return url, kept["built"]
-    url = fresh_database(dialect, scale)
+    if not carry_on and part is not None and part[0] > 1:
+        raise SystemExit(
+            f"bench: {dialect}: no unfinished build at scale {scale} to continue with part "
+            f"{part[0]}/{part[1]}; start with --part 1/{part[1]}"
+        )
+    if carry_on:
+        state = json.loads(unfinished.read_text())
+        say(f"{dialect}: continuing the unfinished build at scale {scale}")
+    else:
+        fresh_database(dialect, scale)
+        done.unlink(missing_ok=True)
+        state = {"seconds": 0.0, "parts": 0}
+        if args.group > 0:  # single commands may leave a batch half stored: not resumable
+            unfinished.write_text(json.dumps(state))
     settings = Settings(database_url=url, _env_file=None)
     migrate(settings.database)
     durable_commits(url, False)
     service = Regentrace(settings)
-    started = time.perf_counter()
-    built = generate.build(
-        service.app,
-        SCALES[scale],
-        progress=lambda d, t: say(f"{dialect}: generating, batch {d:,}/{t:,}"),
-    )
-    elapsed = time.perf_counter() - started
-    head = service.app.head_position()
-    service.close()
-    durable_commits(url, True)
+    total = generate.batch_total(SCALES[scale])
+    until = None if part is None else total * part[0] // part[1]
+    progress = Progress(dialect, service.app.head_position, state, unfinished)
+    try:
+        built = generate.build(
+            service.app,
+            SCALES[scale],
+            progress=progress,
+            group=args.group,
+            resume=carry_on,
+            until=until,
+        )
+        head = service.app.head_position()
+    finally:
+        progress.save(parts=1)
+        service.close()
+        durable_commits(url, True)
+    seconds = float(state["seconds"])
+    if not built["complete"]:
+        say(
+            f"{dialect}: part {part[0] if part else '?'}: {head:,} events stored so far, "
+            f"{seconds:,.0f} s of building; continue with --reuse or the next --part"
+        )
+        return url, built
     result["generate"] = {
         "events": head,
-        "seconds": round(elapsed, 1),
-        "events_per_s": round(head / elapsed),
-        "note": "commands through the application, one process, no HTTP, cache trusted"
+        "seconds": round(seconds, 1),
+        "events_per_s": round(head / seconds),
+        "group": args.group,
+        "parts": state["parts"],
+        "note": "commands through the application, one process, no HTTP, cache trusted, "
+        + (f"group commits of {args.group}+ commands" if args.group else "one per transaction")
         + ("" if dialect == "sqlite" else ", synchronous_commit off"),
     }
-    say(f"{dialect}: {head:,} events in {elapsed:.1f}s")
-    built_file(dialect, scale).write_text(
-        json.dumps({"generate": result["generate"], "built": built})
-    )
+    say(f"{dialect}: {head:,} events in {seconds:.1f}s")
+    done.write_text(json.dumps({"generate": result["generate"], "built": built}))
+    unfinished.unlink(missing_ok=True)
     return url, built
+
+
+class Progress:
+    """The generator's progress on stderr (batches, events/s, time left) every ``every``
+    seconds, and the unfinished build's time so far, kept in its file as it goes."""
+
+    def __init__(
+        self,
+        dialect: str,
+        head: Callable[[], int],
+        state: dict[str, Any],
+        path: Path | None,
+        every: float = 15.0,
+    ) -> None:
+        self.dialect, self.head, self.state, self.path, self.every = (
+            dialect,
+            head,
+            state,
+            path,
+            every,
+        )
+        self.started = self.last = time.perf_counter()
+        self.seconds_before = float(state["seconds"])
+        self.first_events = head()
+        self.first_batches: int | None = None
+
+    def __call__(self, batches: int, total: int) -> None:
+        now = time.perf_counter()
+        if self.first_batches is None:
+            self.first_batches = batches
+        if now - self.last < self.every and batches < total:
+            return
+        self.last = now
+        self.save(parts=0)
+        elapsed = now - self.started
+        rate = (self.head() - self.first_events) / elapsed if elapsed else 0.0
+        per_batch = elapsed / max(batches - self.first_batches, 1)
+        left = (total - batches) * per_batch if batches > self.first_batches else 0.0
+        say(
+            f"{self.dialect}: generating, batch {batches:,}/{total:,} ({batches / total:.0%}), "
+            f"{rate:,.0f} events/s, about {_clock(left)} left at this rate"
+        )
+
+    def save(self, parts: int) -> None:
+        """Keep the time spent so far (and ``parts`` more parts run) in the unfinished build's
+        file, if it has one."""
+        self.state["seconds"] = self.seconds_before + time.perf_counter() - self.started
+        self.state["parts"] = int(self.state.get("parts", 0)) + parts
+        if self.path is not None and self.path.exists():
+            self.path.write_text(json.dumps(self.state))
+
+
+def _clock(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}h{minutes % 60:02d}"
+
+
+def measure_generator(dialect: str, scale: str, group: int) -> dict[str, Any]:
+    """The generator alone at ``scale``: one command per transaction, then group commits of
+    ``group``, each building a new ledger in a scratch database (dropped afterwards)."""
+    figures: dict[str, Any] = {"load_average_before": round(os.getloadavg()[0], 2)}
+    for name, size in (("single", 0), ("grouped", group)):
+        url = fresh_database(dialect, f"{scale}_generator")
+        settings = Settings(database_url=url, _env_file=None)
+        migrate(settings.database)
+        durable_commits(url, False)
+        service = Regentrace(settings)
+        say(
+            f"{dialect}: the generator at scale {scale}, "
+            + (f"groups of {size}" if size else "one command per transaction")
+        )
+        progress = Progress(dialect, service.app.head_position, {"seconds": 0.0}, None)
+        started = time.perf_counter()
+        generate.build(service.app, SCALES[scale], progress=progress, group=size)
+        elapsed = time.perf_counter() - started
+        head = service.app.head_position()
+        service.close()
+        figures[name] = {
+            "events": head,
+            "seconds": round(elapsed, 1),
+            "events_per_s": round(head / elapsed),
+            "group": size,
+            "ten_x_hours": round(SCALES["10x"] / (head / elapsed) / 3600, 2),
+        }
+        say(f"{dialect}: {head:,} events in {elapsed:.1f}s, {head / elapsed:,.0f} events/s")
+        drop_database(dialect, url)
+    figures["load_average_after"] = round(os.getloadavg()[0], 2)
+    figures["when"] = datetime.now(UTC).isoformat(timespec="seconds")
+    figures["note"] = "commands through the application, one process, no HTTP, cache trusted" + (
+        "" if dialect == "sqlite" else ", synchronous_commit off"
+    )
+    return figures
+
+
+def drop_database(dialect: str, url: str) -> None:
+    if dialect == "sqlite":
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{url.removeprefix('sqlite:///')}{suffix}").unlink(missing_ok=True)
+        return
+    with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True) as conn:
+        name = pgsql.Identifier(url.rsplit("/", 1)[1])
+        conn.execute(pgsql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
 
 
 PEAK = (
@@ -154,14 +312,17 @@ def child_peak_rss_mb(command: list[str], env: dict[str, str]) -> tuple[float, f
     return elapsed, round(int(done.stdout.strip()) / 1024, 1)
 
 
-def measure(dialect: str, args: argparse.Namespace) -> dict[str, Any]:
+def measure(dialect: str, args: argparse.Namespace) -> dict[str, Any] | None:
+    """Every figure on the ledger at ``args.scale`` (None: only a part of it is built yet)."""
     result: dict[str, Any] = {
         "database": dialect,
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         # Others' work on the same cores shows in every figure, in the tails most.
         "load_average_before": round(os.getloadavg()[0], 2),
     }
-    url, built = ledger(dialect, args.scale, args.reuse, result)
+    url, built = ledger(dialect, args, result)
+    if not built["complete"]:
+        return None
     analyze(url)
     measure_baselines(dialect, url, args.commands, result)
     measure_server(dialect, url, built, args, result)
@@ -186,7 +347,7 @@ def measure(dialect: str, args: argparse.Namespace) -> dict[str, Any]:
     target_path = WORK / f"replay-{dialect}.sqlite3"
     for suffix in ("", "-wal", "-shm"):
         Path(f"{target_path}{suffix}").unlink(missing_ok=True)
-    target = Regentrace(Settings(database_url=f"sqlite:///{target_path}", _env_file=None))  # type: ignore[call-arg]
+    target = Regentrace(Settings(database_url=f"sqlite:///{target_path}", _env_file=None))
     migrate(target.settings.database)
     started = time.perf_counter()
     replay(service.recorder, head, target.recorder, target.app.mapper)
@@ -293,12 +454,19 @@ def _partner_key(url: str, spoke: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.run",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--scale", choices=SCALES, default="small")
     parser.add_argument("--database", default="sqlite,postgresql")
     parser.add_argument("--out", default=str(HERE), help="folder for results.json, RESULTS.md")
     parser.add_argument(
-        "--reuse", action="store_true", help="measure the ledger built earlier at this scale"
+        "--reuse",
+        action="store_true",
+        help="continue the unfinished build at this scale, if any, then measure; or measure "
+        "the ledger built earlier at this scale",
     )
     parser.add_argument(
         "--build-only",
@@ -310,9 +478,32 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="rewrite RESULTS.md for --scale from the figures in results.json, measure nothing",
     )
+    parser.add_argument(
+        "--group",
+        type=int,
+        default=generate.GROUP,
+        help="commands per transaction while building (at least; whole batches), 0 for one "
+        f"command per transaction (not resumable); default {generate.GROUP}",
+    )
+    parser.add_argument(
+        "--part",
+        type=_part,
+        metavar="K/N",
+        help="build only up to K/N of the scale's batches, then stop: continues the unfinished "
+        "build at this scale if there is one, else (K=1 only) starts a new ledger; e.g. the 10x "
+        "scale as --part 1/2, then --reuse (the rest, then measure)",
+    )
+    parser.add_argument(
+        "--measure-generator",
+        action="store_true",
+        help="measure only the generator at --scale (one command per transaction, then group "
+        "commits of --group), each on a scratch ledger; figures into results.json",
+    )
     parser.add_argument("--commands", type=int, default=400, help="commands per append measure")
     parser.add_argument("--runs", type=int, default=100, help="requests per read measure")
     args = parser.parse_args(argv)
+    if args.part is not None and args.group <= 0:
+        parser.error("--part needs group commits (--group > 0): only they land whole batches")
     run: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {platform.python_implementation()} "
@@ -326,21 +517,44 @@ def main(argv: list[str] | None = None) -> int:
         report.save(out, report.load(out / "results.json"), args.scale)
         say(f"wrote {out / 'RESULTS.md'} for scale {args.scale}")
         return 0
-    for dialect in args.database.split(","):
-        if dialect.strip() not in ("sqlite", "postgresql"):
+    dialects = [d.strip() for d in args.database.split(",")]
+    for dialect in dialects:
+        if dialect not in ("sqlite", "postgresql"):
             parser.error(f"--database takes sqlite and/or postgresql, not {dialect!r}")
+    if args.measure_generator:
+        kept = report.load(out / "results.json")
+        for dialect in dialects:
+            figures = measure_generator(dialect, args.scale, args.group)
+            report.merge_figures(kept, args.scale, run, dialect, "generator", figures)
+            report.save(out, kept, report.headline(kept, args.scale))
+        say(f"wrote {out / 'results.json'} and {out / 'RESULTS.md'}")
+        return 0
+    for dialect in dialects:
         say(f"{dialect}: scale {args.scale}, about {SCALES[args.scale]:,} events")
-        if args.build_only:
-            ledger(dialect.strip(), args.scale, args.reuse, {})
+        if args.build_only or args.part is not None:
+            ledger(dialect, args, {})
             continue
-        run["results"].append(measure(dialect.strip(), args))
-    if args.build_only:
+        measured = measure(dialect, args)
+        if measured is not None:
+            run["results"].append(measured)
+    if args.build_only or args.part is not None or not run["results"]:
         return 0
     kept = report.load(out / "results.json")
     report.merge(kept, args.scale, run)
     report.save(out, kept, args.scale)
     say(f"wrote {out / 'results.json'} and {out / 'RESULTS.md'}")
     return 0
+
+
+def _part(text: str) -> tuple[int, int]:
+    """``K/N``: the K-th of N parts of a build."""
+    try:
+        k, n = (int(x) for x in text.split("/"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a part is K/N, e.g. 1/2, not {text!r}") from None
+    if not 1 <= k <= n:
+        raise argparse.ArgumentTypeError(f"a part K/N has 1 <= K <= N, not {text!r}")
+    return k, n
 
 
 def _cores() -> int:
