@@ -10,10 +10,12 @@ from the donation on hold (domain/holds.py, TEMPERATURE_EXCURSION).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import TypeVar
 
 from domain.batch import Batch
+from domain.custody import Whereabouts
 from domain.donation import Donation
 from domain.isbt128 import normalise_donation_id
 from domain.ledger import LedgerApplication, actor
@@ -22,6 +24,7 @@ from domain.shared import (
     BadInputError,
     CommandResult,
     ConflictError,
+    LedgerAggregate,
     Principal,
     RuleViolationError,
     require_identifier,
@@ -34,6 +37,8 @@ from domain.storage import Storage
 
 CUSTODIAN_KINDS = ("COURIER", "SITE")
 RETURN_OUTCOMES = ("RELEASE_FOR_REUSE", "DESTROY")
+
+Item = TypeVar("Item", bound=LedgerAggregate)
 
 
 class CustodyCommands:
@@ -63,25 +68,22 @@ class CustodyCommands:
                 raise BadInputError(f"{field} must be a number of degrees", field=field)
         if min_celsius > max_celsius:
             raise BadInputError("minCelsius is above maxCelsius", field="minCelsius")
-        with self.ledger.unit_of_work() as uow:
-            donation = uow.load(Donation, _donation_key(donation_id))
-            here = donation.whereabouts.current.site_id
-            if here is not None:
-                operating_site(uow, here, dispatched_at)
-            operating_site(uow, to_site_id, dispatched_at)
-            _with_details(
-                lambda: donation.ship(
-                    shipment_id,
-                    to_site_id,
-                    courier,
-                    dispatched_at,
-                    float(min_celsius),
-                    float(max_celsius),
-                    **actor(principal),
-                ),
-                donation_id=donation.key,
-            )
-            return uow.save(donation)
+        return self._step(
+            Donation,
+            _donation_key(donation_id),
+            dispatched_at,
+            lambda donation: donation.ship(
+                shipment_id,
+                to_site_id,
+                courier,
+                dispatched_at,
+                float(min_celsius),
+                float(max_celsius),
+                **actor(principal),
+            ),
+            sites=lambda donation: (donation.whereabouts.current.site_id, to_site_id),
+            about="donation_id",
+        )
 
     def record_donation_temperature(
         self,
@@ -97,19 +99,19 @@ class CustodyCommands:
             raise BadInputError("durationMinutes must be positive", field="durationMinutes")
         if not math.isfinite(temperature_celsius):
             raise BadInputError("temperatureCelsius must be a number", field="temperatureCelsius")
-        with self.ledger.unit_of_work() as uow:
-            donation = uow.load(Donation, _donation_key(donation_id))
-            _with_details(
-                lambda: donation.record_temperature(
-                    shipment_id,
-                    observed_at,
-                    float(temperature_celsius),
-                    duration_minutes,
-                    **actor(principal),
-                ),
-                donation_id=donation.key,
-            )
-            return uow.save(donation)
+        return self._step(
+            Donation,
+            _donation_key(donation_id),
+            observed_at,
+            lambda donation: donation.record_temperature(
+                shipment_id,
+                observed_at,
+                float(temperature_celsius),
+                duration_minutes,
+                **actor(principal),
+            ),
+            about="donation_id",
+        )
 
     def receive_donation_shipment(
         self,
@@ -120,18 +122,16 @@ class CustodyCommands:
         condition_acceptable: bool,
     ) -> CommandResult:
         received_at = require_time(received_at, "receivedAt")
-        with self.ledger.unit_of_work() as uow:
-            donation = uow.load(Donation, _donation_key(donation_id))
-            leg = donation.whereabouts.leg(shipment_id)
-            if leg is not None:
-                operating_site(uow, leg.to_site_id, received_at)
-            _with_details(
-                lambda: donation.receive_shipment(
-                    shipment_id, received_at, bool(condition_acceptable), **actor(principal)
-                ),
-                donation_id=donation.key,
-            )
-            return uow.save(donation)
+        return self._step(
+            Donation,
+            _donation_key(donation_id),
+            received_at,
+            lambda donation: donation.receive_shipment(
+                shipment_id, received_at, bool(condition_acceptable), **actor(principal)
+            ),
+            sites=lambda donation: _destination(donation.whereabouts, shipment_id),
+            about="donation_id",
+        )
 
     # --------------------------------------------------------------------- material lots
 
@@ -150,22 +150,16 @@ class CustodyCommands:
         dispatched_at = require_time(dispatched_at, "dispatchedAt")
         if from_site_id == to_site_id:
             raise BadInputError("fromSiteId and toSiteId must differ", field="toSiteId")
-        with self.ledger.unit_of_work() as uow:
-            lot = uow.load(MaterialLot, lot_id)
-            operating_site(uow, from_site_id, dispatched_at)
-            operating_site(uow, to_site_id, dispatched_at)
-            _with_details(
-                lambda: lot.transfer(
-                    transfer_id,
-                    from_site_id,
-                    to_site_id,
-                    courier,
-                    dispatched_at,
-                    **actor(principal),
-                ),
-                lot_id=lot.key,
-            )
-            return uow.save(lot)
+        return self._step(
+            MaterialLot,
+            lot_id,
+            dispatched_at,
+            lambda lot: lot.transfer(
+                transfer_id, from_site_id, to_site_id, courier, dispatched_at, **actor(principal)
+            ),
+            sites=lambda _: (from_site_id, to_site_id),
+            about="lot_id",
+        )
 
     def receive_material_lot_transfer(
         self,
@@ -176,18 +170,16 @@ class CustodyCommands:
         condition_acceptable: bool,
     ) -> CommandResult:
         received_at = require_time(received_at, "receivedAt")
-        with self.ledger.unit_of_work() as uow:
-            lot = uow.load(MaterialLot, lot_id)
-            leg = lot.whereabouts.leg(transfer_id)
-            if leg is not None:
-                operating_site(uow, leg.to_site_id, received_at)
-            _with_details(
-                lambda: lot.receive_transfer(
-                    transfer_id, received_at, bool(condition_acceptable), **actor(principal)
-                ),
-                lot_id=lot.key,
-            )
-            return uow.save(lot)
+        return self._step(
+            MaterialLot,
+            lot_id,
+            received_at,
+            lambda lot: lot.receive_transfer(
+                transfer_id, received_at, bool(condition_acceptable), **actor(principal)
+            ),
+            sites=lambda lot: _destination(lot.whereabouts, transfer_id),
+            about="lot_id",
+        )
 
     # ------------------------------------------------------------ hand-overs and storage
 
@@ -212,14 +204,15 @@ class CustodyCommands:
                 "custodianSiteId is given for a SITE custodian, and only for one",
                 field="custodianSiteId",
             )
-        with self.ledger.unit_of_work() as uow:
-            shipment = uow.load(Shipment, shipment_id)
-            if custodian_site_id is not None:
-                operating_site(uow, custodian_site_id, handed_over_at)
-            shipment.hand_over(
+        return self._step(
+            Shipment,
+            shipment_id,
+            handed_over_at,
+            lambda shipment: shipment.hand_over(
                 custodian, custodian_kind, custodian_site_id, handed_over_at, **actor(principal)
-            )
-            return uow.save(shipment)
+            ),
+            sites=lambda _: (custodian_site_id,),
+        )
 
     def record_storage(
         self,
@@ -266,10 +259,12 @@ class CustodyCommands:
         self, principal: Principal, storage_id: str, stored_until: datetime
     ) -> CommandResult:
         stored_until = require_time(stored_until, "storedUntil")
-        with self.ledger.unit_of_work() as uow:
-            storage = uow.load(Storage, storage_id)
-            storage.end(stored_until, **actor(principal))
-            return uow.save(storage)
+        return self._step(
+            Storage,
+            storage_id,
+            stored_until,
+            lambda storage: storage.end(stored_until, **actor(principal)),
+        )
 
     # ----------------------------------------------------------------- controlled returns
 
@@ -290,12 +285,43 @@ class CustodyCommands:
         reason = require_text(reason, "reason")
         assessed_at = require_time(assessed_at, "assessedAt")
         by = actor(principal)
-        with self.ledger.unit_of_work() as uow:
-            batch = uow.load(Batch, batch_id)
+
+        def assess(batch: Batch) -> None:
             batch.assess_return(outcome, reason, assessed_at, **by)
             if outcome == "DESTROY":
                 batch.destroy(f"assessed after its return: {reason}", occurred_at=assessed_at, **by)
-            return uow.save(batch)
+
+        return self._step(Batch, batch_id, assessed_at, assess)
+
+    # --------------------------------------------------------------------------- one step
+
+    def _step(
+        self,
+        kind: type[Item],
+        key: str,
+        at: datetime,
+        decide: Callable[[Item], object],
+        *,
+        sites: Callable[[Item], Iterable[str | None]] = lambda _: (),
+        about: str | None = None,
+    ) -> CommandResult:
+        """One step of an item already recorded: load it (the ``kind`` named ``key``), check
+        that each site ``sites`` names for it (None: no site) is operating ``at`` the step's
+        time, in that order, let ``decide`` change it, and save what it decided. Given
+        ``about`` (e.g. ``lot_id``), a rule the item breaks that names nothing names the item
+        under that detail."""
+        with self.ledger.unit_of_work() as uow:
+            item = uow.load(kind, key)
+            for site_id in sites(item):
+                if site_id is not None:
+                    operating_site(uow, site_id, at)
+            try:
+                decide(item)
+            except RuleViolationError as error:
+                if about is None or error.details:
+                    raise
+                raise RuleViolationError(error.message, **{about: item.key}) from error
+            return uow.save(item)
 
 
 def _require_kept_at(batch: Batch, container_id: str | None, site_id: str) -> None:
@@ -324,11 +350,7 @@ def _donation_key(donation_id: str) -> str:
     return normalise_donation_id(require_text(donation_id, "donationId"))[0]
 
 
-def _with_details(decide: Callable[[], object], **details: str) -> None:
-    """Run ``decide``; a rule it breaks names the item it is about."""
-    try:
-        decide()
-    except RuleViolationError as error:
-        if error.details:
-            raise
-        raise RuleViolationError(error.message, **details) from error
+def _destination(whereabouts: Whereabouts, leg_id: str) -> tuple[str | None]:
+    """The site the leg goes to (None: no such leg, which the item then refuses)."""
+    leg = whereabouts.leg(leg_id)
+    return (None if leg is None else leg.to_site_id,)
