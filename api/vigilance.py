@@ -20,6 +20,7 @@ from api.chain.inputs import SeriousnessCriterion
 from api.commands import command
 from api.common import AsOf
 from api.context import Info
+from api.convert import from_view
 from api.resolve import read
 from domain.distribution_commands import DistributionCommands
 from domain.vigilance_commands import VigilanceCommands
@@ -116,24 +117,7 @@ class FollowUpVisit:
 
     @classmethod
     def of(cls, v: VisitView) -> FollowUpVisit:
-        return cls(
-            batch_id=strawberry.ID(v.batch_id),
-            patient_code=strawberry.ID(v.patient_code),
-            product=v.product,
-            site_id=strawberry.ID(v.site_id),
-            control_site_id=strawberry.ID(v.control_site_id),
-            administered_at=v.administered_at,
-            visit=v.visit,
-            months_after_administration=v.months,
-            kind=v.kind,
-            due_at=v.due_at,
-            window_from=v.window_from,
-            window_to=v.window_to,
-            status=v.status,
-            visited_at=v.visited_at,
-            outcome=v.outcome,
-            source=v.source,
-        )
+        return from_view(cls, v, months_after_administration=v.months)
 
 
 @strawberry.input
@@ -162,21 +146,7 @@ class ReportableDeviation:
 
     @classmethod
     def of(cls, v: DeviationReportView) -> ReportableDeviation:
-        return cls(
-            batch_id=strawberry.ID(v.batch_id),
-            deviation_id=strawberry.ID(v.deviation_id),
-            site_id=strawberry.ID(v.site_id),
-            control_site_id=strawberry.ID(v.control_site_id),
-            jurisdiction=v.jurisdiction,
-            authority=v.authority,
-            rule=v.rule,
-            source=v.source,
-            discovered_at=v.discovered_at,
-            due_at=v.due_at,
-            submitted_at=v.submitted_at,
-            submitted_to=v.submitted_to,
-            overdue=v.overdue,
-        )
+        return from_view(cls, v)
 
 
 @strawberry.input
