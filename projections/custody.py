@@ -3,9 +3,11 @@ of a batch, its containers, its starting material and material lots, one row eac
 the ledger recorded them.
 
 A batch's timeline is its own rows (dispatches, hand-overs, receipts, storage; a container's rows
-are those naming it and those of its whole batch) and those of the donation it was made from
-(its shipment from the collection site). Rows are append-only and carry their position, so the
-timeline answers as of any moment; reach is the batch's (or the donation's, the lot's).
+are those naming it and those of its whole batch) and those of every donation it was made from
+(each one's shipment from the collection site: the first donation, and for a pooled batch every
+donation pooled with it, as the lineage's DONATION -> BATCH edges name them). Rows are append-only
+and carry their position, so the timeline answers as of any moment; reach is the batch's (or the
+donation's, the lot's).
 """
 
 from __future__ import annotations
@@ -288,7 +290,7 @@ def custody_timeline(
     container_id: str | None = None,
     reach: Reach | None = None,
 ) -> list[CustodyEntry] | None:
-    """The custody timeline of a batch (with its donation's legs; cut to one container when
+    """The custody timeline of a batch (with its donations' legs; cut to one container when
     ``container_id`` is given), a donation or a material lot, as of ``position``; None when the
     subject is beyond ``reach`` or has no timeline."""
     aggregate = f"{AGGREGATE_TYPES[subject_kind]}:{subject_id}"
@@ -296,12 +298,7 @@ def custody_timeline(
         return None
     subjects = [(subject_kind, subject_id)]
     if subject_kind == "BATCH":
-        donation = sql.scalar(
-            "SELECT donation_id FROM custody_batches WHERE batch_id = ? AND position <= ?",
-            (subject_id, position),
-        )
-        if donation is not None:
-            subjects.append(("DONATION", str(donation)))
+        subjects += [("DONATION", d) for d in _donations_of(sql, subject_id, position)]
     rows: list[dict[str, Any]] = []
     for kind, key in subjects:
         rows += sql.all(
@@ -318,3 +315,16 @@ def custody_timeline(
         for r in rows
     ]
     return sorted(entries, key=lambda x: (x.occurred_at, x.position))
+
+
+def _donations_of(sql: Sql, batch_id: str, position: int) -> list[str]:
+    """The donations a batch was made from by ``position``: its first (kept here) and those
+    pooled with it (the lineage's DONATION -> BATCH edges, written inline at the same positions,
+    so live, rebuilt and as of any moment alike)."""
+    rows = sql.all(
+        "SELECT donation_id FROM custody_batches WHERE batch_id = ? AND position <= ?"
+        " UNION SELECT from_id FROM lineage_edges WHERE to_kind = 'BATCH' AND to_id = ?"
+        " AND from_kind = 'DONATION' AND position <= ?",
+        (batch_id, position, batch_id, position),
+    )
+    return sorted({str(r["donation_id"]) for r in rows})

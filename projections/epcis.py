@@ -8,6 +8,11 @@ chosen, is tabled in docs/epcis.md. In short:
     Donation.Recorded             ObjectEvent ADD     commissioning    active
     MaterialLot.Received          ObjectEvent ADD     receiving        non_sellable_other
     MaterialLot.Released/Rejected ObjectEvent OBSERVE inspecting       conformant/non_conformant
+    CellBank.Banked               Transformation      commissioning    active (in: the donation,
+                                  for a master bank; out: the bank, outputQuantityList its vials)
+    CellBank.VialsTaken           Transformation      (none in CBV)    active / in_progress (in:
+                                  the bank, inputQuantityList the vials; out: the working bank or
+                                  the batch the vial was taken for)
     Batch.Started                 Transformation      commissioning    in_progress (in: donation)
     Batch.Pooled                  Transformation      (none in CBV)    in_progress (in: the
                                   donations pooled with the first, out: the batch)
@@ -43,6 +48,11 @@ Every TransformationEvent of a batch carries the batch's URI as its transformati
 all events sharing one transformationID as one transformation, so the donation and every lot used
 in any step are inputs of the one output, the batch. What CBV has no word for (operator, QC method,
 the QP's signature) travels as ``regentrace:`` extension properties.
+
+A cell bank is one transformation too, named by the bank's URI: its laying down (from the
+donation, for a master bank) and the vial taken from its master bank (for a working bank). A vial
+taken for a batch is an input of the batch's transformation, so EPCIS lineage runs donation ->
+master bank -> working bank -> batch, as recallTrace's does.
 """
 
 from __future__ import annotations
@@ -118,6 +128,11 @@ def batch_uri(batch_id: str) -> str:
 def container_uri(node: str) -> str:
     """A bag or vial: ``batch/container`` (domain.batch.container_node)."""
     return urn("container", node)
+
+
+def cell_bank_uri(bank_id: str) -> str:
+    """A master or working cell bank; its vials are counted against it (quantity lists)."""
+    return urn("cell-bank", bank_id)
 
 
 def lot_uri(lot_id: str) -> str:
@@ -238,6 +253,49 @@ def _pooled(fact: Fact, p: dict[str, Any]) -> Event:
     transformationID), so EPCIS lineage reaches every donor, as recallTrace does."""
     inputs = [donation_uri(d) for d in p["donation_ids"]]
     return _transformation(fact, p["pooled_at"], inputs, p["site_id"])
+
+
+def _banked(fact: Fact, p: dict[str, Any]) -> Event:
+    """A cell bank laid down: a master bank from its donation, a working bank (whose input, the
+    master bank's vial, is the master bank's VialsTaken under the same transformationID)."""
+    bank, parent = cell_bank_uri(fact.key), p["parent_bank_id"]
+    event = _base(fact, "TransformationEvent", p["banked_at"])
+    if parent is None:
+        event["inputEPCList"] = [donation_uri(p["donation_id"])]
+    return (
+        event
+        | {
+            "outputEPCList": [bank],
+            "outputQuantityList": [{"epcClass": bank, "quantity": p["vials"]}],
+            "transformationID": bank,
+            "bizStep": "commissioning",
+            "disposition": "active",
+        }
+        | _at(p["site_id"])
+        | {
+            "ilmd": _extensions(
+                bankKind=p["kind"],
+                passage=p["passage"],
+                vials=p["vials"],
+                parentBank=cell_bank_uri(parent) if parent else None,
+                chainOfIdentity=chain_of_identity_for(p["donation_id"]),
+            )
+        }
+    )
+
+
+def _vials_taken(fact: Fact, p: dict[str, Any]) -> Event:
+    """Vials taken from a bank: inputs (counted) of the working bank or batch made from them,
+    under that one's transformationID."""
+    bank = cell_bank_uri(fact.key)
+    made = batch_uri(p["for_id"]) if p["for_kind"] == "BATCH" else cell_bank_uri(p["for_id"])
+    return _base(fact, "TransformationEvent", p["taken_at"]) | {
+        "inputEPCList": [bank],
+        "inputQuantityList": [{"epcClass": bank, "quantity": p["vials"]}],
+        "outputEPCList": [made],
+        "transformationID": made,
+        "disposition": "in_progress" if p["for_kind"] == "BATCH" else "active",
+    }
 
 
 def _step(fact: Fact, p: dict[str, Any]) -> Event:
@@ -556,6 +614,8 @@ MAPPERS: dict[str, Mapper] = {
     "MaterialLot.Received": _lot_received,
     "MaterialLot.Released": _lot_decided,
     "MaterialLot.Rejected": _lot_decided,
+    "CellBank.Banked": _banked,
+    "CellBank.VialsTaken": _vials_taken,
     "Batch.Started": _started,
     "Batch.Pooled": _pooled,
     "Batch.StepRecorded": _step,

@@ -3,10 +3,13 @@
 A scope is resolved to the ledger events behind it at one ledger position, so a document never
 mixes two moments:
 
-    batch     the batch's events, its donation's, those of every material lot a step used and of
-              every shipment that carried it
+    batch     the batch's events, those of its donation and every donation pooled with it, of
+              every material lot a step used and of every shipment that carried it; for a batch
+              made from a cell bank, the banking of that working bank and of its master bank and
+              the vials taken from each on the way to the batch
     shipment  the scope of every batch it carried
-    recall    the scope of every batch in the trace the recall kept when it was initiated
+    recall    the scope of every batch in the trace the recall kept when it was initiated, and
+              the banking of every cell bank in that trace with the vials taken for what it holds
     window    every mapped event whose business time (EPCIS eventTime) falls in [from, to]; this
               reads the ledger from its start, a page at a time
 
@@ -41,7 +44,7 @@ from projections.source_and_flow import SHIPMENTS
 from projections.sql import Sql, iso_utc
 
 PAGE = 2000
-MAPPED_TYPES = ("Donation", "MaterialLot", "Batch", "Shipment", "Recall", "Storage")
+MAPPED_TYPES = ("Donation", "MaterialLot", "Batch", "Shipment", "Recall", "Storage", "CellBank")
 
 
 @dataclass(frozen=True)
@@ -124,32 +127,55 @@ def _facts(sql: Sql, position: int, scope: EpcisScope, reach: Reach | None) -> I
     if scope.window_from is not None and scope.window_to is not None:
         yield from _window(sql, position, reach, scope.window_from, scope.window_to)
         return
-    batch_ids = _batches_of(sql, position, scope, reach)
+    batch_ids, banks = _batches_of(sql, position, scope, reach)
+    banks |= _banks_of(sql, position, batch_ids)
     aggregates = _aggregates_of(sql, position, reach, batch_ids)
     if scope.recall_id is not None:  # and the recall's own actions on its units
         aggregates.add(f"Recall:{scope.recall_id}")
-    rows = [
+    rows = _rows(sql, position, reach, aggregates)
+    banked = _rows(sql, position, reach, {f"CellBank:{bank}" for bank in banks})
+    # A bank's donation (a batch made from the bank names it too; a bank in a trace may have
+    # made no batch yet).
+    donations = {
+        f"Donation:{_fact(r).payload['donation_id']}"
+        for r in banked
+        if r["event_type"] == "CellBank.Banked"
+    }
+    rows += banked + _rows(sql, position, reach, donations - aggregates)
+    # A bank's vials taken for what the scope holds, not those for another bank or batch.
+    held = {("BATCH", b) for b in batch_ids} | {("CELL_BANK", b) for b in banks}
+    for row in sorted(rows, key=lambda r: int(r["position"])):
+        fact = _fact(row)
+        taken_for = (fact.payload.get("for_kind"), fact.payload.get("for_id"))
+        if fact.event_type == "CellBank.VialsTaken" and taken_for not in held:
+            continue
+        yield fact
+
+
+def _rows(sql: Sql, position: int, reach: Reach | None, aggregates: set[str]) -> list[Any]:
+    return [
         row
         for aggregate_id in sorted(aggregates)
         for row in find_events(
             sql, aggregate_id=aggregate_id, to_position=position, limit=10**6, reach=reach
         )
     ]
-    for row in sorted(rows, key=lambda r: int(r["position"])):
-        yield _fact(row)
 
 
-def _batches_of(sql: Sql, position: int, scope: EpcisScope, reach: Reach | None) -> list[str]:
+def _batches_of(
+    sql: Sql, position: int, scope: EpcisScope, reach: Reach | None
+) -> tuple[list[str], set[str]]:
+    """The scope's batches, and the cell banks it names itself (a recall's trace)."""
     if scope.batch_id is not None:
         _require(sql, position, reach, f"Batch:{scope.batch_id}", f"batch {scope.batch_id!r}")
-        return [scope.batch_id]
+        return [scope.batch_id], set()
     if scope.shipment_id is not None:
         shipment = _Shipments(sql, position).of(scope.shipment_id)
         # One beyond the reader's reach reads as one that does not exist, as batches and
         # recalls do through find_events.
         if shipment is None or not _visible(sql, reach, f"Shipment:{scope.shipment_id}"):
             raise NotFoundError(f"no shipment {scope.shipment_id!r}", id=scope.shipment_id)
-        return list(shipment.batch_ids)
+        return list(shipment.batch_ids), set()
     assert scope.recall_id is not None
     recall = f"Recall:{scope.recall_id}"
     rows = find_events(sql, aggregate_id=recall, to_position=position, limit=10**6, reach=reach)
@@ -161,7 +187,28 @@ def _batches_of(sql: Sql, position: int, scope: EpcisScope, reach: Reach | None)
         for row in rows
         if row["event_type"] in ("Recall.Initiated", "Recall.Extended")
     ]
-    return sorted({b for trace in traces for b in trace["affected_batches"]})
+    batches = sorted({b for trace in traces for b in trace["affected_batches"]})
+    banks = {i for trace in traces for k, i in trace["nodes"] if k == "CELL_BANK"}
+    return batches, banks
+
+
+def _banks_of(sql: Sql, position: int, batch_ids: list[str]) -> set[str]:
+    """The cell banks the batches were made from: the working bank each vial was taken from,
+    and its master bank (the lineage's CELL_BANK edges, as of ``position``)."""
+    found: set[str] = set()
+    looking = [("BATCH", b) for b in batch_ids]
+    while looking:
+        kind, key = looking.pop()
+        for row in sql.all(
+            "SELECT from_id FROM lineage_edges WHERE to_kind = ? AND to_id = ?"
+            " AND from_kind = 'CELL_BANK' AND position <= ?",
+            (kind, key, position),
+        ):
+            bank = str(row["from_id"])
+            if bank not in found:
+                found.add(bank)
+                looking.append(("CELL_BANK", bank))
+    return found
 
 
 def _visible(sql: Sql, reach: Reach | None, aggregate_id: str) -> bool:
@@ -174,7 +221,7 @@ def _require(sql: Sql, position: int, reach: Reach | None, aggregate_id: str, wh
 
 
 def _aggregates_of(sql: Sql, position: int, reach: Reach | None, batch_ids: list[str]) -> set[str]:
-    """The batches, and every donation, lot and shipment their events name."""
+    """The batches, and every donation (pooled ones too), lot and shipment their events name."""
     found: set[str] = set()
     for batch_id in batch_ids:
         found.add(f"Batch:{batch_id}")
@@ -183,6 +230,8 @@ def _aggregates_of(sql: Sql, position: int, reach: Reach | None, batch_ids: list
             payload = _fact(row).payload
             if "donation_id" in payload:
                 found.add(f"Donation:{payload['donation_id']}")
+            if row["event_type"] == "Batch.Pooled":
+                found.update(f"Donation:{d}" for d in payload["donation_ids"])
             found.update(f"MaterialLot:{lot}" for lot in payload.get("material_lots", ()))
             if row["event_type"] == "Batch.Dispatched":
                 found.add(f"Shipment:{payload['shipment_id']}")
