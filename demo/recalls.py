@@ -4,7 +4,9 @@ RCL-2026-001 (the contaminated vector lot) is carried to closure: every notified
 treating physician acknowledges, every exposed unit is accounted for as already administered
 with the patient's follow-up, TFDA gets its initial and final reports, an effectiveness check
 finds it effective, and the QP closes it. RCL-2026-002 (the donor found ineligible on look-back)
-stays open: both MSC batches in quarantine, the initial report filed.
+stays open: both MSC batches in quarantine, the initial report filed (its units also count each
+vial of the split MSC-31002, each given to its patient before the recall and not yet accounted
+for).
 RCL-2026-003 (the Berlin unit over December 2025) was initiated in January and stays open with
 overdue acknowledgements: the unit acknowledged, Charité and its treating physician have not.
 
@@ -18,7 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 
 from domain.application import TraceabilityLedger
-from domain.recall import PHYSICIAN_PARTY, Recall
+from domain.recall import PHYSICIAN_PARTY, Recall, unit_parts
 from domain.shared import Principal, utcnow
 
 Step = Callable[[], object]
@@ -60,10 +62,19 @@ def _acknowledge_all(app: TraceabilityLedger, recall_id: str) -> None:
 
 
 def _account_for_all(app: TraceabilityLedger, recall_id: str) -> None:
+    """Each unit given before the recall (a batch, or a container of a split batch) accounted
+    for as ALREADY_ADMINISTERED with the patient's follow-up."""
     recall = _recall(app, recall_id)
-    for batch_id in recall.unaccounted:
+    for unit in recall.unaccounted:
+        batch_id, container_id = unit_parts(unit)
         app.recalls.record_recall_action(
-            CLINIC, recall_id, batch_id, "ALREADY_ADMINISTERED", utcnow(), note=FOLLOW_UP
+            CLINIC,
+            recall_id,
+            batch_id,
+            "ALREADY_ADMINISTERED",
+            utcnow(),
+            container_id=container_id,
+            note=FOLLOW_UP,
         )
 
 

@@ -104,6 +104,8 @@ OPEN, CLOSED = "OPEN", "CLOSED"
 ACTION_KINDS = ("RETURNED", "QUARANTINED", "DESTROYED", "ALREADY_ADMINISTERED")
 # What accounts for a recalled unit: it left the chain for good. Quarantine secures it only.
 FINAL_ACTIONS = frozenset({"RETURNED", "DESTROYED", "ALREADY_ADMINISTERED"})
+# How a container destroyed before the recall reached it is accounted for: by the scope itself.
+DESTROYED_BEFORE_RECALL = "DESTROYED_BEFORE_RECALL"
 REPORT_KINDS = ("INITIAL", "PROGRESS", "FINAL")
 EFFECTIVENESS_OUTCOMES = ("EFFECTIVE", "NOT_EFFECTIVE")
 SITE_PARTY, PHYSICIAN_PARTY = "SITE", "PHYSICIAN"
@@ -189,11 +191,37 @@ def notification_record(
     }
 
 
+def unit_id(batch_id: str, container_id: str | None = None) -> str:
+    """A recalled unit's identifier: the batch's, or for a batch filled into containers the
+    container's across the ledger (``batchId/containerId``, domain.batch.container_node)."""
+    return f"{batch_id}/{container_id}" if container_id else batch_id
+
+
+def unit_parts(unit: str) -> tuple[str, str | None]:
+    """The batch and container (None for a whole batch) a unit identifier names."""
+    batch_id, _, container_id = unit.partition("/")
+    return batch_id, container_id or None
+
+
 class Recall(LedgerAggregate):
+    """A recall and the units it must account for.
+
+    A unit is a batch, or, for a batch filled into containers when the scope was taken, each of
+    its containers (``batchId/containerId``): an investigator accounts for every vial, not for
+    the batch. A container given to a patient before the recall is accounted for by
+    ALREADY_ADMINISTERED naming it (with the patient's follow-up); one returned or destroyed by
+    RETURNED or DESTROYED naming it; QUARANTINED alone secures a unit without accounting for it.
+    A container already destroyed when the scope was taken is in scope and accounted for from the
+    start: the initiation (or extension) lists it in ``destroyed_before``, its units' status then
+    reads DESTROYED_BEFORE_RECALL, and no action is taken on it. An action naming only the batch
+    of a batch whose units are its containers is refused (RECALL_CONTAINER_REQUIRED, naming the
+    containers still unaccounted for): each container is at its own site and ends its own way.
+    """
+
     TYPE = "Recall"
 
     class Initiated(LedgerAggregate.Event, LedgerCreated):
-        class_version = 2
+        class_version = 3
 
         reason: str
         origin_kind: str
@@ -210,6 +238,9 @@ class Recall(LedgerAggregate):
         authority: str | None
         units: list[str]
         notifications: list[dict[str, Any]]
+        # Version 3 (issue 18): units may be containers (``batchId/containerId``); those
+        # already destroyed when the scope was taken are accounted for by it.
+        destroyed_before: list[str]
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -222,12 +253,19 @@ class Recall(LedgerAggregate):
             state["units"] = list(state["trace"].get("affected_batches", []))
             state["notifications"] = []
 
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Recalls initiated before containers were units: every unit a batch."""
+            state["destroyed_before"] = []
+
         def apply(self, recall: Recall) -> None:
             recall.initiated_by = self.actor
             recall.initiated_at = self.occurred_at
-            recall.add_scope(self.units, self.notifications)
+            recall.add_scope(self.units, self.notifications, self.destroyed_before)
 
     class Extended(LedgerAggregate.Event):
+        class_version = 2
+
         extension_id: str
         reason: str
         origin_kind: str
@@ -237,10 +275,16 @@ class Recall(LedgerAggregate):
         trace: dict[str, Any]
         units: list[str]
         notifications: list[dict[str, Any]]
+        destroyed_before: list[str]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Extensions made before containers were units: every unit a batch."""
+            state["destroyed_before"] = []
 
         def apply(self, recall: Recall) -> None:
             recall.extensions.append(self.extension_id)
-            recall.add_scope(self.units, self.notifications)
+            recall.add_scope(self.units, self.notifications, self.destroyed_before)
 
     class NotificationAcknowledged(LedgerAggregate.Event):
         notification_id: str
@@ -260,7 +304,8 @@ class Recall(LedgerAggregate):
         note: str | None
 
         def apply(self, recall: Recall) -> None:
-            recall.actions.setdefault(self.batch_id, []).append(self.kind)
+            unit = recall.unit_acted_on(self.batch_id, self.container_id)
+            recall.actions.setdefault(unit, []).append(self.kind)
             recall.action_count += 1
 
     class ReportedToAuthority(LedgerAggregate.Event):
@@ -303,6 +348,7 @@ class Recall(LedgerAggregate):
         authority: str | None = None,
         units: list[str] | None = None,  # noqa: ARG002 (applied by the event)
         notifications: list[dict[str, Any]] | None = None,  # noqa: ARG002
+        destroyed_before: list[str] | None = None,  # noqa: ARG002
     ) -> None:
         self.reason = reason
         self.initiated_by = ""
@@ -316,6 +362,7 @@ class Recall(LedgerAggregate):
         self.status = OPEN
         self.closed_at: datetime | None = None
         self.units: list[str] = []
+        self.destroyed_before: set[str] = set()
         self.notifications: dict[str, dict[str, Any]] = {}
         self.acknowledged: dict[str, datetime] = {}
         self.actions: dict[str, list[str]] = {}
@@ -324,8 +371,11 @@ class Recall(LedgerAggregate):
         self.checks: list[str] = []
         self.extensions: list[str] = []
 
-    def add_scope(self, units: list[str], notifications: list[dict[str, Any]]) -> None:
+    def add_scope(
+        self, units: list[str], notifications: list[dict[str, Any]], destroyed_before: list[str]
+    ) -> None:
         self.units += [u for u in units if u not in self.units]
+        self.destroyed_before.update(destroyed_before)
         for n in notifications:
             self.notifications[n["id"]] = n
 
@@ -349,6 +399,7 @@ class Recall(LedgerAggregate):
         authority: str | None = None,
         units: list[str] | None = None,
         notifications: list[dict[str, Any]] | None = None,
+        destroyed_before: list[str] | None = None,
     ) -> Recall:
         """A new recall named ``recall_id``: its Initiated event, pending until saved."""
         return cls._create(
@@ -369,6 +420,7 @@ class Recall(LedgerAggregate):
             authority=authority,
             units=list(trace["affected_batches"]) if units is None else units,
             notifications=notifications or [],
+            destroyed_before=destroyed_before or [],
         )
 
     # ------------------------------------------------------------------------ rules
@@ -379,7 +431,49 @@ class Recall(LedgerAggregate):
 
     @property
     def unaccounted(self) -> list[str]:
-        return [u for u in self.units if not FINAL_ACTIONS & set(self.actions.get(u, []))]
+        return [u for u in self.units if self.accounted_by(u) is None]
+
+    def accounted_by(self, unit: str) -> str | None:
+        """What accounts for ``unit``: its first final action, DESTROYED_BEFORE_RECALL for a
+        container destroyed before the scope reached it, None while it is outstanding."""
+        if unit in self.destroyed_before:
+            return DESTROYED_BEFORE_RECALL
+        return next((k for k in self.actions.get(unit, []) if k in FINAL_ACTIONS), None)
+
+    def unit_acted_on(self, batch_id: str, container_id: str | None) -> str:
+        """The unit an action on ``batch_id`` (and ``container_id``) accounts for: the container
+        when it is a unit, else the batch (a batch recalled whole, the container named for the
+        record only)."""
+        node = unit_id(batch_id, container_id)
+        return node if node in self.units else batch_id
+
+    def unit_in_scope(self, batch_id: str, container_id: str | None) -> str:
+        """The unit an action names, refused when it names none of the recall's units, or only
+        the batch of a batch whose units are its containers."""
+        unit = self.unit_acted_on(batch_id, container_id)
+        if unit in self.units:
+            return unit
+        containers = [u for u in self.units if unit_parts(u)[0] == batch_id and u != batch_id]
+        if container_id is None and containers:
+            open_ = [u for u in containers if self.accounted_by(u) is None]
+            raise RuleViolationError(
+                f"batch {batch_id!r} is recalled container by container; name the container "
+                f"(containerId) the action is on; not yet accounted for: "
+                f"{', '.join(open_) or 'none'}",
+                recall_id=self.key,
+                batch_id=batch_id,
+                unit_ids=open_,
+                rule="RECALL_CONTAINER_REQUIRED",
+            )
+        named = unit_id(batch_id, container_id)
+        raise RuleViolationError(
+            f"{'container' if container_id else 'batch'} {named!r} is not a unit of recall "
+            f"{self.key!r}; its units: {', '.join(self.units) or 'none'}",
+            recall_id=self.key,
+            batch_id=batch_id,
+            container_id=container_id,
+            rule="RECALL_UNIT_NOT_IN_SCOPE",
+        )
 
     def require_open(self, act: str) -> None:
         if self.status == CLOSED:
@@ -410,7 +504,8 @@ class Recall(LedgerAggregate):
                 f"(returned, destroyed or already administered): {', '.join(self.unaccounted)}",
                 recall_id=self.key,
                 rule="RECALL_UNITS_UNACCOUNTED",
-                batch_ids=self.unaccounted,
+                batch_ids=list(dict.fromkeys(unit_parts(u)[0] for u in self.unaccounted)),
+                unit_ids=self.unaccounted,
             )
 
     # --------------------------------------------------------------------- commands
@@ -423,8 +518,11 @@ class Recall(LedgerAggregate):
         trace: dict[str, Any],
         units: list[str],
         notifications: list[dict[str, Any]],
+        destroyed_before: list[str],
         **context: Any,
     ) -> None:
+        """Widen the scope. A batch already in scope whole stays one unit (its containers,
+        filled since, are not added beside it)."""
         self.require_open("an extension")
         self.require_after_initiation(context["occurred_at"], "extendedAt")
         if extension_id in self.extensions:
@@ -437,6 +535,7 @@ class Recall(LedgerAggregate):
                 recall_id=self.key,
                 rule="RECALL_FINAL_REPORTED",
             )
+        fresh = [u for u in units if u not in self.units and unit_parts(u)[0] not in self.units]
         self.trigger_event(
             self.Extended,
             extension_id=extension_id,
@@ -446,8 +545,9 @@ class Recall(LedgerAggregate):
             window_from=origin.window_from,
             window_to=origin.window_to,
             trace=trace,
-            units=[u for u in units if u not in self.units],
+            units=fresh,
             notifications=notifications,
+            destroyed_before=[u for u in destroyed_before if u in fresh],
             **context,
         )
 
@@ -494,20 +594,14 @@ class Recall(LedgerAggregate):
         **context: Any,
     ) -> None:
         self.require_open("recording an action")
-        if batch_id not in self.units:
-            raise RuleViolationError(
-                f"batch {batch_id!r} is not a unit of recall {self.key!r}; its units: "
-                f"{', '.join(self.units) or 'none'}",
-                recall_id=self.key,
-                batch_id=batch_id,
-                rule="RECALL_UNIT_NOT_IN_SCOPE",
-            )
-        done = FINAL_ACTIONS & set(self.actions.get(batch_id, []))
-        if done and kind in FINAL_ACTIONS:
+        unit = self.unit_in_scope(batch_id, container_id)
+        done = self.accounted_by(unit)
+        if done == DESTROYED_BEFORE_RECALL or (done and kind in FINAL_ACTIONS):
             raise ConflictError(
-                f"batch {batch_id!r} is already accounted for in recall {self.key!r} "
-                f"({', '.join(sorted(done))})",
+                f"{'container' if '/' in unit else 'batch'} {unit!r} is already accounted for "
+                f"in recall {self.key!r} ({done})",
                 batch_id=batch_id,
+                unit_id=unit,
             )
         self.require_after_initiation(context["occurred_at"], "at")
         self.trigger_event(

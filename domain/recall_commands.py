@@ -30,12 +30,14 @@ from domain.recall import (
     notification_record,
     origin_not_found,
     recall_class,
+    unit_id,
 )
 from domain.shared import (
     BadInputError,
     CommandResult,
     ConflictError,
     LedgerAggregate,
+    NotFoundError,
     Principal,
     RuleViolationError,
     require_identifier,
@@ -100,6 +102,7 @@ class RecallCommands:
             else:
                 chosen, defaulted = recall_class(where, classification)
             by = actor(principal)
+            units, destroyed_before = _units(batches)
             recall = Recall.create(
                 recall_id=recall_id,
                 reason=reason,
@@ -113,8 +116,9 @@ class RecallCommands:
                 classification=chosen.code if chosen else None,
                 classification_defaulted=defaulted,
                 authority=_authority(authority, where),
-                units=_units(batches),
+                units=units,
                 notifications=_notifications(recall_id, 0, record, batches, chosen, now),
+                destroyed_before=destroyed_before,
                 **by,
             )
             for batch in batches:
@@ -156,13 +160,15 @@ class RecallCommands:
                 {**n, "id": f"{recall.key}/N{start + i}"} for i, n in enumerate(fresh, start=1)
             ]
             by = actor(principal)
+            units, destroyed_before = _units(batches)
             recall.extend(
                 extension_id,
                 origin,
                 reason,
                 record,
-                _units(batches),
+                units,
                 numbered,
+                destroyed_before,
                 occurred_at=at,
                 **by,
             )
@@ -212,11 +218,24 @@ class RecallCommands:
                 "an administered unit needs the follow-up of the patient as its note",
                 field="note",
             )
+        container = _note(container_id)
         with self.ledger.unit_of_work() as uow:
             recall = uow.load(Recall, recall_id)
             batch = uow.load(Batch, batch_id) if uow.exists(Batch, batch_id) else None
             if batch is None:
                 raise BadInputError(f"batch {batch_id!r} not found", field="batchId")
+            if container is not None and container not in batch.containers:
+                raise NotFoundError(
+                    f"batch {batch_id!r} has no container {container!r}",
+                    batch_id=batch_id,
+                    container_id=container,
+                )
+            recall.require_open("recording an action")
+            unit = recall.unit_in_scope(batch_id, container)
+            if unit != batch_id:
+                return self._container_action(
+                    uow, principal, recall, batch, unit, kind, at, shipment, note
+                )
             if kind == "RETURNED" and shipment is not None and uow.exists(Shipment, shipment):
                 _require_return_of(uow.load(Shipment, shipment), batch_id)
             if kind == "ALREADY_ADMINISTERED" and batch.administered_site_id is None:
@@ -230,7 +249,7 @@ class RecallCommands:
             recall.record_action(
                 kind,
                 batch_id,
-                _note(container_id),
+                container,
                 site or batch.location,
                 shipment,
                 note,
@@ -243,6 +262,63 @@ class RecallCommands:
                 batch.destroy(f"recall {recall.key}: {note or 'destroyed'}", occurred_at=at, **by)
                 changed.append(batch)
             return uow.save(*changed)
+
+    @staticmethod
+    def _container_action(
+        uow: UnitOfWork,
+        principal: Principal,
+        recall: Recall,
+        batch: Batch,
+        unit: str,
+        kind: str,
+        at: datetime,
+        shipment: str | None,
+        note: str | None,
+    ) -> CommandResult:
+        """An action on one container of a split batch: a container given to a patient is
+        accounted for only as ALREADY_ADMINISTERED (at the institution that gave it), one not
+        given is returned, quarantined or destroyed where it is (its destruction the container's
+        own, the batch's once no container is left)."""
+        container = batch.containers[unit.partition("/")[2]]
+        given = container.administered_to is not None
+        if kind == "ALREADY_ADMINISTERED" and not given:
+            raise RuleViolationError(
+                f"container {unit!r} was not given to a patient; account for it otherwise",
+                batch_id=batch.key,
+                container_id=container.container_id,
+                rule="RECALL_UNIT_NOT_ADMINISTERED",
+            )
+        if kind != "ALREADY_ADMINISTERED" and given:
+            raise RuleViolationError(
+                f"container {unit!r} was given to a patient; account for it as "
+                "ALREADY_ADMINISTERED with the patient's follow-up",
+                batch_id=batch.key,
+                container_id=container.container_id,
+                rule="RECALL_UNIT_ADMINISTERED",
+            )
+        if kind == "RETURNED" and shipment is not None and uow.exists(Shipment, shipment):
+            _require_return_of(uow.load(Shipment, shipment), batch.key, unit)
+        by = actor(principal)
+        recall.record_action(
+            kind,
+            batch.key,
+            container.container_id,
+            container.location,
+            shipment,
+            note,
+            occurred_at=at,
+            **by,
+        )
+        changed: list[LedgerAggregate] = [recall]
+        if kind == "DESTROYED" and not container.destroyed:
+            batch.destroy_containers(
+                (container.container_id,),
+                f"recall {recall.key}: {note or 'destroyed'}",
+                occurred_at=at,
+                **by,
+            )
+            changed.append(batch)
+        return uow.save(*changed)
 
     def report_recall_to_authority(
         self,
@@ -360,10 +436,25 @@ def _recalled_batches(origin: TraceOrigin, record: dict[str, Any]) -> list[str]:
     return found
 
 
-def _units(batches: list[Batch]) -> list[str]:
-    """The batches reached that still existed to recall: each must be accounted for."""
-    gone = (BatchStatus.REJECTED, BatchStatus.DESTROYED)
-    return [b.key for b in batches if b.status not in gone]
+def _units(batches: list[Batch]) -> tuple[list[str], list[str]]:
+    """The units to account for, and those of them already destroyed (accounted for by the
+    scope itself). A batch filled into containers counts each of its containers
+    (``batchId/containerId``), given, destroyed or still in the chain; unless it was rejected
+    (none of them ever left). Any other batch counts as one unit while it still existed to
+    recall (not rejected or destroyed)."""
+    units: list[str] = []
+    destroyed: list[str] = []
+    for b in batches:
+        if b.status is BatchStatus.REJECTED:
+            continue
+        if b.containers:
+            for c in b.containers.values():
+                units.append(unit_id(b.key, c.container_id))
+                if c.destroyed:
+                    destroyed.append(units[-1])
+        elif b.status is not BatchStatus.DESTROYED:
+            units.append(b.key)
+    return units, destroyed
 
 
 def _jurisdiction(
@@ -407,12 +498,18 @@ def _notifications(
     ]
     treated: dict[tuple[str, str], list[str]] = {}
     for batch in batches:
-        if batch.administered_site_id is None:
-            continue
-        # Every patient given the batch (a batch filled into containers may serve several).
-        given = getattr(batch, "administered_patients", None) or {batch.patient_code}
-        for patient in sorted(given):
-            treated.setdefault((batch.administered_site_id, patient), []).append(batch.key)
+        # Every patient given the batch, at the institution that gave it: for a batch filled
+        # into containers, each container given (several patients, several institutions, some
+        # while others of the batch are still unused).
+        given = {
+            (c.location, c.administered_to)
+            for c in batch.containers.values()
+            if c.administered_to is not None
+        }
+        if not batch.containers and batch.administered_site_id is not None:
+            given = {(batch.administered_site_id, p) for p in batch.administered_patients}
+        for site_patient in sorted(given):
+            treated.setdefault(site_patient, []).append(batch.key)
     parties += [(PHYSICIAN_PARTY, s, p, b) for (s, p), b in sorted(treated.items())]
     return [
         notification_record(recall_id, start + i, kind, site, due, patient, batch_ids)
@@ -420,14 +517,18 @@ def _notifications(
     ]
 
 
-def _require_return_of(shipment: Shipment, batch_id: str) -> None:
+def _require_return_of(shipment: Shipment, batch_id: str, unit: str | None = None) -> None:
     """A RETURNED action naming a shipment of the ledger names a controlled return carrying
-    the batch (dispatchShipment with isReturn). A shipment id the ledger does not know stays
-    what it was before returns were recorded: the consignment reference of a return made
-    outside the ledger."""
-    if not shipment.is_return or batch_id not in shipment.batch_ids:
+    the batch (dispatchShipment with isReturn), and the container when the unit is one. A
+    shipment id the ledger does not know stays what it was before returns were recorded: the
+    consignment reference of a return made outside the ledger."""
+    carried = shipment.is_return and batch_id in shipment.batch_ids
+    if unit is not None and unit not in shipment.containers:
+        carried = False
+    if not carried:
         raise RuleViolationError(
-            f"shipment {shipment.key!r} is not a return carrying batch {batch_id!r}",
+            f"shipment {shipment.key!r} is not a return carrying "
+            f"{'container' if unit else 'batch'} {unit or batch_id!r}",
             batch_id=batch_id,
             shipment_id=shipment.key,
             rule="RECALL_RETURN_SHIPMENT",

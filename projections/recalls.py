@@ -4,7 +4,9 @@ to account for, the actions on them, the reports to the authority and the effect
 Everything comes from the Recall aggregate's own events (domain/recall.py), which carry what
 they decided (the trace, the units, the notifications with their due times), so this view reads
 no other view's rows. The recall's row and each notification are versioned (ADR 3); scopes,
-units, actions, reports and checks are append-only rows tagged with their position. Whether an
+units, actions, reports and checks are append-only rows tagged with their position. A unit is a
+batch or, for a batch filled into containers, one of its containers (``container_id``, '' for a
+whole batch; ``destroyed_before`` when the scope found it destroyed, domain/recall.py). Whether an
 acknowledgement is overdue depends on the moment asked about: now, or ``asOf``.
 
 Reach: a reader sees a recall when its reach touches the recall (the origin's sites, the sites
@@ -21,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from domain.recall import FINAL_ACTIONS, OPEN, Recall
+from domain.recall import DESTROYED_BEFORE_RECALL, FINAL_ACTIONS, OPEN, Recall, unit_parts
 from projections.ledger import Appended
 from projections.projection import Projection
 from projections.scopes import Reach, sites_of
@@ -109,11 +111,13 @@ def _scope(
             orjson.dumps(e.trace, option=orjson.OPT_SORT_KEYS).decode(),
         ),
     )
-    for batch_id in e.units:
+    gone = set(e.destroyed_before)
+    for unit in e.units:
+        batch_id, container_id = unit_parts(unit)
         sql.execute(
-            "INSERT INTO recall_units (recall_id, batch_id, position, scope_id)"
-            " VALUES (?, ?, ?, ?)",
-            (recall_id, batch_id, a.position, scope_id),
+            "INSERT INTO recall_units (recall_id, batch_id, container_id, position, scope_id,"
+            " destroyed_before) VALUES (?, ?, ?, ?, ?, ?)",
+            (recall_id, batch_id, container_id or "", a.position, scope_id, int(unit in gone)),
         )
     for n in e.notifications:
         NOTIFICATIONS.insert(
@@ -135,26 +139,53 @@ def _scope(
         )
 
 
+def unit_status(units: list[dict[str, Any]], actions: list[dict[str, Any]]) -> None:
+    """Add to each unit row (batch_id, container_id '' for a whole batch, destroyed_before) what
+    accounts for it (``accounted_by``: the kind of its first final action, in ledger order, or
+    DESTROYED_BEFORE_RECALL; None while outstanding), that action's id (``action_id``) and
+    whether it is ``quarantined``. An action naming a container accounts for that container when
+    it is a unit, else for its batch (a batch recalled whole), as in the Recall aggregate."""
+    keys = {(u["batch_id"], u["container_id"]) for u in units}
+    done: dict[tuple[str, str], tuple[str, str]] = {}
+    held: set[tuple[str, str]] = set()
+    for x in sorted(actions, key=lambda r: r["position"]):
+        key = (x["batch_id"], x["container_id"] or "")
+        if key not in keys:
+            key = (x["batch_id"], "")
+        if x["kind"] in FINAL_ACTIONS:
+            done.setdefault(key, (x["kind"], x["action_id"]))
+        elif x["kind"] == "QUARANTINED":
+            held.add(key)
+    for u in units:
+        key = (u["batch_id"], u["container_id"])
+        by, action = done.get(key, (None, None))
+        if u["destroyed_before"]:
+            by, action = DESTROYED_BEFORE_RECALL, None
+        u.update(accounted_by=by, action_id=action, quarantined=by is None and key in held)
+
+
 def _counts(sql: Sql, recall_id: str) -> dict[str, int]:
     """The progress of ``recall_id`` from its rows at the head (handlers run in order)."""
-    units = [r["batch_id"] for r in sql.all(_UNITS, (recall_id,))]
-    kinds: dict[str, set[str]] = {}
-    for row in sql.all(_ACTION_KINDS, (recall_id,)):
-        kinds.setdefault(row["batch_id"], set()).add(row["kind"])
-    accounted = [u for u in units if kinds.get(u, set()) & FINAL_ACTIONS]
-    quarantined = [u for u in units if u not in accounted and "QUARANTINED" in kinds.get(u, ())]
+    units = sql.all(_UNITS, (recall_id,))
+    unit_status(units, sql.all(_ACTION_KINDS, (recall_id,)))
     notes = sql.all(_NOTIFIED, (recall_id,))
     return {
         "units_in_scope": len(units),
-        "units_accounted": len(accounted),
-        "units_quarantined": len(quarantined),
+        "units_accounted": sum(1 for u in units if u["accounted_by"] is not None),
+        "units_quarantined": sum(1 for u in units if u["quarantined"]),
         "notified": len(notes),
         "acknowledged": sum(1 for r in notes if r["acknowledged_at"] is not None),
     }
 
 
-_UNITS = "SELECT batch_id FROM recall_units WHERE recall_id = ? ORDER BY batch_id"
-_ACTION_KINDS = "SELECT batch_id, kind FROM recall_actions WHERE recall_id = ?"
+_UNITS = (
+    "SELECT batch_id, container_id, destroyed_before FROM recall_units WHERE recall_id = ?"
+    " ORDER BY batch_id, container_id"
+)
+_ACTION_KINDS = (
+    "SELECT action_id, position, batch_id, container_id, kind FROM recall_actions"
+    " WHERE recall_id = ?"
+)
 _NOTIFIED = (
     "SELECT acknowledged_at FROM recall_notifications WHERE recall_id = ? AND valid_to IS NULL"
 )
@@ -487,8 +518,8 @@ def _details(sql: Sql, position: int, v: RecallView) -> None:
         )
     ]
     v.units = sql.all(
-        "SELECT batch_id, scope_id, position FROM recall_units"
-        " WHERE recall_id = ? AND position <= ? ORDER BY batch_id",
+        "SELECT batch_id, container_id, destroyed_before, scope_id, position FROM recall_units"
+        " WHERE recall_id = ? AND position <= ? ORDER BY batch_id, container_id",
         at,
     )
     v.actions = sql.all(
@@ -497,6 +528,7 @@ def _details(sql: Sql, position: int, v: RecallView) -> None:
         " ORDER BY position",
         at,
     )
+    unit_status(v.units, v.actions)
     v.reports = sql.all(
         "SELECT report_id, position, kind, authority, reference, summary, reported_at,"
         " reported_by FROM recall_reports WHERE recall_id = ? AND position <= ?"

@@ -127,7 +127,18 @@ def _id(value: str | None) -> strawberry.ID | None:
     return None if value is None else strawberry.ID(value)
 
 
-@strawberry.type(description="A recalled unit (batch) and whether it is accounted for")
+@strawberry.enum(description="What accounts for a recalled unit")
+class RecallUnitAccountedBy(Enum):
+    RETURNED = "RETURNED"
+    DESTROYED = "DESTROYED"
+    ALREADY_ADMINISTERED = "ALREADY_ADMINISTERED"
+    DESTROYED_BEFORE_RECALL = "DESTROYED_BEFORE_RECALL"
+
+
+@strawberry.type(
+    description="A recalled unit and whether it is accounted for: a batch, or for a batch "
+    "filled into containers each of its containers (containerId)"
+)
 class RecallUnit:
     batch_id: strawberry.ID
     scope_id: str = strawberry.field(description="'' for the initiation, else the extension")
@@ -135,6 +146,32 @@ class RecallUnit:
         description="returned, destroyed or already administered (quarantine only secures it)"
     )
     quarantined: bool
+    container_id: strawberry.ID | None = strawberry.field(
+        default=None,
+        description="added: the container, when the unit is one (null: the batch recalled whole)",
+    )
+    accounted_by: RecallUnitAccountedBy | None = strawberry.field(
+        default=None,
+        description="added: what accounts for the unit (DESTROYED_BEFORE_RECALL: a container "
+        "already destroyed when the recall reached it); null while it is outstanding",
+    )
+    action_id: strawberry.ID | None = strawberry.field(
+        default=None, description="added: the action that accounted for it"
+    )
+
+    @classmethod
+    def of(cls, u: dict[str, Any]) -> RecallUnit:
+        """From a unit row of the recalls view with its status (projections.recalls)."""
+        by = u["accounted_by"]
+        return cls(
+            batch_id=strawberry.ID(u["batch_id"]),
+            scope_id=u["scope_id"],
+            accounted_for=by is not None,
+            quarantined=u["quarantined"],
+            container_id=_id(u["container_id"] or None),
+            accounted_by=None if by is None else RecallUnitAccountedBy(by),
+            action_id=_id(u["action_id"]),
+        )
 
 
 @strawberry.type(description="A report to the competent authority")
@@ -230,7 +267,9 @@ class RecordRecallActionInput:
         default=None, description="RETURNED: the shipment back (your consignment reference)"
     )
     container_id: strawberry.ID | None = strawberry.field(
-        default=None, description="the container of the batch, when one is meant"
+        default=None,
+        description="the container of the batch (its id within the batch): required when the "
+        "recall's units are the batch's containers",
     )
     note: str | None = strawberry.field(
         default=None, description="ALREADY_ADMINISTERED: the follow-up of the patient (required)"

@@ -32,7 +32,7 @@ from api.views.recall_types import (
 from api.vigilance import ReportableDeviation
 from domain.donation import DonationType
 from domain.isbt128 import chain_of_identity_for
-from domain.recall import FINAL_ACTIONS, Trace
+from domain.recall import Trace
 from projections.adverse_events import (
     AdverseEventView,
     FollowUpView,
@@ -675,9 +675,6 @@ class Recall:
         """From the view (with details); ``cut`` gives a stored trace as the reader may see it
         (projections.scopes.cut_trace with the reader's reach)."""
         initial = next(s for s in v.scopes if s.scope_id == "")
-        kinds: dict[str, set[str]] = {}
-        for a in v.actions:
-            kinds.setdefault(a["batch_id"], set()).add(a["kind"])
         return cls(
             id=strawberry.ID(v.recall_id),
             reason=v.reason,
@@ -700,17 +697,7 @@ class Recall:
                 units_quarantined=v.units_quarantined,
             ),
             notifications=[RecallNotification.of(n) for n in v.notifications],
-            units=[
-                RecallUnit(
-                    batch_id=strawberry.ID(u["batch_id"]),
-                    scope_id=u["scope_id"],
-                    accounted_for=bool(kinds.get(u["batch_id"], set()) & FINAL_ACTIONS),
-                    quarantined="QUARANTINED" in kinds.get(u["batch_id"], set()),
-                )
-                for u in v.units
-            ]
-            if v.full
-            else [],
+            units=[RecallUnit.of(u) for u in v.units] if v.full else [],
             actions=[RecallAction.of(a) for a in v.actions],
             extensions=[
                 RecallExtension(
