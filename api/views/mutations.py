@@ -139,10 +139,11 @@ class ViewMutations:
             "shipment_id": NoReach("the consignment reference of the return"),
             "container_id": NoReach("a container of the batch checked"),
         },
-        description="Account for a recalled unit: RETURNED (with the shipment back: a return "
-        "dispatched through the ledger must carry the batch; an id the ledger does not know "
-        "is kept as the consignment reference, as before), "
-        "QUARANTINED, DESTROYED (the batch's destruction, recorded with it) or "
+        description="Account for a recalled unit (a batch, or for a batch filled into "
+        "containers one of its containers, named by containerId): RETURNED (with the shipment "
+        "back: a return dispatched through the ledger must carry the unit; an id the ledger "
+        "does not know is kept as the consignment reference, as before), "
+        "QUARANTINED, DESTROYED (the unit's destruction, recorded with it) or "
         "ALREADY_ADMINISTERED (with the follow-up of the patient).",
     )
     report_recall_to_authority = command(
