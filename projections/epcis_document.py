@@ -226,7 +226,9 @@ def _aggregates_of(sql: Sql, position: int, reach: Reach | None, batch_ids: list
     for batch_id in batch_ids:
         found.add(f"Batch:{batch_id}")
         batch = f"Batch:{batch_id}"
-        for row in find_events(sql, aggregate_id=batch, to_position=position, reach=reach):
+        for row in find_events(
+            sql, aggregate_id=batch, to_position=position, limit=10**6, reach=reach
+        ):
             payload = _fact(row).payload
             if "donation_id" in payload:
                 found.add(f"Donation:{payload['donation_id']}")
