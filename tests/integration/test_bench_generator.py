@@ -224,3 +224,36 @@ def test_one_command_per_transaction_does_not_resume(service):
     with pytest.raises(ValueError, match="group commits"):
         generate.build(service.app, **TINY, group=0, resume=True)
     assert service.app.head_position() == 0
+
+
+def test_the_report_shows_the_generator_measured_alone_beside_the_scales_other_figures():
+    kept = {
+        "scales": {
+            "default": {
+                "when": "2026-01-01T00:00:00+00:00",
+                "machine": "test",
+                "target_events": 1_000_000,
+                "results": [{"database": "sqlite", "verify": {"events_per_s": 150_000}}],
+            }
+        }
+    }
+    figures = {
+        "when": "2026-01-02T00:00:00+00:00",
+        "load_average_before": 1.0,
+        "load_average_after": 2.0,
+        "single": {"events": 104_217, "seconds": 162.0, "events_per_s": 643, "group": 0}
+        | {"ten_x_hours": 4.32},
+        "grouped": {"events": 104_217, "seconds": 41.4, "events_per_s": 2_517, "group": 500}
+        | {"ten_x_hours": 1.1},
+    }
+    run = {"when": figures["when"], "machine": "test", "target_events": 100_000}
+
+    report.merge_figures(kept, "medium", run, "sqlite", "generator", figures)
+    report.merge_figures(kept, "default", run, "sqlite", "generator", figures)
+
+    assert kept["scales"]["default"]["results"][0]["verify"] == {"events_per_s": 150_000}
+    assert report.headline(kept, "medium") == "default"
+    text = report.markdown(kept, "default")
+    assert "| generator alone, grouped commits, events/s | 2,517 (groups of 500) |" in text
+    assert "| 643 (162 s) | 2,517 (41 s), groups of 500 | 3.9× | 4.3 h / 1.1 h |" in text
+    assert "`make bench SCALE=10x PART=1/2`" in text
