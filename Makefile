@@ -105,7 +105,7 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache $(GRAPHIQL)/node_modules $(GRAPHIQL)/dist
 
 bench: install postgres
-	$(BIN)/python -m bench.run --scale $(or $(SCALE),medium) $(if $(REUSE),--reuse) $(if $(PART),--part $(PART))
+	$(BIN)/python -m bench.run --scale $(or $(SCALE),medium) $(if $(REUSE),--reuse) $(if $(PART),--part $(PART)) $(if $(DATABASE),--database $(DATABASE))
 
 # Where one command's time goes: recordBatchStep over HTTP sampled with pyinstrument on SQLite
 # and PostgreSQL, into bench/profiles (flame graphs as HTML, call trees as text, summary.txt).

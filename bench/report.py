@@ -254,9 +254,11 @@ def markdown(kept: dict[str, Any], scale: str) -> str:
         f"Measured {run['when']} on {run['machine']} (scale `{scale}`, about "
         f"{run['target_events']:,} events). Reproduce: `make bench SCALE={scale}` "
         f"(`python -m bench.run --scale {scale}`; add `--reuse` to keep a ledger built earlier). "
-        "The 10x scale in two resumable parts: `make bench SCALE=10x PART=1/2` (builds half "
-        "the ledger, then stops), then `make bench SCALE=10x REUSE=1` (builds the rest where "
-        "the first part stopped, then measures); an interrupted build continues the same way. "
+        "The 10x scale on SQLite in two resumable parts: `make bench SCALE=10x DATABASE=sqlite "
+        "PART=1/2` (builds half the ledger, then stops), then `make bench SCALE=10x "
+        "DATABASE=sqlite REUSE=1` (builds the rest where the first part stopped, then "
+        "measures); an interrupted build continues the same way (`REUSE=1`). On PostgreSQL, "
+        "slower to build, in more parts: `PART=1/4` … `PART=4/4`, then `REUSE=1`. "
         "The generator rates alone: `python -m bench.run --scale medium --measure-generator`.",
         "",
         *_table(

@@ -14,12 +14,14 @@ traces next to recursive SQL; verify, rebuild and replay; peak memory. Writes be
 A build is resumable: it lands whole batches, one transaction at a time, so a build stopped by
 ``--part K/N`` (build up to K/N of the batches, then stop) or interrupted (Ctrl-C, a killed
 process) is continued by ``--reuse`` or the next ``--part``, from its first batch not stored.
-The 10x scale (about 10 million events) in two parts, each under an hour on SQLite:
+The 10x scale (about 10 million events) on SQLite in two parts (each about half an hour at the
+rate bench/RESULTS.md gives for the generator with group commits on SQLite):
 
     python -m bench.run --scale 10x --database sqlite --part 1/2    # builds half, stops
     python -m bench.run --scale 10x --database sqlite --reuse       # builds the rest, measures
 
-(``make bench SCALE=10x PART=1/2``, then ``make bench SCALE=10x REUSE=1``.)
+(``make bench SCALE=10x DATABASE=sqlite PART=1/2``, then ``make bench SCALE=10x DATABASE=sqlite
+REUSE=1``.) PostgreSQL builds slower: ``--part 1/4`` ... ``--part 4/4``, then ``--reuse``.
 ``--measure-generator`` measures only the generator at ``--scale``: the ledger built once with one
 command per transaction and once with group commits, each in a scratch database.
 """
