@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from domain.custody import Whereabouts
 from domain.isbt128 import chain_of_identity_for
 from domain.shared import LedgerAggregate, LedgerCreated, RuleViolationError
 
@@ -51,7 +52,8 @@ def container_node(batch_id: str, container_id: str) -> str:
 
 @dataclass
 class Container:
-    """One filled unit of a batch (a bag, a vial): what it holds, where it is, how it ended."""
+    """One filled unit of a batch (a bag, a vial): what it holds, where it is and was (from its
+    filling, by business time), how it ended."""
 
     container_id: str
     kind: str
@@ -59,15 +61,22 @@ class Container:
     dose: float
     dose_unit: str
     location: str
+    whereabouts: Whereabouts
     in_transit: str | None = None
     receipt: Receipt | None = None
     administered_to: str | None = None
     administered_at: datetime | None = None
     destroyed: bool = False
+    destroyed_at: datetime | None = None
 
     @property
     def used(self) -> bool:
         return self.administered_to is not None or self.destroyed
+
+    @property
+    def used_at(self) -> datetime | None:
+        """When it was given or destroyed (None: neither)."""
+        return self.administered_at if self.administered_to is not None else self.destroyed_at
 
 
 class Batch(LedgerAggregate):
@@ -115,6 +124,7 @@ class Batch(LedgerAggregate):
             batch.sites.add(self.site_id)
             batch.location = self.site_id
             batch.made_by = max(batch.made_by, self.completed_at)
+            batch.moved(self.started_at)
 
     class ContainersFilled(LedgerAggregate.Event):
         """The batch filled into containers, each with its own identifier, volume and dose."""
@@ -132,6 +142,7 @@ class Batch(LedgerAggregate):
                     dose=c["dose"],
                     dose_unit=c["dose_unit"],
                     location=self.site_id,
+                    whereabouts=Whereabouts(self.site_id, self.filled_at),
                 )
 
     class QcResultRecorded(LedgerAggregate.Event):
@@ -196,8 +207,10 @@ class Batch(LedgerAggregate):
 
         def apply(self, batch: Batch) -> None:
             batch.status = BatchStatus.DESTROYED
+            batch.used_at = self.occurred_at
             for c in batch.containers.values():
-                c.destroyed = c.destroyed or c.administered_to is None
+                if not c.used:
+                    c.destroyed, c.destroyed_at = True, self.occurred_at
 
     class ContainersDestroyed(LedgerAggregate.Event):
         """Some of the batch's containers destroyed where they are; the rest stay usable."""
@@ -208,7 +221,8 @@ class Batch(LedgerAggregate):
 
         def apply(self, batch: Batch) -> None:
             for container_id in self.container_ids:
-                batch.containers[container_id].destroyed = True
+                container = batch.containers[container_id]
+                container.destroyed, container.destroyed_at = True, self.occurred_at
 
     class Dispatched(LedgerAggregate.Event):
         """Version 2 names the containers moved (none for a batch not filled into any)."""
@@ -229,7 +243,10 @@ class Batch(LedgerAggregate):
             batch.in_transit = self.shipment_id
             batch.last_moved_at = self.dispatched_at
             for container_id in self.container_ids:
-                batch.containers[container_id].in_transit = self.shipment_id
+                container = batch.containers[container_id]
+                container.in_transit = self.shipment_id
+                container.whereabouts.moved(None, self.dispatched_at, self.shipment_id)
+            batch.moved(self.dispatched_at)
 
     class Received(LedgerAggregate.Event):
         """Version 2 names the containers received (those the shipment carried)."""
@@ -254,11 +271,13 @@ class Batch(LedgerAggregate):
                 container.in_transit = None
                 container.location = self.site_id
                 container.receipt = receipt
+                container.whereabouts.moved(self.site_id, self.received_at)
             if not any(c.in_transit for c in batch.containers.values()):
                 batch.in_transit = None
             batch.location = self.site_id
             batch.last_moved_at = self.received_at
             batch.receipts.append(receipt)
+            batch.moved(self.received_at)
 
     class ReturnQuarantined(LedgerAggregate.Event):
         """A product received back on a return shipment: quarantined until the quality unit
@@ -309,6 +328,7 @@ class Batch(LedgerAggregate):
         def apply(self, batch: Batch) -> None:
             batch.status = BatchStatus.ADMINISTERED
             batch.administered_at = self.administered_at
+            batch.used_at = self.administered_at
             batch.administered_site_id = self.site_id
             batch.administered_patients.add(self.patient_code)
             batch.given_at_sites.add(self.site_id)
@@ -405,6 +425,19 @@ class Batch(LedgerAggregate):
         self.administered_patients: set[str] = set()
         self.given_at_sites: set[str] = set()  # where the batch or any container was given
         self.pooled_donation_ids: tuple[str, ...] = ()  # donations pooled with the first
+        # Where the batch was, by business time: its location and transit as they changed
+        # (a step at another site, a dispatch, a receipt); and when it was used up (given
+        # whole or its last container given, or destroyed).
+        self.whereabouts = Whereabouts(site_id, started_at)
+        self.used_at: datetime | None = None
+
+    def moved(self, at: datetime) -> None:
+        """Note where the batch is from ``at`` (in transit while it, or any container of it,
+        is on a shipment; else its location), as its events change it."""
+        moving = self.in_transit
+        if moving is not None:
+            moving = next((c.in_transit for c in self.containers.values() if c.in_transit), moving)
+        self.whereabouts.moved(None if moving else self.location, at, moving)
 
     def first_given_to(self, patient_code: str) -> datetime | None:
         """When ``patient_code`` was first given the batch or a container of it."""

@@ -23,6 +23,13 @@ class Stay:
     since: datetime
     leg_id: str | None = None
 
+    @property
+    def place(self) -> str:
+        """Where the stay was, in words: ``at site 'X'`` or ``in transit on leg 'L'``."""
+        if self.site_id is None:
+            return f"in transit on leg {self.leg_id!r}"
+        return f"at site {self.site_id!r}"
+
 
 @dataclass
 class Leg:
@@ -66,6 +73,21 @@ class Whereabouts:
     def dispatched(self, leg: Leg) -> None:
         self.legs.append(leg)
         self.stays.append(Stay(None, leg.dispatched_at, leg.leg_id))
+
+    def moved(self, site_id: str | None, since: datetime, leg_id: str | None = None) -> None:
+        """From ``since`` the item is at ``site_id`` (None: in transit on ``leg_id``), a move
+        without a leg of its own (a finished product's shipment, a step at another site); a
+        stay like the current one changes nothing."""
+        here = self.current
+        if (here.site_id, here.leg_id) != (site_id, leg_id):
+            self.stays.append(Stay(site_id, since, leg_id))
+
+    def left(self, site_id: str, after: datetime, before: datetime) -> Stay | None:
+        """The first stay away from ``site_id`` that began after ``after`` and before
+        ``before`` (strictly: leaving at ``before`` itself is not leaving before it)."""
+        return next(
+            (s for s in self.stays if after < s.since < before and s.site_id != site_id), None
+        )
 
     def received(self, leg_id: str, received_at: datetime, acceptable: bool) -> None:
         leg = self.leg(leg_id)
@@ -113,18 +135,29 @@ class Whereabouts:
             )
         return leg
 
-    def require_at(self, what: str, site_id: str, when: datetime, act: str) -> None:
-        """``what`` was at ``site_id`` at ``when`` (received there, not in transit)."""
+    def require_at(
+        self,
+        what: str,
+        site_id: str,
+        when: datetime,
+        act: str,
+        until: datetime | None = None,
+        **details: object,
+    ) -> None:
+        """``what`` was at ``site_id`` at ``when`` (received there, not in transit) and, given
+        ``until``, did not leave it before then; a refusal carries ``details``."""
         stay = self.at(when)
         if stay is None or stay.site_id != site_id:
-            where = (
-                "not yet there"
-                if stay is None
-                else f"in transit on leg {stay.leg_id!r}"
-                if stay.site_id is None
-                else f"at site {stay.site_id!r}"
-            )
+            where = "not yet there" if stay is None else stay.place
             raise RuleViolationError(
                 f"{what} was {where} at {when.isoformat()}; {act} at site {site_id!r} needs it "
-                "there (received)"
+                "there (received)",
+                **details,
+            )
+        away = None if until is None else self.left(site_id, when, until)
+        if away is not None and until is not None:
+            raise RuleViolationError(
+                f"{what} was {away.place} from {away.since.isoformat()}, before "
+                f"{until.isoformat()}; {act} at site {site_id!r} until then needs it there",
+                **details,
             )

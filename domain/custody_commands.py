@@ -241,7 +241,7 @@ class CustodyCommands:
             batch = uow.load(Batch, batch_id)
             operating_site(uow, site_id, stored_from)
             batch.require_after_start(stored_from, "storedFrom")
-            _require_kept_at(batch, container_id, site_id)
+            _require_kept_at(batch, container_id, site_id, stored_from, stored_until)
             storage = Storage.create(
                 storage_id=storage_id,
                 batch_id=batch.key,
@@ -259,12 +259,16 @@ class CustodyCommands:
         self, principal: Principal, storage_id: str, stored_until: datetime
     ) -> CommandResult:
         stored_until = require_time(stored_until, "storedUntil")
-        return self._step(
-            Storage,
-            storage_id,
-            stored_until,
-            lambda storage: storage.end(stored_until, **actor(principal)),
-        )
+        with self.ledger.unit_of_work() as uow:
+            storage = uow.load(Storage, storage_id)
+            if storage.stored_until is None and stored_until >= storage.stored_from:
+                # The period ends where it began: the item stayed there until then.
+                batch = uow.load(Batch, storage.batch_id)
+                _require_kept_at(
+                    batch, storage.container_id, storage.site_id, storage.stored_from, stored_until
+                )
+            storage.end(stored_until, **actor(principal))
+            return uow.save(storage)
 
     # ----------------------------------------------------------------- controlled returns
 
@@ -324,23 +328,51 @@ class CustodyCommands:
             return uow.save(item)
 
 
-def _require_kept_at(batch: Batch, container_id: str | None, site_id: str) -> None:
-    """What is stored is at the site (not in transit, not used up)."""
+def _require_kept_at(
+    batch: Batch,
+    container_id: str | None,
+    site_id: str,
+    stored_from: datetime,
+    stored_until: datetime | None,
+) -> None:
+    """What is stored was at the site THEN: at ``stored_from`` (received there, not in
+    transit), and it neither left nor was given or destroyed before ``stored_until`` (when
+    given). Storage is often recorded after the fact, so where the item is now does not
+    matter: a storage at the manufacturing site before the dispatch may be recorded after the
+    receipt at the hospital, and one at the hospital from before the receipt is refused.
+
+    A batch's whereabouts are those of the batch as a whole (in transit while it or any of its
+    containers is on a shipment); a container's are its own. Something given or destroyed by
+    ``stored_from`` is not stored; one given or destroyed later may still have its earlier
+    storage recorded (an inspector reconstructing the custody wants it), ending by then. An
+    open period (no ``stored_until``) of an item that has since moved is recorded as it is;
+    its end (endStorage) is held to the same rule."""
     if container_id is None:
-        where, moving = batch.location, batch.in_transit
+        whereabouts, used_at = batch.whereabouts, batch.used_at
         what = f"batch {batch.key!r}"
     else:
         container = batch.container(container_id)
-        where, moving = container.location, container.in_transit
+        whereabouts, used_at = container.whereabouts, container.used_at
         what = f"container {container_id!r} of batch {batch.key!r}"
-        if container.used:
-            raise RuleViolationError(
-                f"{what} was already given or destroyed; it is not stored", batch_id=batch.key
-            )
-    if moving is not None or where != site_id:
-        place = "in transit" if moving is not None else f"at site {where!r}"
+    if used_at is not None and used_at <= stored_from:
         raise RuleViolationError(
-            f"{what} is {place}; it is stored only where it is ({site_id!r} asked)",
+            f"{what} was already given or destroyed at {used_at.isoformat()}; it is not stored "
+            f"from {stored_from.isoformat()}",
+            batch_id=batch.key,
+        )
+    whereabouts.require_at(
+        what,
+        site_id,
+        stored_from,
+        "storage",
+        until=stored_until,
+        batch_id=batch.key,
+        reason="NOT_AT_SITE",
+    )
+    if stored_until is not None and used_at is not None and used_at < stored_until:
+        raise RuleViolationError(
+            f"{what} was given or destroyed at {used_at.isoformat()}, before "
+            f"{stored_until.isoformat()}; storage at site {site_id!r} ends by then",
             batch_id=batch.key,
             reason="NOT_AT_SITE",
         )
