@@ -81,6 +81,13 @@ BATCHES = VersionedTable(
         "disposition_site",
         "disposition_at",
         "recalled_by",
+        "return_quarantined_at",
+        "return_quarantine_site",
+        "return_quarantine_shipment",
+        "return_assessment_outcome",
+        "return_assessment_reason",
+        "return_assessed_at",
+        "return_assessed_shipment",
     ),
 )
 
@@ -244,6 +251,13 @@ def _batch_started(sql: Sql, a: Appended) -> None:
             "disposition_site": None,
             "disposition_at": None,
             "recalled_by": "",
+            "return_quarantined_at": None,
+            "return_quarantine_site": None,
+            "return_quarantine_shipment": None,
+            "return_assessment_outcome": None,
+            "return_assessment_reason": None,
+            "return_assessed_at": None,
+            "return_assessed_shipment": None,
         },
         a.position,
     )
@@ -301,6 +315,36 @@ def _batch_recalled(sql: Sql, a: Appended) -> None:
     BATCHES.change(sql, _key(a), a.position, recalled_by=_with(current["recalled_by"], e.recall_id))
 
 
+def _return_quarantined(sql: Sql, a: Appended) -> None:
+    e = a.event
+    assert isinstance(e, Batch.ReturnQuarantined)
+    BATCHES.change(
+        sql,
+        _key(a),
+        a.position,
+        return_quarantined_at=e.received_at,
+        return_quarantine_site=e.site_id,
+        return_quarantine_shipment=e.shipment_id,
+    )
+
+
+def _return_assessed(sql: Sql, a: Appended) -> None:
+    e = a.event
+    assert isinstance(e, Batch.ReturnAssessed)
+    BATCHES.change(
+        sql,
+        _key(a),
+        a.position,
+        return_quarantined_at=None,
+        return_quarantine_site=None,
+        return_quarantine_shipment=None,
+        return_assessment_outcome=e.outcome,
+        return_assessment_reason=e.reason,
+        return_assessed_at=e.assessed_at,
+        return_assessed_shipment=e.shipment_id,
+    )
+
+
 PROJECTION = Projection(
     name="chain",
     tables=TABLES,
@@ -323,6 +367,8 @@ PROJECTION = Projection(
         Batch.Dispatched: _batch_status("DISTRIBUTED"),
         Batch.Administered: _batch_status("ADMINISTERED"),
         Batch.Recalled: _batch_recalled,
+        Batch.ReturnQuarantined: _return_quarantined,
+        Batch.ReturnAssessed: _return_assessed,
     },
 )
 
@@ -350,6 +396,13 @@ class BatchView:
     disposition_site: str | None
     disposition_at: datetime | None
     recalled_by: str
+    return_quarantined_at: datetime | None
+    return_quarantine_site: str | None
+    return_quarantine_shipment: str | None
+    return_assessment_outcome: str | None
+    return_assessment_reason: str | None
+    return_assessed_at: datetime | None
+    return_assessed_shipment: str | None
 
     @property
     def affected_reasons(self) -> list[str]:

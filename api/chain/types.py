@@ -12,6 +12,7 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.scalars import JSON
 
+from api.chain.custody_inputs import ReturnOutcome
 from api.chain.holds import BatchHold
 from api.chain.inputs import EligibilityOutcome
 from api.common import PageInfo
@@ -172,6 +173,26 @@ class BatchRelease:
     released_at: datetime
 
 
+@strawberry.type(
+    description="added: a batch received back on a return shipment, in quarantine until the "
+    "quality unit assesses it (assessReturn): it is not dispatched or administered meanwhile"
+)
+class ReturnQuarantine:
+    since: datetime = strawberry.field(description="added: when the return was received")
+    site_id: strawberry.ID = strawberry.field(description="added: the site that received it")
+    shipment_id: strawberry.ID = strawberry.field(description="added: the return shipment")
+
+
+@strawberry.type(description="added: the quality unit's assessment of a product received back")
+class ReturnAssessment:
+    outcome: ReturnOutcome = strawberry.field(description="added: RELEASE_FOR_REUSE or DESTROY")
+    reason: str = strawberry.field(description="added: the quality unit's reason")
+    at: datetime = strawberry.field(description="added: when the quality unit assessed it")
+    shipment_id: strawberry.ID | None = strawberry.field(
+        description="added: the return shipment the assessment cleared (null when not known)"
+    )
+
+
 @strawberry.type
 class Batch:
     id: strawberry.ID
@@ -201,6 +222,16 @@ class Batch:
         description="true while any hold is active: release, dispatch, acceptance on receipt "
         "and administration are refused"
     )
+    return_quarantine: ReturnQuarantine | None = strawberry.field(
+        default=None,
+        description="added: the quarantine of a batch received back on a return shipment, "
+        "awaiting the quality unit's assessment (at `asOf` or now); null when it is not in one",
+    )
+    last_return_assessment: ReturnAssessment | None = strawberry.field(
+        default=None,
+        description="added: the quality unit's latest assessment of a return of this batch "
+        "(at `asOf` or now); null when none was assessed",
+    )
 
     @strawberry.field(description="the parts of donationId when it is an ISBT 128 DIN")
     def din(self) -> DinParts | None:
@@ -225,6 +256,22 @@ class Batch:
                 signature_meaning=view.signature_meaning or "",
                 released_at=view.released_at,
             )
+        quarantine = None
+        if view.return_quarantined_at is not None:
+            quarantine = ReturnQuarantine(
+                since=view.return_quarantined_at,
+                site_id=strawberry.ID(view.return_quarantine_site or ""),
+                shipment_id=strawberry.ID(view.return_quarantine_shipment or ""),
+            )
+        assessment = None
+        if view.return_assessed_at is not None and view.return_assessment_outcome is not None:
+            shipment = view.return_assessed_shipment
+            assessment = ReturnAssessment(
+                outcome=ReturnOutcome(view.return_assessment_outcome),
+                reason=view.return_assessment_reason or "",
+                at=view.return_assessed_at,
+                shipment_id=strawberry.ID(shipment) if shipment is not None else None,
+            )
         return cls(
             id=strawberry.ID(view.batch_id),
             product=view.product,
@@ -242,6 +289,8 @@ class Batch:
             recalls=[strawberry.ID(r) for r in view.recalls],
             holds=[BatchHold.of(h) for h in holds],
             held=any(h.active for h in holds),
+            return_quarantine=quarantine,
+            last_return_assessment=assessment,
         )
 
 
