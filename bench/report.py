@@ -98,7 +98,12 @@ def _generator(kind: str) -> Cell:
 
 def _ten_x_build(r: dict[str, Any]) -> str:
     g = r["generator"]
-    return f"{g['single']['ten_x_hours']:.1f} / {g['grouped']['ten_x_hours']:.1f}"
+    return f"{_hours(g['single']['ten_x_hours'])} / {_hours(g['grouped']['ten_x_hours'])}"
+
+
+def _hours(hours: float) -> str:
+    minutes = round(hours * 60)
+    return f"{minutes // 60}h{minutes % 60:02d}"
 
 
 def _dig(r: dict[str, Any], key: str) -> Any:
@@ -126,7 +131,7 @@ ROWS: list[tuple[str, Cell]] = [
     ("generator alone, one command per transaction, events/s", _generator("single")),
     ("generator alone, grouped commits, events/s", _generator("grouped")),
     (
-        "… a 10x ledger (10M events) at these rates, hours: one per transaction / grouped",
+        "… a 10x ledger (10M events) at these rates: one per transaction / grouped",
         _ten_x_build,
     ),
     ("raw INSERT + COMMIT, one per command, commands/s", _rate("raw_insert.commands_per_s")),
@@ -341,7 +346,7 @@ def _generator_section(kept: dict[str, Any]) -> list[str]:
                     f"{grouped['events_per_s']:,} ({grouped['seconds']:,.0f} s), "
                     f"groups of {grouped['group']}",
                     f"{grouped['events_per_s'] / single['events_per_s']:.1f}×",
-                    f"{single['ten_x_hours']:.1f} h / {grouped['ten_x_hours']:.1f} h",
+                    f"{_hours(single['ten_x_hours'])} / {_hours(grouped['ten_x_hours'])}",
                 ]
             )
     if not rows:

@@ -255,5 +255,5 @@ def test_the_report_shows_the_generator_measured_alone_beside_the_scales_other_f
     assert report.headline(kept, "medium") == "default"
     text = report.markdown(kept, "default")
     assert "| generator alone, grouped commits, events/s | 2,517 (groups of 500) |" in text
-    assert "| 643 (162 s) | 2,517 (41 s), groups of 500 | 3.9× | 4.3 h / 1.1 h |" in text
+    assert "| 643 (162 s) | 2,517 (41 s), groups of 500 | 3.9× | 4h19 / 1h06 |" in text
     assert "`make bench SCALE=10x DATABASE=sqlite PART=1/2`" in text
