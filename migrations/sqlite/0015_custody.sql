@@ -9,7 +9,7 @@ CREATE TABLE custody_timeline (
     subject_id   text NOT NULL,
     container_id text,
     kind         text NOT NULL,
-    occurred_at  TEXT NOT NULL,
+    at           TEXT NOT NULL,
     site_id      text,
     to_site_id   text,
     custodian    text,
