@@ -9,6 +9,7 @@ investigations find can be compared with what was known when the decision was ta
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -197,10 +198,15 @@ def unit_id(batch_id: str, container_id: str | None = None) -> str:
     return f"{batch_id}/{container_id}" if container_id else batch_id
 
 
-def unit_parts(unit: str) -> tuple[str, str | None]:
-    """The batch and container (None for a whole batch) a unit identifier names."""
-    batch_id, _, container_id = unit.partition("/")
-    return batch_id, container_id or None
+def unit_parts(unit: str, whole: Collection[str] = ()) -> tuple[str, str | None]:
+    """The batch and container (None for a whole batch) a unit identifier names. A container id
+    never holds '/', but a batch id may: a batch recalled whole is named by its own id, so
+    ``whole`` gives the batches the recall's traces reached (a unit that is one of them is that
+    batch), and otherwise the container is what follows the last '/'."""
+    if unit in whole or "/" not in unit:
+        return unit, None
+    batch_id, _, container_id = unit.rpartition("/")
+    return batch_id, container_id
 
 
 class Recall(LedgerAggregate):
@@ -261,7 +267,7 @@ class Recall(LedgerAggregate):
         def apply(self, recall: Recall) -> None:
             recall.initiated_by = self.actor
             recall.initiated_at = self.occurred_at
-            recall.add_scope(self.units, self.notifications, self.destroyed_before)
+            recall.add_scope(self.units, self.notifications, self.destroyed_before, self.trace)
 
     class Extended(LedgerAggregate.Event):
         class_version = 2
@@ -284,7 +290,7 @@ class Recall(LedgerAggregate):
 
         def apply(self, recall: Recall) -> None:
             recall.extensions.append(self.extension_id)
-            recall.add_scope(self.units, self.notifications, self.destroyed_before)
+            recall.add_scope(self.units, self.notifications, self.destroyed_before, self.trace)
 
     class NotificationAcknowledged(LedgerAggregate.Event):
         notification_id: str
@@ -363,6 +369,7 @@ class Recall(LedgerAggregate):
         self.closed_at: datetime | None = None
         self.units: list[str] = []
         self.destroyed_before: set[str] = set()
+        self.batches_reached: set[str] = set()  # by any of its traces (unit_parts)
         self.notifications: dict[str, dict[str, Any]] = {}
         self.acknowledged: dict[str, datetime] = {}
         self.actions: dict[str, list[str]] = {}
@@ -372,9 +379,14 @@ class Recall(LedgerAggregate):
         self.extensions: list[str] = []
 
     def add_scope(
-        self, units: list[str], notifications: list[dict[str, Any]], destroyed_before: list[str]
+        self,
+        units: list[str],
+        notifications: list[dict[str, Any]],
+        destroyed_before: list[str],
+        trace: dict[str, Any],
     ) -> None:
         self.units += [u for u in units if u not in self.units]
+        self.batches_reached.update(trace.get("affected_batches", ()))
         self.destroyed_before.update(destroyed_before)
         for n in notifications:
             self.notifications[n["id"]] = n
@@ -453,7 +465,11 @@ class Recall(LedgerAggregate):
         unit = self.unit_acted_on(batch_id, container_id)
         if unit in self.units:
             return unit
-        containers = [u for u in self.units if unit_parts(u)[0] == batch_id and u != batch_id]
+        containers = [
+            u
+            for u in self.units
+            if unit_parts(u, self.batches_reached)[0] == batch_id and u != batch_id
+        ]
         if container_id is None and containers:
             open_ = [u for u in containers if self.accounted_by(u) is None]
             raise RuleViolationError(
@@ -504,7 +520,9 @@ class Recall(LedgerAggregate):
                 f"(returned, destroyed or already administered): {', '.join(self.unaccounted)}",
                 recall_id=self.key,
                 rule="RECALL_UNITS_UNACCOUNTED",
-                batch_ids=list(dict.fromkeys(unit_parts(u)[0] for u in self.unaccounted)),
+                batch_ids=list(
+                    dict.fromkeys(unit_parts(u, self.batches_reached)[0] for u in self.unaccounted)
+                ),
                 unit_ids=self.unaccounted,
             )
 
@@ -535,7 +553,11 @@ class Recall(LedgerAggregate):
                 recall_id=self.key,
                 rule="RECALL_FINAL_REPORTED",
             )
-        fresh = [u for u in units if u not in self.units and unit_parts(u)[0] not in self.units]
+        fresh = [
+            u
+            for u in units
+            if u not in self.units and unit_parts(u, self.batches_reached)[0] not in self.units
+        ]
         self.trigger_event(
             self.Extended,
             extension_id=extension_id,

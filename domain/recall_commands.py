@@ -31,6 +31,7 @@ from domain.recall import (
     origin_not_found,
     recall_class,
     unit_id,
+    unit_parts,
 )
 from domain.shared import (
     BadInputError,
@@ -102,7 +103,7 @@ class RecallCommands:
             else:
                 chosen, defaulted = recall_class(where, classification)
             by = actor(principal)
-            units, destroyed_before = _units(batches)
+            units, destroyed_before = _units(batches, now)
             recall = Recall.create(
                 recall_id=recall_id,
                 reason=reason,
@@ -160,7 +161,7 @@ class RecallCommands:
                 {**n, "id": f"{recall.key}/N{start + i}"} for i, n in enumerate(fresh, start=1)
             ]
             by = actor(principal)
-            units, destroyed_before = _units(batches)
+            units, destroyed_before = _units(batches, at)
             recall.extend(
                 extension_id,
                 origin,
@@ -279,7 +280,7 @@ class RecallCommands:
         accounted for only as ALREADY_ADMINISTERED (at the institution that gave it), one not
         given is returned, quarantined or destroyed where it is (its destruction the container's
         own, the batch's once no container is left)."""
-        container = batch.containers[unit.partition("/")[2]]
+        container = batch.containers[unit_parts(unit, recall.batches_reached)[1] or ""]
         given = container.administered_to is not None
         if kind == "ALREADY_ADMINISTERED" and not given:
             raise RuleViolationError(
@@ -376,7 +377,7 @@ class RecallCommands:
 
     def _container_exists(self, node: str) -> bool:
         """Whether ``node`` (``batchId/containerId``) names a container of its batch."""
-        batch_id, _, container_id = node.partition("/")
+        batch_id, _, container_id = node.rpartition("/")
         if not container_id or not self.ledger.exists(Batch, batch_id):
             return False
         with self.ledger.unit_of_work() as uow:
@@ -430,15 +431,16 @@ def _recalled_batches(origin: TraceOrigin, record: dict[str, Any]) -> list[str]:
     after it; the batch is the unit a recall returns, quarantines or destroys)."""
     found = list(record["affected_batches"])
     if origin.kind == "CONTAINER":
-        batch_id = origin.id.partition("/")[0]
+        batch_id = origin.id.rpartition("/")[0]
         if batch_id not in found:
             found.append(batch_id)
     return found
 
 
-def _units(batches: list[Batch]) -> tuple[list[str], list[str]]:
-    """The units to account for, and those of them already destroyed (accounted for by the
-    scope itself). A batch filled into containers counts each of its containers
+def _units(batches: list[Batch], at: datetime) -> tuple[list[str], list[str]]:
+    """The units to account for, and those of them already destroyed at ``at``, the scope's
+    business time (accounted for by the scope itself; one destroyed later is accounted for by
+    a DESTROYED action like any other). A batch filled into containers counts each of its containers
     (``batchId/containerId``), given, destroyed or still in the chain; unless it was rejected
     (none of them ever left). Any other batch counts as one unit while it still existed to
     recall (not rejected or destroyed)."""
@@ -450,7 +452,7 @@ def _units(batches: list[Batch]) -> tuple[list[str], list[str]]:
         if b.containers:
             for c in b.containers.values():
                 units.append(unit_id(b.key, c.container_id))
-                if c.destroyed:
+                if c.destroyed and (c.destroyed_at is None or c.destroyed_at <= at):
                     destroyed.append(units[-1])
         elif b.status is not BatchStatus.DESTROYED:
             units.append(b.key)

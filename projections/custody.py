@@ -101,7 +101,7 @@ def _dispatched(sql: Sql, a: Appended) -> None:
     seq = 0
     for batch_id in dict.fromkeys(e.batch_ids):
         named: list[str | None] = [
-            c.split("/", 1)[1] for c in e.containers if c.split("/", 1)[0] == batch_id
+            c.rsplit("/", 1)[1] for c in e.containers if c.rsplit("/", 1)[0] == batch_id
         ]
         for container_id in named or [None]:
             _row(

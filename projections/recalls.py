@@ -111,9 +111,9 @@ def _scope(
             orjson.dumps(e.trace, option=orjson.OPT_SORT_KEYS).decode(),
         ),
     )
-    gone = set(e.destroyed_before)
+    gone, reached = set(e.destroyed_before), set(e.trace.get("affected_batches", ()))
     for unit in e.units:
-        batch_id, container_id = unit_parts(unit)
+        batch_id, container_id = unit_parts(unit, reached)
         sql.execute(
             "INSERT INTO recall_units (recall_id, batch_id, container_id, position, scope_id,"
             " destroyed_before) VALUES (?, ?, ?, ?, ?, ?)",

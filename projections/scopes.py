@@ -24,7 +24,7 @@ import orjson
 
 from domain.donation import Donation
 from domain.donor import Donor
-from domain.recall import Recall
+from domain.recall import Recall, unit_parts
 from domain.shared import LedgerEvent
 from domain.site import Site
 from projections.ledger import Appended
@@ -237,11 +237,14 @@ def as_seen(sql: Sql, reach: Reach | None, rows: list[dict[str, Any]]) -> list[d
         if row["event_type"] in ("Recall.Initiated", "Recall.Extended"):
             state = orjson.loads(bytes(row["state"]))
             origin = (str(state["origin_kind"]), str(state["origin_id"]))
+            reached = set(state["trace"].get("affected_batches", ()))
             state["trace"] = cut_trace(sql, reach, state["trace"], origin)
-            # The units and notifications the recall has: those within the reader's reach.
-            if "units" in state:
-                seen = set(state["trace"]["affected_batches"])
-                state["units"] = [u for u in state["units"] if u in seen]
+            # The units and notifications the recall has: those within the reader's reach (a
+            # container is seen with its batch).
+            seen = set(state["trace"]["affected_batches"])
+            for field in ("units", "destroyed_before"):
+                if field in state:
+                    state[field] = [u for u in state[field] if unit_parts(u, reached)[0] in seen]
             if "notifications" in state:
                 state["notifications"] = [
                     n for n in state["notifications"] if n.get("site_id") in reach

@@ -305,3 +305,50 @@ async def test_a_recall_stored_before_containers_were_units_loads_with_none_dest
     assert isinstance(event, Recall.Initiated)
     assert event.destroyed_before == []
     assert event.units == [f"{MSC}/V-1", f"{MSC}/V-2", f"{MSC}/V-3"]
+
+
+async def test_a_batch_id_with_a_slash_is_one_unit_whole_or_per_container(
+    gql: GraphQL, service: Regentrace
+) -> None:
+    """Batch ids may hold '/' (container ids may not): a unit is parsed knowing the batches the
+    recall reached, so a whole batch named 'MSC/2026/8' is not taken for batch 'MSC/2026' with
+    container '8', and a container of 'MSC/2026/7' is found (not a server error)."""
+    t = Timeline.ending_weeks_ago()
+    await allogeneic(gql, t)
+    quality = qp(gql, service)
+    for batch_id in ("MSC/2026/7", "MSC/2026/8"):
+        started = {
+            "batchId": batch_id,
+            "product": "MSC-ALLO",
+            "donationId": MSC_DONATION,
+            "patientCode": "PT-4299",
+            "controlSiteId": CONTROL,
+            "siteId": SPOKE,
+            "startedAt": t(-20),
+        }
+        await run(gql, "startBatch", started)
+    await run(gql, "recordBatchContainers", fill("MSC/2026/7", t, bag("V-1", kind="VIAL")))
+    for recall_id, batch_id in (("RCL-7", "MSC/2026/7"), ("RCL-8", "MSC/2026/8")):
+        origin = {"kind": "BATCH", "id": batch_id}
+        initiated = {"recallId": recall_id, "origin": origin, "reason": "look-back"}
+        await send(quality, "initiateRecall", initiated | {"initiatedAt": t(-2)})
+
+    destroy = {"kind": "DESTROYED", "at": t(-1), "note": "destroyed under the recall"}
+    await send(
+        quality,
+        "recordRecallAction",
+        {"recallId": "RCL-7", "batchId": "MSC/2026/7", "containerId": "V-1", **destroy},
+    )
+    await send(
+        quality, "recordRecallAction", {"recallId": "RCL-8", "batchId": "MSC/2026/8", **destroy}
+    )
+
+    shown = "query ($id: ID!) { recall(id: $id) { units { batchId containerId accountedFor } } }"
+    for recall_id, batch_id, container in (
+        ("RCL-7", "MSC/2026/7", "V-1"),
+        ("RCL-8", "MSC/2026/8", None),
+    ):
+        found = (await gql.data(shown, {"id": recall_id}))["recall"]
+        assert found["units"] == [
+            {"batchId": batch_id, "containerId": container, "accountedFor": True}
+        ], recall_id
