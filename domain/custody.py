@@ -9,6 +9,7 @@ received; a lot is used only at the site where it is (``require_at``).
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -45,7 +46,8 @@ class Leg:
 
 
 class Whereabouts:
-    """The stays of one item, oldest first, and the legs that moved it."""
+    """The stays of one item in business-time order (a fact entered late, such as a back-filled
+    step at another site, goes where its time puts it), and the legs that moved it."""
 
     def __init__(self, site_id: str, since: datetime) -> None:
         self.stays: list[Stay] = [Stay(site_id, since)]
@@ -70,17 +72,21 @@ class Whereabouts:
     def leg(self, leg_id: str) -> Leg | None:
         return next((g for g in self.legs if g.leg_id == leg_id), None)
 
+    def _stay(self, stay: Stay) -> None:
+        # After any stay of the same time: facts of one moment keep the order they came in.
+        bisect.insort_right(self.stays, stay, key=lambda s: s.since)
+
     def dispatched(self, leg: Leg) -> None:
         self.legs.append(leg)
-        self.stays.append(Stay(None, leg.dispatched_at, leg.leg_id))
+        self._stay(Stay(None, leg.dispatched_at, leg.leg_id))
 
     def moved(self, site_id: str | None, since: datetime, leg_id: str | None = None) -> None:
         """From ``since`` the item is at ``site_id`` (None: in transit on ``leg_id``), a move
         without a leg of its own (a finished product's shipment, a step at another site); a
-        stay like the current one changes nothing."""
-        here = self.current
-        if (here.site_id, here.leg_id) != (site_id, leg_id):
-            self.stays.append(Stay(site_id, since, leg_id))
+        stay like the one in force then changes nothing."""
+        here = self.at(since)
+        if here is None or (here.site_id, here.leg_id) != (site_id, leg_id):
+            self._stay(Stay(site_id, since, leg_id))
 
     def left(self, site_id: str, after: datetime, before: datetime) -> Stay | None:
         """The first stay away from ``site_id`` that began after ``after`` and before
@@ -94,7 +100,7 @@ class Whereabouts:
         assert leg is not None
         leg.received_at = received_at
         leg.condition_acceptable = acceptable
-        self.stays.append(Stay(leg.to_site_id, received_at))
+        self._stay(Stay(leg.to_site_id, received_at))
 
     # ------------------------------------------------------------------------------- rules
 

@@ -396,13 +396,14 @@ class BatchView:
     disposition_site: str | None
     disposition_at: datetime | None
     recalled_by: str
-    return_quarantined_at: datetime | None
-    return_quarantine_site: str | None
-    return_quarantine_shipment: str | None
-    return_assessment_outcome: str | None
-    return_assessment_reason: str | None
-    return_assessed_at: datetime | None
-    return_assessed_shipment: str | None
+    # A return awaiting the quality unit's assessment, and the last assessment (None: never).
+    return_quarantined_at: datetime | None = None
+    return_quarantine_site: str | None = None
+    return_quarantine_shipment: str | None = None
+    return_assessment_outcome: str | None = None
+    return_assessment_reason: str | None = None
+    return_assessed_at: datetime | None = None
+    return_assessed_shipment: str | None = None
 
     @property
     def affected_reasons(self) -> list[str]:
