@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from domain.batch import Batch
 from domain.donation import Donation
 from domain.material_lot import MaterialLot
 from domain.shipment import Shipment
@@ -26,7 +25,7 @@ from projections.projection import Projection
 from projections.scopes import Reach, visible_among
 from projections.sql import Sql
 
-TABLES = ("custody_timeline", "custody_batches")
+TABLES = ("custody_timeline",)
 
 COLUMNS = (
     "position",
@@ -84,15 +83,6 @@ def _legs(sql: Sql, leg_id: str, kind: str) -> list[dict[str, Any]]:
 
 
 # ---------------------------------------------------------------------------- finished product
-
-
-def _batch_started(sql: Sql, a: Appended) -> None:
-    e = a.event
-    assert isinstance(e, Batch.Started)
-    sql.execute(
-        "INSERT INTO custody_batches (batch_id, donation_id, position) VALUES (?,?,?)",
-        (_key(a), e.donation_id, a.position),
-    )
 
 
 def _dispatched(sql: Sql, a: Appended) -> None:
@@ -262,7 +252,6 @@ PROJECTION = Projection(
     name="custody",
     tables=TABLES,
     handles={
-        Batch.Started: _batch_started,
         Shipment.Dispatched: _dispatched,
         Shipment.HandedOver: _shipment_follow_up,
         Shipment.Received: _shipment_follow_up,
@@ -318,13 +307,12 @@ def custody_timeline(
 
 
 def _donations_of(sql: Sql, batch_id: str, position: int) -> list[str]:
-    """The donations a batch was made from by ``position``: its first (kept here) and those
-    pooled with it (the lineage's DONATION -> BATCH edges, written inline at the same positions,
-    so live, rebuilt and as of any moment alike)."""
+    """The donations a batch was made from by ``position``: its first and those pooled with it,
+    as the lineage's DONATION -> BATCH edges name them (written inline at the same positions, so
+    live, rebuilt and as of any moment alike)."""
     rows = sql.all(
-        "SELECT donation_id FROM custody_batches WHERE batch_id = ? AND position <= ?"
-        " UNION SELECT from_id FROM lineage_edges WHERE to_kind = 'BATCH' AND to_id = ?"
+        "SELECT from_id FROM lineage_edges WHERE to_kind = 'BATCH' AND to_id = ?"
         " AND from_kind = 'DONATION' AND position <= ?",
-        (batch_id, position, batch_id, position),
+        (batch_id, position),
     )
-    return sorted({str(r["donation_id"]) for r in rows})
+    return sorted({str(r["from_id"]) for r in rows})
