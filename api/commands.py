@@ -1,6 +1,7 @@
 """One declaration per command (ADR 8): the GraphQL mutation, the application method it runs
 (named by reference), its input, the roles that may send it and, for every input field naming a
-record, the rule that finds that record's sites.
+record, the rule that finds that record's sites (from the field's value; an ``InputRule`` also
+sees the rest of the input, for a record named by several fields, such as a batch's container).
 
     register_site = command(
         SiteCommands.register_site,
@@ -38,7 +39,7 @@ from strawberry.types.base import StrawberryContainer
 
 from api.auth.identity import Identity
 from api.auth.roles import Scope, allow
-from api.auth.targets import FieldRule, NoReach, Target, first_refusal
+from api.auth.targets import FieldRule, InputRule, NoReach, Target, first_refusal
 from api.auth.values import check_arguments
 from api.common import CommandResult
 from api.context import Info
@@ -65,6 +66,10 @@ CommandId = Annotated[
 Answer = Callable[[Regentrace, Identity, Result, dict[str, Any]], Any]
 # Input field -> a value computed for the caller when the input leaves the field out.
 Defaults = Mapping[str, Callable[[Identity], Any]]
+
+# How an input field naming a record is checked: a rule of its value, of its value and the
+# rest of the input, or no reach (with the reason).
+Rule = FieldRule | InputRule | NoReach
 
 # Every declared command by its GraphQL name; api/schema.py serves these and nothing else.
 DECLARED: dict[str, Command] = {}
@@ -94,7 +99,7 @@ class Command:
     function: Callable[..., Result]
     input: type
     roles: frozenset[str]
-    targets: Mapping[str, FieldRule | NoReach]
+    targets: Mapping[str, Rule]
     defaults: Defaults = field(default_factory=dict)
     # Input field -> the method's parameter, where their names differ.
     renamed: Mapping[str, str] = field(default_factory=dict)
@@ -105,12 +110,12 @@ class Command:
     def targets_of(self, content: Mapping[str, Any]) -> list[Target]:
         """The records the input (as plain values) names that must lie within reach: the sites
         acted at first, so a refusal names the site before the records there."""
-        found = [
-            target
-            for name, rule in self.targets.items()
-            if not isinstance(rule, NoReach)
-            for target in rule(content.get(name))
-        ]
+        found: list[Target] = []
+        for name, rule in self.targets.items():
+            if isinstance(rule, InputRule):
+                found += rule(content.get(name), content)
+            elif not isinstance(rule, NoReach):
+                found += rule(content.get(name))
         return sorted(found, key=lambda target: target.kind != "site")
 
     def run(
@@ -170,7 +175,7 @@ def command(
     *,
     input: type,
     roles: Iterable[str],
-    targets: Mapping[str, FieldRule | NoReach],
+    targets: Mapping[str, Rule],
     description: str,
     defaults: Defaults | None = None,
     renamed: Mapping[str, str] | None = None,
@@ -227,9 +232,10 @@ def _check(declared: Command) -> None:
     except TypeError as error:
         raise DeclarationError(f"{declared.name}: {error}") from None
     fields = {f.python_name: f.type for f in declared.input.__strawberry_definition__.fields}  # type: ignore[attr-defined]
+    reads = [n for r in declared.targets.values() if isinstance(r, InputRule) for n in r.reads]
     problems = [
         f"{name} is no field of {declared.input.__name__}"
-        for name in (*declared.targets, *declared.defaults, *declared.renamed)
+        for name in (*declared.targets, *reads, *declared.defaults, *declared.renamed)
         if name not in fields
     ]
     problems += [
@@ -238,9 +244,9 @@ def _check(declared: Command) -> None:
         if _names_a_record(graphql_type) and name not in declared.targets
     ]
     problems += [
-        f"the rule of {name} is neither a function of its value nor NoReach"
+        f"the rule of {name} is neither a function of its value, an InputRule nor NoReach"
         for name, rule in declared.targets.items()
-        if not (isinstance(rule, NoReach) or callable(rule))
+        if not (isinstance(rule, NoReach | InputRule) or callable(rule))
     ]
     if declared.parameters is None:
         problems += _parameter_problems(declared, [declared.renamed.get(n, n) for n in fields])

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from domain.donation import Donation
 from domain.material_lot import MaterialLot
 from domain.shipment import Shipment
@@ -316,3 +318,37 @@ def _donations_of(sql: Sql, batch_id: str, position: int) -> list[str]:
         (batch_id, position),
     )
     return sorted({str(r["from_id"]) for r in rows})
+
+
+def container_site(sql: Sql, batch_id: str, container_id: str) -> str | None:
+    """Where a container of a batch is, at the head: the institution that gave it, once given;
+    else the site that last received it, or the one it left while it travels (its sender still
+    answers for it); else where it was filled. A container is given and destroyed where it is,
+    so this is also where it was given or destroyed. None when the batch has no such container.
+    """
+    given = sql.scalar(
+        "SELECT site_id FROM container_uses WHERE batch_id = ? AND container_id = ?",
+        (batch_id, container_id),
+    )
+    if given is not None:
+        return str(given)
+    # A dispatch's row names the site it left (site_id), a receipt's the site it reached.
+    moved = sql.one(
+        "SELECT site_id FROM custody_timeline WHERE subject_kind = 'BATCH' AND subject_id = ?"
+        " AND container_id = ? AND kind IN ('DISPATCHED', 'RECEIVED')"
+        " ORDER BY position DESC, seq DESC LIMIT 1",
+        (batch_id, container_id),
+    )
+    if moved is not None:
+        return str(moved["site_id"])
+    # Never moved: where the fill that made it was, as that fill's event (the one at the
+    # position its batch_containers row carries) names it.
+    filled = sql.one(
+        "SELECT e.state FROM batch_containers c"
+        " JOIN stored_events e ON e.notification_id = c.position"
+        " WHERE c.batch_id = ? AND c.container_id = ?",
+        (batch_id, container_id),
+    )
+    if filled is None:
+        return None
+    return str(orjson.loads(bytes(filled["state"]))["site_id"])

@@ -13,7 +13,7 @@ instead, so one beyond it is answered exactly as one that does not exist.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +23,7 @@ from api.auth.identity import Identity
 from api.auth.roles import Scope
 from domain.isbt128 import normalise_donation_id
 from domain.shared import DomainError
+from projections.custody import container_site
 from projections.scopes import ORIGIN_TYPES, patient_records, sites_of
 from projections.sql import Sql
 
@@ -32,7 +33,8 @@ class Target:
     # "site"; "aggregate" (one of the sites it touches must be within reach); "owned" (one of
     # the sites that own it); "position" (owned, the aggregate of the event there); "control" (a
     # batch whose own control site must sign); "patient" (a patient code: one of the records
-    # naming it must be within reach)
+    # naming it must be within reach); "container" (``batch/container``: the site where the
+    # container is, or was given or destroyed, must be within reach)
     kind: str
     id: str
 
@@ -42,6 +44,8 @@ class Target:
             return None
         if self.kind == "patient":
             return _patient_refusal(sql, identity, reach, self.id)
+        if self.kind == "container":
+            return _container_refusal(sql, identity, reach, self.id)
         return self._record_refusal(sql, identity, reach)
 
     def _record_refusal(  # noqa: PLR0911 (one return per reason, each with its own message)
@@ -85,6 +89,22 @@ def _patient_refusal(
     return f"patient {patient_code!r} is outside what {identity.describe()} may see"
 
 
+def _container_refusal(
+    sql: Sql, identity: Identity, reach: tuple[str, ...], node: str
+) -> str | None:
+    """A site accounts only for the containers it holds: the one where the container is (the
+    institution that gave it, the site where it was destroyed). A container the batch does not
+    have is let through: the command answers NOT_FOUND."""
+    batch_id, container_id = node.rsplit("/", 1)  # a container id holds no '/'
+    where = container_site(sql, batch_id, container_id)
+    if where is None or where in reach:
+        return None
+    return (
+        f"container {container_id!r} of batch {batch_id!r} is at site {where!r}, outside what "
+        f"{identity.describe()} may act for"
+    )
+
+
 def _aggregate_at(sql: Sql, position: str) -> str | None:
     if not position.isdigit():
         return None
@@ -122,6 +142,19 @@ FieldRule = Callable[[Any], list[Target]]
 
 
 @dataclass(frozen=True)
+class InputRule:
+    """A rule of an input field whose record is named together with other fields of the input
+    (a container by its batch and its own id): it sees the field's value and the whole input,
+    as plain values. ``reads``: the other fields it reads (each must be a field of the input)."""
+
+    rule: Callable[[Any, Mapping[str, Any]], list[Target]]
+    reads: tuple[str, ...]
+
+    def __call__(self, value: Any, content: Mapping[str, Any]) -> list[Target]:
+        return self.rule(value, content)
+
+
+@dataclass(frozen=True)
 class NoReach:
     """An input field that names a record yet needs no reach of its own, and why (a record the
     command creates, a shipment's destination)."""
@@ -146,6 +179,19 @@ def of(aggregate_type: str) -> FieldRule:
 def owned(aggregate_type: str) -> FieldRule:
     """A record the command changes: one of the sites that own it must be within reach."""
     return lambda key: [Target("owned", f"{aggregate_type}:{key}")] if key else []
+
+
+def container_of(batch_field: str) -> InputRule:
+    """A container of the batch the input's ``batch_field`` names: the site where it is (or
+    was given, or destroyed) must be within reach, whichever sites its batch touches."""
+
+    def rule(container_id: Any, content: Mapping[str, Any]) -> list[Target]:
+        batch_id = content.get(batch_field)
+        if not container_id or not batch_id:
+            return []
+        return [Target("container", f"{batch_id}/{container_id}")]
+
+    return InputRule(rule, reads=(batch_field,))
 
 
 def signed_by_control_site(key: Any) -> list[Target]:

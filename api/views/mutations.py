@@ -17,7 +17,7 @@ from api.auth.roles import (
     RECALL_INVESTIGATOR,
     SPOKE_OPERATOR,
 )
-from api.auth.targets import NoReach, callers_only_site, of, origin, owned, site
+from api.auth.targets import NoReach, callers_only_site, container_of, of, origin, owned, site
 from api.commands import command
 from api.views.recall_types import (
     AcknowledgeRecallNotificationInput,
@@ -137,7 +137,8 @@ class ViewMutations:
             "recall_id": NoReach("the batch acted on is checked"),
             "batch_id": of("Batch"),
             "shipment_id": NoReach("the consignment reference of the return"),
-            "container_id": NoReach("a container of the batch checked"),
+            # A site accounts only for the containers it holds (or gave, or destroyed).
+            "container_id": container_of("batch_id"),
         },
         description="Account for a recalled unit (a batch, or for a batch filled into "
         "containers one of its containers, named by containerId): RETURNED (with the shipment "

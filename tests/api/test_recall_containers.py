@@ -161,13 +161,18 @@ async def test_each_container_of_a_split_batch_is_accounted_for_before_closure(
     assert rule_of(error) == "RECALL_UNIT_NOT_IN_SCOPE"
     assert f"{OTHER}/V-1" in error["message"]
     v1, v2, v3 = (act | {"containerId": c} for c in ("V-1", "V-2", "V-3"))
-    for bad, rule in (
-        (v2 | {"kind": "ALREADY_ADMINISTERED", "note": FOLLOW_UP}, "RECALL_UNIT_NOT_ADMINISTERED"),
-        (v1 | {"kind": "DESTROYED"}, "RECALL_UNIT_ADMINISTERED"),
-        (v1 | {"kind": "RETURNED", "shipmentId": "RET-X"}, "RECALL_UNIT_ADMINISTERED"),
-        (v2 | {"kind": "RETURNED", "shipmentId": "SHP-MSC-2"}, "RECALL_RETURN_SHIPMENT"),
+    # Each institution accounts for the container it holds (or gave) only.
+    for by, bad, rule in (
+        (
+            second,
+            v2 | {"kind": "ALREADY_ADMINISTERED", "note": FOLLOW_UP},
+            "RECALL_UNIT_NOT_ADMINISTERED",
+        ),
+        (hospital, v1 | {"kind": "DESTROYED"}, "RECALL_UNIT_ADMINISTERED"),
+        (hospital, v1 | {"kind": "RETURNED", "shipmentId": "RET-X"}, "RECALL_UNIT_ADMINISTERED"),
+        (second, v2 | {"kind": "RETURNED", "shipmentId": "SHP-MSC-2"}, "RECALL_RETURN_SHIPMENT"),
     ):
-        error = await refused(quality, service, "recordRecallAction", bad, "RULE_VIOLATION")
+        error = await refused(by, service, "recordRecallAction", bad, "RULE_VIOLATION")
         assert rule_of(error) == rule, bad
     error = await refused(
         quality, service, "recordRecallAction", v3 | {"kind": "DESTROYED"}, "CONFLICT"
@@ -179,7 +184,7 @@ async def test_each_container_of_a_split_batch_is_accounted_for_before_closure(
         hospital, "recordRecallAction", v1 | {"kind": "ALREADY_ADMINISTERED", "note": FOLLOW_UP}
     )
     await refused(
-        quality,
+        hospital,
         service,
         "recordRecallAction",
         v1 | {"kind": "ALREADY_ADMINISTERED", "note": FOLLOW_UP, "at": t(-1.4)},
@@ -236,6 +241,77 @@ async def test_each_container_of_a_split_batch_is_accounted_for_before_closure(
         ("ALREADY_ADMINISTERED", "V-1", HOSPITAL),
         ("QUARANTINED", "V-2", SECOND_HOSPITAL),
         ("RETURNED", "V-2", SECOND_HOSPITAL),
+    ]
+
+
+async def test_a_site_accounts_only_for_the_containers_it_holds(
+    gql: GraphQL, service: Regentrace
+) -> None:
+    """A key reaching the split batch may account only for a container at one of its sites:
+    the institution that gave it (V-1 at the hospital), the one holding it (V-2 at the second
+    institution; while it travels back, still its sender; once received, the control site), the
+    site where it was destroyed (V-3 at the spoke). Every other key is refused FORBIDDEN naming
+    where the container is, and nothing is stored."""
+    t = Timeline.ending_weeks_ago()
+    await split_at_two_institutions(gql, t)
+    quality = qp(gql, service)
+    hospital = caller(gql, service, "medical_institution", HOSPITAL)
+    second = caller(gql, service, "medical_institution", SECOND_HOSPITAL)
+    spoke = caller(gql, service, "spoke_operator", SPOKE)
+    started = {"recallId": "RCL-1", "origin": {"kind": "BATCH", "id": MSC}, "reason": "look-back"}
+    await send(quality, "initiateRecall", started | {"initiatedAt": t(-2)})
+    act = {"recallId": "RCL-1", "batchId": MSC, "at": t(-1.5)}
+    v1, v2, v3 = (act | {"containerId": c} for c in ("V-1", "V-2", "V-3"))
+    administered = v1 | {"kind": "ALREADY_ADMINISTERED", "note": FOLLOW_UP}
+    quarantined = v2 | {"kind": "QUARANTINED"}
+
+    for by, action, where in (
+        (second, administered, HOSPITAL),
+        (quality, administered, HOSPITAL),
+        (hospital, quarantined, SECOND_HOSPITAL),
+        (quality, quarantined, SECOND_HOSPITAL),
+        (hospital, v3 | {"kind": "DESTROYED"}, SPOKE),
+    ):
+        error = await refused(by, service, "recordRecallAction", action, "FORBIDDEN")
+        assert f"container {action['containerId']!r} of batch {MSC!r}" in error["message"]
+        assert f"is at site {where!r}" in error["message"]
+    # The spoke where V-3 was destroyed, and the control site over it, pass the reach: the
+    # recall's own rule answers (the scope accounted for V-3).
+    for by in (spoke, quality):
+        error = await refused(
+            by, service, "recordRecallAction", v3 | {"kind": "DESTROYED"}, "CONFLICT"
+        )
+        assert "DESTROYED_BEFORE_RECALL" in error["message"]
+
+    await send(hospital, "recordRecallAction", administered)
+    await send(second, "recordRecallAction", quarantined)
+    # V-2 on its way back to the control site: the second institution still answers for it.
+    back = shipment(
+        "RET-MSC-V2",
+        MSC,
+        t,
+        "V-2",
+        fromSiteId=SECOND_HOSPITAL,
+        toSiteId=CONTROL,
+        dispatchedAt=t(-1.3),
+        isReturn=True,
+    )
+    await run(gql, "dispatchShipment", back)
+    returned = v2 | {"kind": "RETURNED", "shipmentId": "RET-MSC-V2", "at": t(-1.1)}
+    await refused(quality, service, "recordRecallAction", returned, "FORBIDDEN")
+    received = {"shipmentId": "RET-MSC-V2", "receivedAt": t(-1.2), "conditionAcceptable": True}
+    await run(gql, "receiveShipment", received)
+    # Received at the control site: its quality unit holds V-2 now, the second institution not.
+    error = await refused(second, service, "recordRecallAction", returned, "FORBIDDEN")
+    assert f"is at site {CONTROL!r}" in error["message"]
+    await send(quality, "recordRecallAction", returned)
+
+    full = await recall(quality, "RCL-1")
+    assert full is not None
+    assert [(a["kind"], a["containerId"], a["siteId"]) for a in full["actions"]] == [
+        ("ALREADY_ADMINISTERED", "V-1", HOSPITAL),
+        ("QUARANTINED", "V-2", SECOND_HOSPITAL),
+        ("RETURNED", "V-2", CONTROL),
     ]
 
 
