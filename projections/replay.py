@@ -1,4 +1,5 @@
-"""Offline replay for inspectors: the ledger up to a moment, in a file of its own.
+"""Offline replay for inspectors: the ledger up to a moment, in a file of its own; or the whole
+ledger moved into a new, empty database (from SQLite to PostgreSQL).
 
 The events up to the position that stood at that moment are copied with their ledger rows (so
 the chain verifies in the copy) and the command ids kept with them (ADR 7), and every projection
@@ -8,11 +9,15 @@ answers without regentrace's server.
 For a large ledger the rebuild's worker processes (projections/rebuild.py) project the same
 events, read from the source, while this process copies them; their rows join the copy in the
 same transaction. A small one is copied, then rebuilt in this process.
+
+Into PostgreSQL, the rows go in with ``COPY`` and their explicit notification ids; the sequences
+behind generated ids are then moved past the copied rows, so the next command appends at the
+position after the last one copied.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any
@@ -27,6 +32,8 @@ from projections.sql import Dialect, Sql
 from projections.store import LedgerRecorder
 
 BATCH = 5000
+# The tables the copy writes (the rebuild writes the views).
+COPIED_TABLES = ("stored_events", "ledger", "commands")
 COMMANDS_BATCH = 50_000  # positions per read of the commands kept with the events (ADR 7)
 EVENT_COLUMNS = ("notification_id", "originator_id", "originator_version", "topic", "state")
 LEDGER_COLUMNS = (
@@ -63,8 +70,9 @@ def replay(
     progress: Callable[[str, int, int], None] = lambda _s, _d, _t: None,
     workers: int | None = None,
 ) -> int:
-    """Copy events 1..``until_position`` and their chain from ``source`` into ``target`` and
-    build its views; answer how many events were copied. ``workers`` as for ``rebuild``."""
+    """Copy events 1..``until_position`` and their chain from ``source`` into ``target`` (an
+    empty ledger, on either database) and build its views; answer how many events were copied.
+    ``workers`` as for ``rebuild``."""
     with source.read() as sql:
         count = int(
             sql.scalar("SELECT COUNT(*) FROM ledger WHERE position <= ?", (until_position,))
@@ -73,17 +81,23 @@ def replay(
     if not use_workers(count, workers):
         with target.write_in_bulk() as out:
             copied = _copy(source, source_file, out, until_position, progress)
+            advance_sequences(out, COPIED_TABLES)
         rebuild(target, mapper, lambda done, total: progress("rebuild", done, total), workers=1)
         return copied
-    # One transaction for the copy and the views (the file is new, nothing else writes it).
+    # One transaction for the copy and the views (the target is new, nothing else writes it).
     with (
         target.write_in_bulk() as out,
         Workers(
             source.source(), mapper, until_position, count, lambda d, t: progress("rebuild", d, t)
         ) as projecting,
     ):
+        if out.dialect is Dialect.POSTGRES:
+            # The transaction waits while the workers finish projecting, which must not look
+            # like an abandoned session to the server.
+            out.execute("SET LOCAL idle_in_transaction_session_timeout = '30min'")
         copied = _copy(source, source_file, out, until_position, progress)
         projected = projecting.finish(out)
+        advance_sequences(out, COPIED_TABLES)
         progress("rebuild", projected, count)
     assert projected == copied, f"{copied} events copied, {projected} projected"
     return copied
@@ -97,8 +111,10 @@ def _copy(
     progress: Callable[[str, int, int], None],
 ) -> int:
     if out.scalar("SELECT COUNT(*) FROM stored_events"):
-        raise ValueError("the replay target already holds events; give a new file")
-    if source_file is not None:
+        raise ValueError(
+            "the replay target already holds events; give a new file or an empty database"
+        )
+    if source_file is not None and out.dialect is Dialect.SQLITE:
         copied = _copy_attached(out, source_file, until_position)
         progress("copy", copied, until_position)
         return copied
@@ -137,7 +153,8 @@ def _copy_rows(
     until_position: int,
     progress: Callable[[str, int, int], None],
 ) -> int:
-    """From PostgreSQL: batches of rows, the next read while this one is written."""
+    """From PostgreSQL, or into it: batches of rows, the next read while this one is written
+    (on PostgreSQL; SQLite reads run in turn)."""
     copied = 0
     for rows in read_ahead(
         (
@@ -162,6 +179,30 @@ def _copy_commands(
         with read() as sql:
             kept = sql.tuples(COPY_COMMANDS, (low, min(low + COMMANDS_BATCH, until_position)))
         out.insert_rows("commands", commands.COLUMNS, kept)
+
+
+def advance_sequences(out: Sql, tables: Iterable[str]) -> None:
+    """PostgreSQL: every sequence behind a generated id (a serial or identity column) of
+    ``tables`` set past the largest id they hold, so the next row inserted without an id (the
+    next command's events) takes the one after. Rows copied in with their ids leave the
+    sequences where they were. SQLite takes the next rowid from the rows themselves."""
+    if out.dialect is not Dialect.POSTGRES:
+        return
+    wanted = set(tables)
+    generated = out.tuples(
+        "SELECT table_name::text, column_name::text,"
+        " pg_get_serial_sequence(quote_ident(table_name), column_name)"
+        " FROM information_schema.columns"
+        " WHERE table_schema = current_schema()"
+        " AND (column_default LIKE 'nextval(%' OR is_identity = 'YES')"
+    )
+    for table, column, sequence in generated:
+        if table in wanted and sequence is not None:
+            # is_called false: the next value is exactly the one given (1 on an empty table).
+            out.execute(
+                f"SELECT setval(?::regclass, COALESCE(MAX({column}), 0) + 1, false) FROM {table}",
+                (sequence,),
+            )
 
 
 def _sqlite_file(sql: Sql) -> str:

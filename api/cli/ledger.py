@@ -1,15 +1,19 @@
 """``regentrace migrate``, ``rebuild``, ``demo``, ``replay`` and ``schema``: the ledger's
-tables, its projections rebuilt, demo data, a copy up to a moment, and the GraphQL schema."""
+tables, its projections rebuilt, demo data, a copy up to a moment (in a new SQLite file or a new
+PostgreSQL database), and the GraphQL schema."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from api.cli.common import load_settings, moment, say
-from api.cli.errors import CommandError
+from api.cli.errors import CommandError, Exit
+
+if TYPE_CHECKING:
+    from api.settings import Database
 
 
 def add_migrate(commands: Any) -> None:
@@ -38,13 +42,33 @@ def add_demo(commands: Any) -> None:
 
 
 def add_replay(commands: Any) -> None:
-    replay = commands.add_parser("replay", help="the ledger up to a moment, in its own file")
+    replay = commands.add_parser(
+        "replay",
+        help="the ledger up to a moment, in its own file or a new PostgreSQL database",
+    )
     replay.description = (
-        "Write a self-contained SQLite database holding the events up to a moment, their hash "
-        "chain and every projection as it stood then; serve or query it offline."
+        "Copy the events up to a moment, their hash chain and the command ids kept with them, "
+        "and build every projection as it stood then: with --out, into a new self-contained "
+        "SQLite file to serve or query offline; with --into, into a new, empty PostgreSQL "
+        "database, which moves a ledger from SQLite to PostgreSQL (stop the service first, "
+        "then serve the copy with REGENTRACE_DATABASE_URL set to it). The source is "
+        "REGENTRACE_DATABASE_URL."
+    )
+    replay.epilog = (
+        "Examples: regentrace replay --until 2026-06-30 --out ledger-2026-06-30.sqlite3; "
+        "createdb -h db.internal regentrace && regentrace replay --into "
+        "postgresql://owner@db.internal:5432/regentrace"
     )
     replay.add_argument("--until", help="the moment (default: now), e.g. 2026-06-30 or a time")
-    replay.add_argument("--out", required=True, help="new SQLite file to write")
+    target = replay.add_mutually_exclusive_group(required=True)
+    target.add_argument("--out", metavar="FILE", help="new SQLite file to write (must not exist)")
+    target.add_argument(
+        "--into",
+        metavar="URL",
+        help="an existing PostgreSQL database holding no events, e.g. "
+        "postgresql://USER:PASSWORD@HOST:5432/DBNAME (created with createdb; its tables are "
+        "migrated first if needed); run it as the database's owner",
+    )
     replay.set_defaults(run=cmd_replay)
 
 
@@ -118,18 +142,30 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_replay(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from api.settings import redact_url
     from api.wiring import Regentrace, migrate
     from projections.ledger import LedgerIndex
     from projections.replay import replay
 
-    out = Path(args.out)
-    if out.exists():
-        raise CommandError(f"{out} exists; the replay writes a new file")
+    if args.into is not None:
+        where = replay_target(args.into).describe()
+        target_url = args.into
+        then = (
+            f"with REGENTRACE_DATABASE_URL={redact_url(args.into)}, check it (regentrace "
+            "verify), then serve it (regentrace serve)"
+        )
+    else:
+        out = Path(args.out)
+        if out.exists():
+            raise CommandError(f"{out} exists; the replay writes a new file")
+        where, target_url = str(out), f"sqlite:///{out}"
+        then = f"open it with REGENTRACE_DATABASE_URL=sqlite:///{out} regentrace serve"
     settings = load_settings()
     source = Regentrace(settings)
     with source.read() as sql:
         until = LedgerIndex(sql).position_at(moment(args.until, end_of_day=True))
-    target_settings = settings.model_copy(update={"database_url": f"sqlite:///{out}"})
+    # The copy answers on its own: no standby of the source's serves it.
+    target_settings = settings.model_copy(update={"database_url": target_url, "read_replicas": ""})
     migrate(target_settings.database)
     target = Regentrace(target_settings)
     started = time.perf_counter()
@@ -144,11 +180,50 @@ def cmd_replay(args: argparse.Namespace) -> int:
         source.close()
         target.close()
     say(
-        f"replay: done, {count:,} events up to position {until} in {out} "
-        f"({time.perf_counter() - started:.2f}s); open it with "
-        f"REGENTRACE_DATABASE_URL=sqlite:///{out} regentrace serve"
+        f"replay: done, {count:,} events up to position {until} in {where} "
+        f"({time.perf_counter() - started:.2f}s); {then}"
     )
     return 0
+
+
+def replay_target(url: str) -> Database:
+    """The PostgreSQL database ``--into`` names, reachable and holding no events; refused with
+    what to do otherwise. Nothing in it is changed."""
+    import psycopg
+
+    from api.settings import parse_database_url, redact_url
+
+    try:
+        db = parse_database_url(url)
+    except ValueError as error:
+        raise CommandError(f"--into: {error}") from None
+    if db.dialect != "postgresql":
+        raise CommandError(
+            f"--into takes a PostgreSQL URL, not {redact_url(url)!r}; for a new SQLite file "
+            "use --out PATH"
+        )
+    try:
+        with psycopg.connect(db.conninfo, connect_timeout=5, autocommit=True) as conn:
+            found = conn.execute("SELECT to_regclass('stored_events') IS NOT NULL").fetchone()
+            head = None
+            if found and found[0]:
+                row = conn.execute("SELECT MAX(notification_id) FROM stored_events").fetchone()
+                head = row[0] if row else None
+    except psycopg.OperationalError as error:
+        reason = " ".join(str(error).removeprefix("connection failed: ").split())
+        raise CommandError(
+            f"cannot use the replay target, {db.describe()}: {reason}. Create the database "
+            f"first (e.g. createdb -h {db.host} -p {db.port} -U {db.user} {db.dbname}), "
+            "check the user and password in --into, and that the server is running",
+            Exit.DATABASE,
+        ) from None
+    if head is not None:
+        raise CommandError(
+            f"the replay target, {db.describe()}, already holds events (up to position "
+            f"{head:,}); nothing was copied. Give --into a new, empty database (createdb), "
+            "or drop and create this one if it is a copy you mean to redo"
+        )
+    return db
 
 
 def cmd_schema(_: argparse.Namespace) -> int:
