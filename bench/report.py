@@ -80,8 +80,14 @@ def _rate(key: str) -> Cell:
     return lambda r: f"{_dig(r, key):,.0f}"
 
 
+DATABASE_NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+
+
 def _generated(r: dict[str, Any]) -> str:
     g = r["generate"]
+    if g.get("copied_from"):  # not the generator's rate: a copy of a ledger it built
+        source = DATABASE_NAMES.get(g["copied_from"], g["copied_from"])
+        return f"copied from the {source} ledger by replay, {g['events_per_s']:,.0f} events/s"
     how = f"groups of {g['group']}" if g.get("group") else "one command per transaction"
     parts = f", {g['parts']} parts" if g.get("parts", 1) > 1 else ""
     return f"{g['events_per_s']:,.0f} ({how}{parts})"
@@ -127,7 +133,10 @@ def _trace_cell(key: str) -> Cell:
 
 ROWS: list[tuple[str, Cell]] = [
     ("events in the ledger", _rate("events")),
-    ("generator building this ledger (one in-process writer), events/s", _generated),
+    (
+        "building this ledger: the generator (one in-process writer), events/s, or a copy",
+        _generated,
+    ),
     ("generator alone, one command per transaction, events/s", _generator("single")),
     ("generator alone, grouped commits, events/s", _generator("grouped")),
     (
@@ -387,6 +396,10 @@ NOTES = [
     "- The generator builds the ledger with the application's own commands in one process "
     "that trusts its aggregate cache (it is the only writer); on PostgreSQL its commits do not "
     "wait for the WAL flush. Every measure runs afterwards with durable commits.",
+    "- A PostgreSQL ledger built with `--copy-from sqlite` is not the generator's work: the "
+    "SQLite ledger of the same scale is replayed into it (as `regentrace replay --into`: "
+    "events, chain and command ids copied, every projection rebuilt), and its build row gives "
+    "that copy's rate.",
     "- Since group commits, the generator runs its commands through "
     "`TraceabilityLedger.group_commit` (ADR 10): each command in a step of its own, with the "
     "same aggregates, rules and inline projections, about 500 sharing one transaction (whole "

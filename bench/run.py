@@ -24,6 +24,12 @@ rate bench/RESULTS.md gives for the generator with group commits on SQLite):
 REUSE=1``.) PostgreSQL builds slower: ``--part 1/4`` ... ``--part 4/4``, then ``--reuse``.
 ``--measure-generator`` measures only the generator at ``--scale``: the ledger built once with one
 command per transaction and once with group commits, each in a scratch database.
+``--copy-from sqlite`` (with ``--database postgresql``) builds the PostgreSQL ledger instead by
+replaying the SQLite ledger already built at ``--scale`` into it (projections/replay.py, as
+``regentrace replay --into``): minutes where the generator takes hours. Its build row says so:
+
+    python -m bench.run --scale 10x --database sqlite --part 1/2    # ... then --reuse
+    python -m bench.run --scale 10x --database postgresql --copy-from sqlite
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ WORK = HERE.parent / "var" / "bench"
 SCALES = {"small": 5_000, "medium": 100_000, "default": 1_000_000, "10x": 10_000_000}
 PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 PG_DATABASE = "regentrace_bench"
+NAMES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 def say(message: str) -> None:
@@ -125,6 +132,10 @@ def ledger(dialect: str, args: argparse.Namespace, result: dict[str, Any]) -> tu
     built (or an unfinished one continued) through the application's commands. Answers the
     ledger's URL and what was built; ``built["complete"]`` is False after a part of a build."""
     scale, part = args.scale, args.part
+    if getattr(args, "copy_from", None) and not (
+        args.reuse and built_file(dialect, scale).exists()
+    ):
+        return copied_ledger(dialect, args.copy_from, scale, result)
     url, done, unfinished = (
         database_url(dialect, scale),
         built_file(dialect, scale),
@@ -193,6 +204,86 @@ def ledger(dialect: str, args: argparse.Namespace, result: dict[str, Any]) -> tu
     done.write_text(json.dumps({"generate": result["generate"], "built": built}))
     unfinished.unlink(missing_ok=True)
     return url, built
+
+
+def copied_ledger(
+    dialect: str, source_dialect: str, scale: str, result: dict[str, Any]
+) -> tuple[str, Any]:
+    """The ledger at ``scale`` built by replaying the complete ledger the generator built at
+    that scale on ``source_dialect`` into a new database: the same events, chain and views.
+    The build is recorded as a copy (``generate["copied_from"]``), never as the generator's."""
+    source_url = database_url(source_dialect, scale)
+    source_done = built_file(source_dialect, scale)
+    build_it = (
+        f"build it first: python -m bench.run --scale {scale} --database {source_dialect} "
+        "--build-only (or its --part K/N, then --reuse --build-only)"
+    )
+    if building_file(source_dialect, scale).exists():
+        raise SystemExit(
+            f"bench: {dialect}: the {source_dialect} ledger at scale {scale} is not complete "
+            f"(an unfinished build, {building_file(source_dialect, scale)}); finish it first: "
+            f"python -m bench.run --scale {scale} --database {source_dialect} --reuse --build-only"
+        )
+    if not source_done.exists() or not Path(source_url.removeprefix("sqlite:///")).exists():
+        raise SystemExit(
+            f"bench: {dialect}: no complete {source_dialect} ledger at scale {scale} to copy "
+            f"({source_url.removeprefix('sqlite:///')} with {source_done.name}); {build_it}"
+        )
+    kept = json.loads(source_done.read_text())
+    if not kept["built"].get("complete", True):
+        raise SystemExit(
+            f"bench: {dialect}: the {source_dialect} ledger is not complete; {build_it}"
+        )
+    url = fresh_database(dialect, scale)
+    built_file(dialect, scale).unlink(missing_ok=True)
+    building_file(dialect, scale).unlink(missing_ok=True)
+    source_settings = Settings(database_url=source_url, _env_file=None)
+    migrate(source_settings.database)  # any added since the build, as --reuse does
+    settings = Settings(database_url=url, _env_file=None)
+    migrate(settings.database)
+    source, target = Regentrace(source_settings), Regentrace(settings)
+    try:
+        head = source.app.head_position()
+        say(f"{dialect}: copying the {NAMES[source_dialect]} ledger at {scale}, {head:,} events")
+        started = time.perf_counter()
+        progress = CopyProgress(dialect, started)
+        copied = replay(source.recorder, head, target.recorder, target.app.mapper, progress)
+        seconds = time.perf_counter() - started
+    finally:
+        source.close()
+        target.close()
+    assert copied == head, f"{copied} events copied of {head}"
+    result["generate"] = {
+        "events": head,
+        "seconds": round(seconds, 1),
+        "events_per_s": round(head / seconds),
+        "copied_from": source_dialect,
+        "source_generate": kept["generate"],
+        "note": f"copied from the {NAMES[source_dialect]} ledger of this scale by replay "
+        "(projections/replay.py, as regentrace replay --into): events, chain and command ids "
+        "copied in batches, every projection rebuilt; durable commits",
+    }
+    say(f"{dialect}: {head:,} events copied in {seconds:.1f}s, {head / seconds:,.0f} events/s")
+    built_file(dialect, scale).write_text(
+        json.dumps({"generate": result["generate"], "built": kept["built"]})
+    )
+    return url, kept["built"]
+
+
+class CopyProgress:
+    """The copy's progress on stderr (stage, events, events/s), every ``every`` seconds."""
+
+    def __init__(self, dialect: str, started: float, every: float = 15.0) -> None:
+        self.dialect, self.started, self.every = dialect, started, every
+        self.last = started
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        now = time.perf_counter()
+        if now - self.last < self.every and done < total:
+            return
+        self.last = now
+        rate = done / max(now - self.started, 1e-9)
+        say(f"{self.dialect}: copying, {stage} {done:,}/{total:,} events, {rate:,.0f} events/s")
 
 
 class Progress:
@@ -476,6 +567,13 @@ def main(argv: list[str] | None = None) -> int:
         help="build the ledger for a later --reuse, measure nothing",
     )
     parser.add_argument(
+        "--copy-from",
+        choices=["sqlite"],
+        help="with --database postgresql: build its ledger by replaying the complete SQLite "
+        "ledger already built at --scale (var/bench) instead of through the generator, then "
+        "measure as usual (with --reuse, a PostgreSQL ledger built earlier is kept)",
+    )
+    parser.add_argument(
         "--report-only",
         action="store_true",
         help="rewrite RESULTS.md for --scale from the figures in results.json, measure nothing",
@@ -506,6 +604,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.part is not None and args.group <= 0:
         parser.error("--part needs group commits (--group > 0): only they land whole batches")
+    if args.copy_from is not None and (args.database != "postgresql" or args.part is not None):
+        parser.error(
+            "--copy-from sqlite builds the PostgreSQL ledger from the SQLite one: give "
+            "--database postgresql alone, and no --part (the copy is one step)"
+        )
     run: dict[str, Any] = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": f"{platform.machine()}, {platform.python_implementation()} "
