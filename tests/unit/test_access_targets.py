@@ -14,7 +14,7 @@ import strawberry
 from graphql import GraphQLInputObjectType, GraphQLList, GraphQLNonNull, get_named_type
 
 from api.auth.roles import COURIER, DEVELOPMENT, EVERY_MUTATION, ROLES
-from api.auth.targets import NoReach, Target, of, site
+from api.auth.targets import NoReach, Target, container_of, of, site
 from api.commands import BATCHES, DECLARED, command
 from api.schema import build_schema
 from api.views.types import TraceNodeKind
@@ -179,6 +179,10 @@ WITHOUT_FROM_SITE = {k: v for k, v in COMPLETE["targets"].items() if k != "from_
         ({"targets": WITHOUT_FROM_SITE}, "no target rule for from_site_id"),
         ({"targets": {**COMPLETE["targets"], "shipment_ids": site}}, "shipment_ids is no field"),
         ({"targets": {**COMPLETE["targets"], "batch_ids": "Batch"}}, "neither a function"),
+        (
+            {"targets": {**COMPLETE["targets"], "batch_ids": container_of("batch_id")}},
+            "batch_id is no field",
+        ),
         ({"defaults": {"site_id": lambda identity: None}}, "site_id is no field"),
         ({"renamed": {}}, "has no parameter carrier"),
         ({"renamed": {"carrier": "courier", "to_site_id": "to"}}, "gives no to_site_id"),
