@@ -123,6 +123,22 @@ def _product_share(r: dict[str, Any]) -> float:
     return float(r["product_1_client"]["commands_per_s"] / r["library_alone"]["commands_per_s"])
 
 
+def _batched(cell: Cell) -> Cell:
+    """A figure of the batched measure (bench/batched.py), from a run that took it."""
+    return lambda r: cell(r["batched"]) if "batched" in r else "not measured"
+
+
+def _per_call(b: dict[str, Any]) -> str:
+    return (
+        f"{b['http']['commands_per_s']:,.0f} ({b['commands']:,} per call, transactions of "
+        f"{b['group_commit']['transaction_commands']:,})"
+    )
+
+
+def _batched_share(b: dict[str, Any]) -> float:
+    return float(b["http"]["commands_per_s"] / b["library_alone"]["commands_per_s"])
+
+
 def _trace_cell(key: str) -> Cell:
     def cell(r: dict[str, Any]) -> str:
         t = _dig(r, key)
@@ -160,6 +176,31 @@ ROWS: list[tuple[str, Cell]] = [
         _rate("product_8_clients_workers.commands_per_s"),
     ),
     ("product (1 client) as a share of library alone", lambda r: f"{_product_share(r):.0%}"),
+    (
+        "batched submission over HTTP (submitCommands, N commands per call, durable commits), "
+        "commands/s",
+        _batched(_per_call),
+    ),
+    (
+        "… the same call resent, every command ALREADY_DONE, commands/s",
+        _batched(_rate("resent.commands_per_s")),
+    ),
+    (
+        "… in-process group commit (TraceabilityLedger.group_commit), commands/s",
+        _batched(_rate("group_commit.commands_per_s")),
+    ),
+    (
+        "… library alone in the same run, one command per transaction, commands/s",
+        _batched(_rate("library_alone.commands_per_s")),
+    ),
+    (
+        "… batched over HTTP / library alone (goal ≥ 5× on PostgreSQL)",
+        lambda r: _goal_cell(_batched_goal, r, False, ""),
+    ),
+    (
+        "… machine load (1-minute average) while batched was measured, before / after",
+        _batched(lambda b: f"{b['load_average_before']} / {b['load_average_after']}"),
+    ),
     ("recallTrace FORWARD from a lot: answer", _trace_cell("trace_forward_lot")),
     ("… recall scope over HTTP, p50 / p99 ms", _ms("trace_forward_lot.scope")),
     ("… whole graph over HTTP, p50 / p99 ms", _ms("trace_forward_lot.graph")),
@@ -198,7 +239,7 @@ def _cell(cell: Cell, r: dict[str, Any] | None) -> str:
 
 # ------------------------------------------------------------------------------------ goals
 
-Check = Callable[[dict[str, Any]], tuple[str, bool]]
+Check = Callable[[dict[str, Any]], tuple[str, bool | None]]  # None: no goal for this database
 
 
 def _at_least(key: str, floor: float) -> Check:
@@ -228,6 +269,16 @@ def _server_memory(r: dict[str, Any]) -> tuple[str, bool]:
     return f"{peak} MB", peak < 300
 
 
+def _batched_goal(r: dict[str, Any]) -> tuple[str, bool | None]:
+    b = r["batched"]
+    share = _batched_share(b)
+    value = (
+        f"{share:.2f}× ({b['http']['commands_per_s']:,.0f} against "
+        f"{b['library_alone']['commands_per_s']:,.0f} commands/s)"
+    )
+    return value, share >= 5 if r["database"] == "postgresql" else None
+
+
 GOALS: list[tuple[str, Check, bool]] = [  # (goal, check, stated at 1M events)
     (
         "recordBatchStep 1 client ≥ 50% of library alone",
@@ -241,6 +292,11 @@ GOALS: list[tuple[str, Check, bool]] = [  # (goal, check, stated at 1M events)
     ("replay ≥ 20,000 events/s", _at_least("replay.events_per_s", 20_000), False),
     ("verify ≥ 100,000 events/s", _at_least("verify.events_per_s", 100_000), False),
     ("server peak RSS < 300 MB", _server_memory, False),
+    (
+        "batched ingestion ≥ 5× library alone, one command per transaction (PostgreSQL)",
+        _batched_goal,
+        False,
+    ),
 ]
 
 
@@ -249,6 +305,8 @@ def _goal_cell(check: Check, r: dict[str, Any], at_million: bool, scale: str) ->
         value, met = check(r)
     except (KeyError, TypeError, ZeroDivisionError):
         return "not measured"
+    if met is None:
+        return f"{value} (the goal is PostgreSQL's)"
     verdict = "met" if met else "**missed**"
     if at_million and scale != "default":
         verdict += f" at `{scale}` (1M events not measured)"
@@ -292,6 +350,7 @@ def markdown(kept: dict[str, Any], scale: str) -> str:
         *_scales(kept),
         "",
         *_generator_section(kept),
+        *_batched_section(kept),
         *single_command_section(kept),
         *NOTES,
         "",
@@ -385,6 +444,70 @@ def _generator_section(kept: dict[str, Any]) -> list[str]:
         *_table(header, rows),
         "",
     ]
+
+
+def _batched_section(kept: dict[str, Any]) -> list[str]:
+    """Batched ingestion against the library alone, every scale and database that measured it
+    (``python -m bench.batched``, or a whole run)."""
+    lines = []
+    for scale in SCALE_ORDER:
+        for r in kept["scales"].get(scale, {}).get("results", []):
+            if "batched" not in r:
+                continue
+            b, (share, met) = r["batched"], _batched_goal(r)
+            verdict = {
+                True: "the goal of 5× is met",
+                False: f"the goal of 5× ({5 * b['library_alone']['commands_per_s']:,.0f} "
+                "commands/s) is **missed**",
+                None: "no goal is set on SQLite",
+            }[met]
+            lines.append(
+                f"- `{scale}`, {r['database']}, measured {b['when']} (1-minute load "
+                f"{b['load_average_before']} before, {b['load_average_after']} after): "
+                f"submitCommands over HTTP {_per_call(b)}, in-process group commit "
+                f"{b['group_commit']['commands_per_s']:,.0f} commands/s, library alone "
+                f"{b['library_alone']['commands_per_s']:,.0f} commands/s: {share}; {verdict}."
+            )
+    if not lines:
+        return []
+    return [
+        "## Batched ingestion against the library alone",
+        "",
+        "`python -m bench.batched --scale medium` (the same as `python -m bench.run --scale "
+        "medium --measure-batched`; a whole run takes these figures too): on the ledger built at "
+        "that scale, one of its open batches, a spoke operator's API key and durable commits, "
+        "`--batch-commands` recordBatchStep commands (1,000 unless told) in one "
+        "submitCommands call over HTTP (UNTIL_FIRST_REFUSAL), the same call again (every "
+        "command ALREADY_DONE), then as many commands in the benchmark's process through "
+        "`TraceabilityLedger.group_commit` in transactions of the same size (no HTTP, no "
+        "GraphQL, no command ids); the library alone (one event per command, one transaction "
+        "each, in a scratch database) in the same run.",
+        "",
+        *lines,
+        "",
+        *BATCHED_NOTES,
+        "",
+    ]
+
+
+BATCHED_NOTES = [
+    "- Where batched time goes (pyinstrument, 1,000 commands in one call on PostgreSQL at "
+    "`medium`): batching takes away each command's commit and request, not its own work, "
+    "which alone costs about what the library alone spends on a whole command with its "
+    "commit: in its savepoint a batched command still makes 11 round trips (15 over HTTP), "
+    "and of its time 65% is the command itself (45% its save: the ledger row and hash chain, "
+    "the inline projections' reads and rows for holds, chain, source and flow; 17% loading "
+    "the batch and its sites), 8% parsing its GraphQL input, 6% its command id and access "
+    "checks, 4% the savepoints, little HTTP.",
+    "- The library alone ran in the same run, so the ratio carries the same machine load; "
+    "that load (other work on the machine, the 1-minute load near 5 on 2 cores) cut the "
+    "library alone on SQLite to about a fifth of its rate in the rows above measured on a "
+    "quieter machine, so the SQLite ratio overstates batching there; on PostgreSQL it stayed "
+    "near its usual rate.",
+    "- Each measure appends its commands to one of the ledger's open batches; the batch grows "
+    "with every run on a reused ledger, and a group commit loads it (all its events) once a "
+    "transaction.",
+]
 
 
 NOTES = [

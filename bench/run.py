@@ -2,14 +2,16 @@
 
     python -m bench.run [--scale small|medium|default|10x] [--database sqlite,postgresql]
                         [--reuse] [--part K/N] [--group N] [--build-only] [--measure-generator]
+                        [--measure-batched] [--batch-commands N]
 
 Builds a ledger through the application (bench/generate.py: its commands in group commits of
 ``--group`` commands) in a database of its own per scale (a file under var/bench, or the
 PostgreSQL database ``regentrace_bench_<scale>``; ``--reuse`` keeps one built earlier), then
 measures: raw INSERT + COMMIT and the event-sourcing library alone (bench/baselines.py); commands
 and reads over HTTP to a ``regentrace serve`` process (bench/server.py, bench/reads.py), recall
-traces next to recursive SQL; verify, rebuild and replay; peak memory. Writes bench/results.json
-(figures per scale) and bench/RESULTS.md (bench/report.py). Progress goes to stderr.
+traces next to recursive SQL; batched ingestion, over HTTP and in-process (bench/batched.py);
+verify, rebuild and replay; peak memory. Writes bench/results.json (figures per scale) and
+bench/RESULTS.md (bench/report.py). Progress goes to stderr.
 
 A build is resumable: it lands whole batches, one transaction at a time, so a build stopped by
 ``--part K/N`` (build up to K/N of the batches, then stop) or interrupted (Ctrl-C, a killed
@@ -30,6 +32,10 @@ replaying the SQLite ledger already built at ``--scale`` into it (projections/re
 
     python -m bench.run --scale 10x --database sqlite --part 1/2    # ... then --reuse
     python -m bench.run --scale 10x --database postgresql --copy-from sqlite
+
+``--measure-batched`` (or ``python -m bench.batched``) measures only batched ingestion and, in the
+same run, the library alone, on the ledger at ``--scale`` (built, or kept with ``--reuse``): a few
+minutes at ``medium``.
 """
 
 from __future__ import annotations
@@ -52,7 +58,7 @@ from psycopg import sql as pgsql
 from api.auth.keys import ApiKeys
 from api.settings import Settings
 from api.wiring import Regentrace, migrate
-from bench import baselines, generate, reads, report, server
+from bench import baselines, batched, generate, reads, report, server
 from bench.timing import timed
 from domain.recall import TraceOrigin
 from projections.audit import verify
@@ -419,6 +425,9 @@ def measure(dialect: str, args: argparse.Namespace) -> dict[str, Any] | None:
     analyze(url)
     measure_baselines(dialect, url, args.commands, result)
     measure_server(dialect, url, built, args, result)
+    result["batched"] = measure_batched(
+        dialect, url, built, args.batch_commands, result["library_alone"]
+    )
 
     settings = Settings(database_url=url, _env_file=None)
     service = Regentrace(settings)
@@ -474,13 +483,38 @@ def _trace(service: Regentrace, kind: str, origin: str, direction: str) -> None:
 def measure_baselines(dialect: str, url: str, count: int, result: dict[str, Any]) -> None:
     payload = _event_size(url)
     say(f"{dialect}: raw INSERT + COMMIT, {count} rows of {payload} bytes")
-    target, env = baselines.scratch(dialect, WORK, PG_SERVER)
+    target, _env = baselines.scratch(dialect, WORK, PG_SERVER)
     result["raw_insert"] = {"payload_bytes": payload} | baselines.raw_inserts(
         dialect, target, count, b"x" * payload
     )
+    result["library_alone"] = library_alone(dialect, count, payload)
+
+
+def library_alone(dialect: str, count: int, payload: int) -> dict[str, float]:
+    """The library alone, ``count`` commands of events of ``payload`` bytes, in a scratch
+    database."""
     say(f"{dialect}: the library alone, {count} commands")
-    target, env = baselines.scratch(dialect, WORK, PG_SERVER)
-    result["library_alone"] = baselines.library_alone(env, count, "x" * payload)
+    _target, env = baselines.scratch(dialect, WORK, PG_SERVER)
+    return baselines.library_alone(env, count, "x" * payload)
+
+
+def measure_batched(
+    dialect: str, url: str, built: dict[str, Any], count: int, library: dict[str, float]
+) -> dict[str, Any]:
+    """Batched ingestion on the ledger (bench/batched.py), with the library alone's figures
+    of the same run beside it."""
+    say(
+        f"{dialect}: {count} recordBatchStep commands in one submitCommands call, the call "
+        "again, then as many in in-process group commits"
+    )
+    token = _partner_key(url, built["spoke"])
+    figures = batched.measure(url, WORK / f"server-{dialect}-batched.log", built, count, token)
+    say(
+        f"{dialect}: batched {figures['http']['commands_per_s']:,.0f}/s over HTTP, "
+        f"{figures['group_commit']['commands_per_s']:,.0f}/s in-process; the library alone "
+        f"{library['commands_per_s']:,.0f}/s"
+    )
+    return figures | {"library_alone": library}
 
 
 def _event_size(url: str) -> int:
@@ -599,7 +633,19 @@ def main(argv: list[str] | None = None) -> int:
         help="measure only the generator at --scale (one command per transaction, then group "
         "commits of --group), each on a scratch ledger; figures into results.json",
     )
+    parser.add_argument(
+        "--measure-batched",
+        action="store_true",
+        help="measure only batched ingestion and the library alone, on the ledger at --scale "
+        "(built, or kept with --reuse); figures into results.json",
+    )
     parser.add_argument("--commands", type=int, default=400, help="commands per append measure")
+    parser.add_argument(
+        "--batch-commands",
+        type=int,
+        default=1000,
+        help="commands in the batched measure's submitCommands call (and group commits)",
+    )
     parser.add_argument("--runs", type=int, default=100, help="requests per read measure")
     args = parser.parse_args(argv)
     if args.part is not None and args.group <= 0:
@@ -627,12 +673,14 @@ def main(argv: list[str] | None = None) -> int:
         if dialect not in ("sqlite", "postgresql"):
             parser.error(f"--database takes sqlite and/or postgresql, not {dialect!r}")
     if args.measure_generator:
-        kept = report.load(out / "results.json")
-        for dialect in dialects:
-            figures = measure_generator(dialect, args.scale, args.group)
-            report.merge_figures(kept, args.scale, run, dialect, "generator", figures)
-            report.save(out, kept, report.headline(kept, args.scale))
-        say(f"wrote {out / 'results.json'} and {out / 'RESULTS.md'}")
+        measured_alone(
+            out, run, dialects, "generator", lambda d: measure_generator(d, args.scale, args.group)
+        )
+        return 0
+    if args.measure_batched:
+        if args.part is not None or args.build_only:
+            parser.error("--measure-batched measures a whole ledger: no --part or --build-only")
+        measured_alone(out, run, dialects, "batched", lambda d: batched_alone(d, args))
         return 0
     for dialect in dialects:
         say(f"{dialect}: scale {args.scale}, about {SCALES[args.scale]:,} events")
@@ -649,6 +697,27 @@ def main(argv: list[str] | None = None) -> int:
     report.save(out, kept, args.scale)
     say(f"wrote {out / 'results.json'} and {out / 'RESULTS.md'}")
     return 0
+
+
+def measured_alone(
+    out: Path, run: dict[str, Any], dialects: list[str], key: str, measure: Callable[[str], Any]
+) -> None:
+    """Figures of one kind (``key``) measured alone for each database, each kept in
+    results.json (as it is then: other scales and figures stay) beside the run's scale."""
+    for dialect in dialects:
+        figures = measure(dialect)
+        kept = report.load(out / "results.json")
+        report.merge_figures(kept, run["scale"], run, dialect, key, figures)
+        report.save(out, kept, report.headline(kept, run["scale"]))
+    say(f"wrote {out / 'results.json'} and {out / 'RESULTS.md'}")
+
+
+def batched_alone(dialect: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Batched ingestion and, in the same run, the library alone, on the ledger at the scale."""
+    url, built = ledger(dialect, args, {})
+    analyze(url)
+    library = library_alone(dialect, args.commands, _event_size(url))
+    return measure_batched(dialect, url, built, args.batch_commands, library)
 
 
 def _part(text: str) -> tuple[int, int]:

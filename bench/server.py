@@ -75,13 +75,15 @@ class Server:
             assert self.process is not None
             if self.process.poll() is not None:
                 raise RuntimeError(f"the server exited; see {self.log}")
+            conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
             try:
-                conn = http.client.HTTPConnection(HOST, self.port, timeout=5)
                 conn.request("GET", "/readyz")
                 if conn.getresponse().status == 200:
                     return
             except OSError:
                 pass
+            finally:
+                conn.close()
             time.sleep(0.2)
         raise RuntimeError(f"the server did not answer /readyz in {STARTUP_SECONDS}s")
 
