@@ -29,10 +29,11 @@ def ledger_env(settings: Settings) -> dict[str, str]:
         "CREATE_TABLE": "n",  # migrations own every table
         "TRANSCODER_TOPIC": "projections.codec:OrjsonTranscoder",
         "MAPPER_TOPIC": "projections.codec:TypedMapper",
-        # Aggregates stay in memory between commands; each load still reads any newer events
-        # from the database first (fast-forward), so several processes can share the ledger.
+        # Aggregates stay in memory between commands. Not fast-forwarded one by one: a command's
+        # first load drops from the cache whatever changed since the last look, in one read, so
+        # several processes can share the ledger (domain/ledger.py).
         "AGGREGATE_CACHE_MAXSIZE": str(settings.aggregate_cache_size),
-        "AGGREGATE_CACHE_FASTFORWARD": "y",
+        "AGGREGATE_CACHE_FASTFORWARD": "n",
     }
     if db.dialect == "sqlite":
         env |= {

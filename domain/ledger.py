@@ -22,6 +22,13 @@ A command its sender identified (``once``, ADR 7) runs at most once per principa
 unit of work carries the id to the recorder with the events, which stores it in their
 transaction, under a unique key.
 
+Aggregates stay in memory between commands (the library's cache). Rather than the library's
+fast-forward, which reads the database once for every aggregate a command loads, a command's
+first load asks once which aggregates changed since the last look (``ChangeLog``) and drops
+those the cache holds at an older version; a command refused as a conflict drops what it
+loaded too. Several processes can share the ledger: what another one wrote is seen at the next
+command's first load.
+
 Many commands may share one database transaction (``group_commit``, ADR 10): each still runs
 in a unit of work of its own, inside a savepoint, and sees what the ones before it saved;
 aggregates are loaded through a repository of the group's own, so nothing the group has not
@@ -30,14 +37,17 @@ committed reaches the aggregates other requests load.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, suppress
 from contextvars import ContextVar
 from typing import Any, Protocol, TypeVar, cast
 
 from eventsourcing.application import (
     AggregateNotFoundError,
     Application,
+    Cache,
+    LRUCache,
     ProcessingEvent,
     Repository,
 )
@@ -65,6 +75,8 @@ _OPEN: ContextVar[UnitOfWork | None] = ContextVar("unit_of_work", default=None)
 _GROUP: ContextVar[Repository[str] | None] = ContextVar("group_commit", default=None)
 # Aggregates a group keeps in memory between its commands.
 GROUP_CACHE_SIZE = 1000
+# Events read at most by one look for what changed; beyond it, the whole cache is dropped.
+CATCH_UP_LIMIT = 1000
 
 
 class GroupTransaction(Protocol):
@@ -76,6 +88,15 @@ class GroupTransaction(Protocol):
 
     def roll_back(self) -> None:
         """End the transaction storing nothing of it."""
+        ...
+
+
+class ChangeLog(Protocol):
+    """A recorder that tells what was stored after a position (both recorders)."""
+
+    def changed_since(self, position: int, limit: int) -> Sequence[tuple[int, str, int]]:
+        """Up to ``limit`` events after ``position``, in order: (position, aggregate id,
+        version)."""
         ...
 
 
@@ -96,6 +117,7 @@ class UnitOfWork:
     def __init__(self, ledger: LedgerApplication, command: CommandKey | None = None) -> None:
         self.ledger = ledger
         self.command = command  # the sender's id (ADR 7), stored with the events
+        self.caught_up = False  # whether the ledger looked for newer events for this command
         # The aggregates loaded so far, by aggregate id, with the version they were read at.
         self._loaded: dict[str, tuple[LedgerAggregate, int]] = {}
 
@@ -128,6 +150,7 @@ class UnitOfWork:
         try:
             recordings = self.ledger.save(*aggregates, read_versions=reads, command=self.command)
         except IntegrityError as error:
+            self.ledger.forget(*self._loaded)  # the next command loads them as stored
             ids = ", ".join(sorted(written))
             raise ConflictError(
                 f"another command changed {ids} (or a record this command relied on) at the "
@@ -193,11 +216,28 @@ class LedgerApplication(Application[str]):
         # migrations create it, and no ``os.environ`` either.
         return Environment("", dict(env or {}))
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # The position up to which the aggregate cache holds no older version of an aggregate
+        # than the ledger (None: not looked yet), and what guards it.
+        self._caught_up_to: int | None = None
+        self._catch_up_lock = threading.Lock()
+
     def _record(self, processing_event: ProcessingEvent[str]) -> list[Recording[str]]:
         # Hand the domain events to the recorder so it can write the inline projections in the
-        # same transaction as the events themselves.
+        # same transaction as the events themselves; then keep the saved aggregates, as stored,
+        # where the next command loads them (the open group's repository, or the application's).
         processing_event.saved_kwargs["ledger_events"] = processing_event.events
-        return super()._record(processing_event)
+        recordings = self.events.put(
+            processing_event.events,
+            tracking=processing_event.tracking,
+            **processing_event.saved_kwargs,
+        )
+        cache = self._aggregates.cache
+        if cache is not None:
+            for aggregate_id, aggregate in processing_event.aggregates.items():
+                cache.put(aggregate_id, aggregate)
+        return recordings
 
     @contextmanager
     def unit_of_work(self, command: CommandKey | None = None) -> Iterator[UnitOfWork]:
@@ -234,10 +274,64 @@ class LedgerApplication(Application[str]):
         """Where aggregates are loaded from: the open group's repository, or the application's."""
         return _GROUP.get() or self.repository
 
+    def _current(self) -> Repository[str]:
+        """``_aggregates``, having dropped from the application's cache what changed since the
+        last look, once per unit of work (a group's repository holds the ledger lock and sees
+        only its own commands: nothing to look for)."""
+        group = _GROUP.get()
+        if group is not None:
+            return group
+        uow = _OPEN.get()
+        if uow is None or uow.ledger is not self:
+            self._catch_up()
+        elif not uow.caught_up:
+            self._catch_up()
+            uow.caught_up = True
+        return self.repository
+
+    def _catch_up(self) -> None:
+        """Drop each cached aggregate that the ledger holds newer events of.
+
+        Positions become visible in order (every append holds the ledger's write lock and
+        continues its hash chain), so an aggregate changed after the last look is among the
+        events after it. One read answers for every aggregate the command will load."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        with self._catch_up_lock:
+            since = self._caught_up_to
+        if since is None:  # first look: nothing is known of what the cache holds
+            head = self.head_position()
+            self.repository.cache = _emptied(cache)
+            self._advance(head)
+            return
+        changed = cast(ChangeLog, self.recorder).changed_since(since, CATCH_UP_LIMIT)
+        if len(changed) >= CATCH_UP_LIMIT:  # far behind: start again from the database
+            self.repository.cache = _emptied(cache)
+        else:
+            for _, aggregate_id, version in changed:
+                _drop_older(cache, aggregate_id, version)
+        if changed:
+            self._advance(int(changed[-1][0]))
+
+    def _advance(self, position: int) -> None:
+        with self._catch_up_lock:
+            self._caught_up_to = max(self._caught_up_to or 0, position)
+
+    def forget(self, *aggregate_ids: str) -> None:
+        """Drop these aggregates from the application's cache (a group's needs no help: a
+        failed step drops its whole repository)."""
+        cache = self.repository.cache
+        if cache is None or _GROUP.get() is not None:
+            return
+        for aggregate_id in aggregate_ids:
+            with suppress(KeyError):
+                cache.get(aggregate_id, evict=True)
+
     def get(self, cls: type[A], key: str) -> A:
         """The aggregate as stored now (NOT_FOUND if there is none); outside any read set."""
         try:
-            aggregate: object = self._aggregates.get(cls.ledger_id(key))
+            aggregate: object = self._current().get(cls.ledger_id(key))
         except AggregateNotFoundError:
             raise NotFoundError(f"{cls.TYPE.lower()} {key!r} not found", id=key) from None
         if not isinstance(aggregate, cls):
@@ -245,7 +339,7 @@ class LedgerApplication(Application[str]):
         return aggregate
 
     def exists(self, cls: type[LedgerAggregate], key: str) -> bool:
-        return cls.ledger_id(key) in self._aggregates
+        return cls.ledger_id(key) in self._current()
 
     def once(self, key: CommandKey, run: Callable[[], CommandResult]) -> CommandResult:
         """Run a command its sender identified with ``key``, at most once.
@@ -279,3 +373,19 @@ class LedgerApplication(Application[str]):
 
     def head_position(self) -> int:
         return int(self.recorder.max_notification_id() or 0)
+
+
+def _emptied(cache: Cache[str, Any]) -> Cache[str, Any]:
+    """A new empty cache like ``cache`` (the library's caches have no way to empty them)."""
+    return LRUCache(cache.maxsize) if isinstance(cache, LRUCache) else Cache()
+
+
+def _drop_older(cache: Cache[str, Any], aggregate_id: str, version: int) -> None:
+    """Drop the cached aggregate if it is older than ``version``."""
+    try:
+        cached = cache.get(aggregate_id)
+    except KeyError:
+        return
+    if cached.version < version:
+        with suppress(KeyError):  # another thread may have dropped it meanwhile
+            cache.get(aggregate_id, evict=True)

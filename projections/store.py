@@ -213,7 +213,28 @@ def append(
         commands.record(sql, command, appended)
 
 
-class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
+class _LedgerReads:
+    """What both recorders answer the application by reading the ledger (domain/ledger.py's
+    ``CommandLog`` and ``ChangeLog``)."""
+
+    def read(self) -> AbstractContextManager[Sql]:
+        raise NotImplementedError
+
+    def find_command(self, principal: str, command_id: str) -> RecordedCommand | None:
+        with self.read() as sql:
+            return commands.find(sql, principal, command_id)
+
+    def changed_since(self, position: int, limit: int) -> list[tuple[int, str, int]]:
+        with self.read() as sql:
+            rows = sql.tuples(
+                "SELECT notification_id, originator_id, originator_version FROM stored_events"
+                " WHERE notification_id > ? ORDER BY notification_id LIMIT ?",
+                (position, limit),
+            )
+        return [(int(p), str(a), int(v)) for p, a, v in rows]
+
+
+class SQLiteLedgerRecorder(_LedgerReads, SQLiteApplicationRecorder):
     dialect = Dialect.SQLITE
 
     def __init__(self, datastore: SQLiteDatastore, **kwargs: Any) -> None:
@@ -312,10 +333,6 @@ class SQLiteLedgerRecorder(SQLiteApplicationRecorder):
     def source(self) -> LedgerSource:
         return LedgerSource(Dialect.SQLITE, self.datastore.pool.db_name)
 
-    def find_command(self, principal: str, command_id: str) -> RecordedCommand | None:
-        with self.read() as sql:
-            return commands.find(sql, principal, command_id)
-
     @contextmanager
     def write_in_bulk(self) -> Iterator[Sql]:
         """A write transaction on a connection of its own, closed afterwards: a rebuild may
@@ -375,7 +392,7 @@ class _GroupingPostgresDatastore(PostgresDatastore):
         yield group.connection.cursor()  # within the group's transaction and its lock
 
 
-class PostgresLedgerRecorder(PostgresApplicationRecorder):
+class PostgresLedgerRecorder(_LedgerReads, PostgresApplicationRecorder):
     dialect = Dialect.POSTGRES
 
     def __init__(self, datastore: PostgresDatastore, **kwargs: Any) -> None:
@@ -478,10 +495,6 @@ class PostgresLedgerRecorder(PostgresApplicationRecorder):
                     raise OutcomeUnknownError(key) from None
                 time.sleep(wait)
                 wait *= 2
-
-    def find_command(self, principal: str, command_id: str) -> RecordedCommand | None:
-        with self.read() as sql:
-            return commands.find(sql, principal, command_id)
 
     @contextmanager
     def read(self) -> Iterator[Sql]:
