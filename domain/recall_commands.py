@@ -279,7 +279,8 @@ class RecallCommands:
         """An action on one container of a split batch: a container given to a patient is
         accounted for only as ALREADY_ADMINISTERED (at the institution that gave it), one not
         given is returned, quarantined or destroyed where it is (its destruction the container's
-        own, the batch's once no container is left)."""
+        own, the batch's once no container is left); one destroyed since the scope was taken
+        only by DESTROYED (RECALL_UNIT_DESTROYED)."""
         container = batch.containers[unit_parts(unit, recall.batches_reached)[1] or ""]
         given = container.administered_to is not None
         if kind == "ALREADY_ADMINISTERED" and not given:
@@ -296,6 +297,22 @@ class RecallCommands:
                 batch_id=batch.key,
                 container_id=container.container_id,
                 rule="RECALL_UNIT_ADMINISTERED",
+            )
+        if (
+            kind in ("RETURNED", "QUARANTINED")
+            and container.destroyed
+            and recall.accounted_by(unit) is None
+        ):
+            # Destroyed since the scope was taken and not yet accounted for: its destruction
+            # accounts for it (one destroyed before is accounted for by the scope: CONFLICT).
+            raise RuleViolationError(
+                f"container {unit!r} was destroyed"
+                + (f" at {container.destroyed_at.isoformat()}" if container.destroyed_at else "")
+                + f"; it cannot be {kind.lower()}: account for it as DESTROYED naming that "
+                "container (its destruction)",
+                batch_id=batch.key,
+                container_id=container.container_id,
+                rule="RECALL_UNIT_DESTROYED",
             )
         if kind == "RETURNED" and shipment is not None and uow.exists(Shipment, shipment):
             _require_return_of(uow.load(Shipment, shipment), batch.key, unit)

@@ -24,6 +24,8 @@ chosen, is tabled in docs/epcis.md. In short:
     Batch.Recalled                ObjectEvent OBSERVE holding          recalled
     Recall.ActionRecorded         ObjectEvent OBSERVE shipping         returned (RETURNED)
                                   ObjectEvent OBSERVE holding          recalled (QUARANTINED)
+                                  ObjectEvent DELETE  destroying       destroyed (DESTROYED, a
+                                  container; the unit's EPC: the container's, or the batch's)
     Batch.Administered            ObjectEvent OBSERVE dispensing       dispensed
     Batch.ContainerAdministered   ObjectEvent OBSERVE dispensing       dispensed (the container)
     Batch.ContainersFilled        Transformation      (none in CBV)    in_progress (in: batch,
@@ -357,29 +359,37 @@ def _recalled(fact: Fact, p: dict[str, Any]) -> Event:
     )
 
 
-# What a recall action does to the unit, in CBV terms. A destruction is the batch's own event
-# (Batch.Destroyed, recorded with the action: destroying, destroyed); a unit already given to a
-# patient is not moved or changed by the recall.
+# What a recall action does to the unit, in CBV terms. A unit already given to a patient is not
+# moved or changed by the recall. A whole batch's destruction is the batch's own event
+# (Batch.Destroyed, recorded with the action: destroying, destroyed); a container's is the
+# action's own (the container's EPC deleted), as the batch's destruction of some of its
+# containers is not exported.
 RECALL_ACTIONS = {
     "RETURNED": {"bizStep": "shipping", "disposition": "returned"},
     "QUARANTINED": {"bizStep": "holding", "disposition": "recalled"},
 }
+CONTAINER_DESTROYED = {"bizStep": "destroying", "disposition": "destroyed"}
 
 
 def _recall_action(fact: Fact, p: dict[str, Any]) -> Event | None:
-    """A recall's action on one unit (Recall.ActionRecorded): a return sent back, a quarantine."""
-    step = RECALL_ACTIONS.get(p["kind"])
+    """A recall's action on one unit (Recall.ActionRecorded): a return sent back, a quarantine,
+    a container's destruction. An action naming a container names that container's EPC (the
+    one the fill gave it), an action on a whole batch the batch's."""
+    container = p.get("container_id")
+    destroyed = p["kind"] == "DESTROYED" and bool(container)
+    step = CONTAINER_DESTROYED if destroyed else RECALL_ACTIONS.get(p["kind"])
     if step is None:
         return None
     shipment = p.get("shipment_id")
+    epc = container_uri(f"{p['batch_id']}/{container}") if container else batch_uri(p["batch_id"])
     return (
-        _object(fact, p["occurred_at"], [batch_uri(p["batch_id"])])
+        _object(fact, p["occurred_at"], [epc], "DELETE" if destroyed else "OBSERVE")
         | step
         | (_at(p["site_id"]) if p.get("site_id") else {})
         | _extensions(
             recall=urn("recall", fact.key),
             recallAction=p["action_id"],
-            container=p.get("container_id"),
+            container=container,
             shipment=urn("shipment", shipment) if shipment else None,
             note=p.get("note"),
         )

@@ -13,6 +13,7 @@ from api.wiring import Regentrace
 from domain.batch import Batch
 from domain.recall import Recall
 from projections import rebuild
+from projections.epcis import container_uri
 from projections.recalls import TABLES as RECALL_TABLES
 from tests.api.chain_documents import CONTROL, HOSPITAL, SPOKE, Timeline, run, site_input
 from tests.api.client import GraphQL
@@ -29,6 +30,7 @@ from tests.api.test_containers import (
 from tests.api.test_containers import send as send_container
 from tests.api.test_recall_lifecycle import recall, refused, rule_of, send
 from tests.api.test_use_time_gates import caller, qp
+from tests.epcis import events, violations
 from tests.integration.test_projections import dump
 
 SECOND_HOSPITAL = "TW-MI-CGMH"
@@ -37,6 +39,7 @@ FOLLOW_UP = "Patient recalled for HBV DNA testing at 1, 3 and 6 months; physicia
 UNITS = "units { batchId containerId scopeId accountedFor accountedBy actionId quarantined }"
 PROGRESS = "progress { notified acknowledged unitsInScope unitsAccountedFor unitsQuarantined }"
 VIEW = f"query ($id: ID!) {{ recall(id: $id) {{ status {PROGRESS} {UNITS} }} }}"
+EPCIS = "query ($scope: EpcisScopeInput!) { epcisDocument(scope: $scope) }"
 
 
 async def split_at_two_institutions(gql: GraphQL, t: Timeline) -> None:
@@ -347,6 +350,16 @@ async def test_a_container_destroyed_under_the_recall_is_destroyed_alone(
         ("V-3", None),
     ]
     assert found["progress"]["unitsAccountedFor"] == 1
+    # The recall's EPCIS document deletes V-2's EPC, not the batch's.
+    document = await recall_document(gql)
+    assert violations(document) == []
+    destroyed = action_event(document, "RCL-1/A1")
+    assert destroyed["epcList"] == [container_uri(f"{MSC}/V-2")]
+    assert (destroyed["action"], destroyed["bizStep"], destroyed["disposition"]) == (
+        "DELETE",
+        "destroying",
+        "destroyed",
+    )
 
     live = dump(service)
     assert len(live["recall_units"]) == 3
@@ -428,3 +441,122 @@ async def test_a_batch_id_with_a_slash_is_one_unit_whole_or_per_container(
         assert found["units"] == [
             {"batchId": batch_id, "containerId": container, "accountedFor": True}
         ], recall_id
+
+
+# ------------------------------------------------------------------------------------- EPCIS
+
+
+async def recall_document(gql: GraphQL, recall_id: str = "RCL-1") -> dict[str, Any]:
+    found = (await gql.data(EPCIS, {"scope": {"recallId": recall_id}}))["epcisDocument"]
+    assert isinstance(found, dict)
+    return found
+
+
+def fill_output(document: dict[str, Any], container: str) -> str:
+    """The EPC the fill of MSC gives ``container`` (one of its outputs)."""
+    fills = [
+        e for e in events(document) if e.get("transformationID") == f"urn:regentrace:fill:{MSC}"
+    ]
+    assert len(fills) == 1
+    epc = container_uri(f"{MSC}/{container}")
+    assert epc in fills[0]["outputEPCList"]
+    return epc
+
+
+def action_event(document: dict[str, Any], action_id: str) -> dict[str, Any]:
+    found = [e for e in events(document) if e.get("regentrace:recallAction") == action_id]
+    assert len(found) == 1, action_id
+    return found[0]
+
+
+async def test_a_recall_action_on_a_container_names_that_containers_epc(
+    gql: GraphQL, service: Regentrace
+) -> None:
+    """A quarantine and a return of V-2 are exported with V-2's EPC (the one the fill's
+    outputEPCList gives it), not the batch's; the document is valid against GS1's schema."""
+    t = Timeline.ending_weeks_ago()
+    await split_at_two_institutions(gql, t)
+    quality = qp(gql, service)
+    second = caller(gql, service, "medical_institution", SECOND_HOSPITAL)
+    started = {"recallId": "RCL-1", "origin": {"kind": "BATCH", "id": MSC}, "reason": "look-back"}
+    await send(quality, "initiateRecall", started | {"initiatedAt": t(-2)})
+    v2 = {"recallId": "RCL-1", "batchId": MSC, "containerId": "V-2"}
+    await send(second, "recordRecallAction", v2 | {"kind": "QUARANTINED", "at": t(-1.5)})
+    back = shipment(
+        "RET-MSC-V2",
+        MSC,
+        t,
+        "V-2",
+        fromSiteId=SECOND_HOSPITAL,
+        toSiteId=CONTROL,
+        dispatchedAt=t(-1.3),
+        isReturn=True,
+    )
+    await run(gql, "dispatchShipment", back)
+    returned = v2 | {"kind": "RETURNED", "shipmentId": "RET-MSC-V2", "at": t(-1.2)}
+    await send(second, "recordRecallAction", returned)
+
+    document = await recall_document(gql)
+    assert violations(document) == []
+    epc = fill_output(document, "V-2")
+    quarantined, sent_back = (action_event(document, a) for a in ("RCL-1/A1", "RCL-1/A2"))
+    assert (quarantined["epcList"], quarantined["bizStep"], quarantined["disposition"]) == (
+        [epc],
+        "holding",
+        "recalled",
+    )
+    assert (sent_back["epcList"], sent_back["bizStep"], sent_back["disposition"]) == (
+        [epc],
+        "shipping",
+        "returned",
+    )
+    assert sent_back["regentrace:shipment"] == "urn:regentrace:shipment:RET-MSC-V2"
+    assert {e["action"] for e in (quarantined, sent_back)} == {"OBSERVE"}
+
+
+async def test_a_container_destroyed_after_the_scope_is_accounted_for_by_its_destruction(
+    gql: GraphQL, service: Regentrace
+) -> None:
+    """V-2, still at the second institution when the recall was initiated, destroyed there
+    afterwards: returning or quarantining it is refused (RULE_VIOLATION, rule
+    RECALL_UNIT_DESTROYED, naming the container and DESTROYED) and stores nothing; DESTROYED
+    naming it accounts for it, exported as the deletion of V-2's EPC. V-3, destroyed before the
+    recall, stays accounted for by the scope (CONFLICT)."""
+    t = Timeline.ending_weeks_ago()
+    await split_at_two_institutions(gql, t)
+    quality = qp(gql, service)
+    second = caller(gql, service, "medical_institution", SECOND_HOSPITAL)
+    started = {"recallId": "RCL-1", "origin": {"kind": "BATCH", "id": MSC}, "reason": "look-back"}
+    await send(quality, "initiateRecall", started | {"initiatedAt": t(-2)})
+    destroyed = {
+        "batchId": MSC,
+        "containerIds": ["V-2"],
+        "reason": "thawed on a freezer failure",
+        "decidedAt": t(-1.8),
+    }
+    await send_container(gql, "destroyBatchContainers", destroyed)
+    assert (await view(quality))["units"][1] == unit("V-2")
+
+    v2 = {"recallId": "RCL-1", "batchId": MSC, "containerId": "V-2", "at": t(-1.5)}
+    for bad in (v2 | {"kind": "RETURNED", "shipmentId": "RET-EXT-1"}, v2 | {"kind": "QUARANTINED"}):
+        error = await refused(second, service, "recordRecallAction", bad, "RULE_VIOLATION")
+        assert rule_of(error) == "RECALL_UNIT_DESTROYED", bad
+        assert f"container {MSC + '/V-2'!r} was destroyed" in error["message"]
+        assert "account for it as DESTROYED" in error["message"]
+        assert error["extensions"]["container_id"] == "V-2"
+    v3 = v2 | {"containerId": "V-3", "kind": "QUARANTINED"}
+    error = await refused(quality, service, "recordRecallAction", v3, "CONFLICT")
+    assert "DESTROYED_BEFORE_RECALL" in error["message"]
+    assert (await view(quality))["units"][1] == unit("V-2")
+
+    await send(second, "recordRecallAction", v2 | {"kind": "DESTROYED"})
+    assert (await view(quality))["units"][1] == unit("V-2", "DESTROYED", action="RCL-1/A1")
+    document = await recall_document(gql)
+    assert violations(document) == []
+    deleted = action_event(document, "RCL-1/A1")
+    assert deleted["epcList"] == [fill_output(document, "V-2")]
+    assert (deleted["action"], deleted["bizStep"], deleted["disposition"]) == (
+        "DELETE",
+        "destroying",
+        "destroyed",
+    )
