@@ -18,6 +18,7 @@ from domain.ledger import LedgerApplication, UnitOfWork, actor
 from domain.material_lot import MaterialLot
 from domain.recall import (
     ACTION_KINDS,
+    DESTROYED_BEFORE_RECALL,
     EFFECTIVENESS_OUTCOMES,
     NODE_KINDS,
     PHYSICIAN_PARTY,
@@ -233,6 +234,8 @@ class RecallCommands:
                 )
             recall.require_open("recording an action")
             unit = recall.unit_in_scope(batch_id, container)
+            if kind in ("RETURNED", "QUARANTINED"):
+                _require_not_destroyed(recall, batch, unit, kind)
             if unit != batch_id:
                 return self._container_action(
                     uow, principal, recall, batch, unit, kind, at, shipment, note
@@ -279,8 +282,8 @@ class RecallCommands:
         """An action on one container of a split batch: a container given to a patient is
         accounted for only as ALREADY_ADMINISTERED (at the institution that gave it), one not
         given is returned, quarantined or destroyed where it is (its destruction the container's
-        own, the batch's once no container is left); one destroyed since the scope was taken
-        only by DESTROYED (RECALL_UNIT_DESTROYED)."""
+        own, the batch's once no container is left); one destroyed is neither returned nor
+        quarantined (_require_not_destroyed)."""
         container = batch.containers[unit_parts(unit, recall.batches_reached)[1] or ""]
         given = container.administered_to is not None
         if kind == "ALREADY_ADMINISTERED" and not given:
@@ -297,22 +300,6 @@ class RecallCommands:
                 batch_id=batch.key,
                 container_id=container.container_id,
                 rule="RECALL_UNIT_ADMINISTERED",
-            )
-        if (
-            kind in ("RETURNED", "QUARANTINED")
-            and container.destroyed
-            and recall.accounted_by(unit) is None
-        ):
-            # Destroyed since the scope was taken and not yet accounted for: its destruction
-            # accounts for it (one destroyed before is accounted for by the scope: CONFLICT).
-            raise RuleViolationError(
-                f"container {unit!r} was destroyed"
-                + (f" at {container.destroyed_at.isoformat()}" if container.destroyed_at else "")
-                + f"; it cannot be {kind.lower()}: account for it as DESTROYED naming that "
-                "container (its destruction)",
-                batch_id=batch.key,
-                container_id=container.container_id,
-                rule="RECALL_UNIT_DESTROYED",
             )
         if kind == "RETURNED" and shipment is not None and uow.exists(Shipment, shipment):
             _require_return_of(uow.load(Shipment, shipment), batch.key, unit)
@@ -534,6 +521,39 @@ def _notifications(
         notification_record(recall_id, start + i, kind, site, due, patient, batch_ids)
         for i, (kind, site, patient, batch_ids) in enumerate(parties, start=1)
     ]
+
+
+def _require_not_destroyed(recall: Recall, batch: Batch, unit: str, kind: str) -> None:
+    """A destroyed unit (a container, or a batch recalled whole) is neither returned nor
+    quarantined (RECALL_UNIT_DESTROYED): destroyed since the scope was taken and not yet
+    accounted for, its destruction accounts for it (DESTROYED naming it); already accounted for
+    (by that destruction, or a return before it), it stays so. A container destroyed before the
+    scope was taken is accounted for by the scope itself (record_action: CONFLICT)."""
+    container_id = unit_parts(unit, recall.batches_reached)[1]
+    if container_id is None:
+        destroyed, destroyed_at = batch.status is BatchStatus.DESTROYED, batch.used_at
+    else:
+        container = batch.containers[container_id]
+        destroyed, destroyed_at = container.destroyed, container.destroyed_at
+    done = recall.accounted_by(unit)
+    if not destroyed or done == DESTROYED_BEFORE_RECALL:
+        return
+    what = "container" if container_id else "batch"
+    if done is None:
+        then = f"account for it as DESTROYED naming that {what} (its destruction)"
+    elif done == "DESTROYED":
+        then = f"it is already accounted for in recall {recall.key!r} by its destruction"
+    else:
+        then = f"it is already accounted for in recall {recall.key!r} ({done})"
+    raise RuleViolationError(
+        f"{what} {unit!r} was destroyed"
+        + (f" at {destroyed_at.isoformat()}" if destroyed_at else "")
+        + f"; it cannot be {kind.lower()}: {then}",
+        batch_id=batch.key,
+        container_id=container_id,
+        unit_id=unit,
+        rule="RECALL_UNIT_DESTROYED",
+    )
 
 
 def _require_return_of(shipment: Shipment, batch_id: str, unit: str | None = None) -> None:

@@ -560,3 +560,44 @@ async def test_a_container_destroyed_after_the_scope_is_accounted_for_by_its_des
         "destroying",
         "destroyed",
     )
+
+
+async def test_a_container_accounted_for_by_its_destruction_is_neither_quarantined_nor_returned(
+    gql: GraphQL, service: Regentrace
+) -> None:
+    """V-2 destroyed at the second institution by the recall's own DESTROYED: quarantining or
+    returning it afterwards is refused (RULE_VIOLATION, rule RECALL_UNIT_DESTROYED, naming the
+    container, when it was destroyed and that its destruction accounts for it) and stores
+    nothing; a second DESTROYED is a CONFLICT, as is any action on V-3 (destroyed before the
+    recall, accounted for by the scope)."""
+    t = Timeline.ending_weeks_ago()
+    await split_at_two_institutions(gql, t)
+    quality = qp(gql, service)
+    second = caller(gql, service, "medical_institution", SECOND_HOSPITAL)
+    started = {"recallId": "RCL-1", "origin": {"kind": "BATCH", "id": MSC}, "reason": "look-back"}
+    await send(quality, "initiateRecall", started | {"initiatedAt": t(-2)})
+    v2 = {"recallId": "RCL-1", "batchId": MSC, "containerId": "V-2"}
+    await send(second, "recordRecallAction", v2 | {"kind": "DESTROYED", "at": t(-1.5)})
+    batch: Batch = service.app.repository.get(Batch.ledger_id(MSC))
+    assert batch.containers["V-2"].destroyed_at == t.at(-1.5)
+
+    later = v2 | {"at": t(-1.2)}
+    for bad in (later | {"kind": "QUARANTINED"}, later | {"kind": "RETURNED", "shipmentId": "R-9"}):
+        error = await refused(second, service, "recordRecallAction", bad, "RULE_VIOLATION")
+        assert rule_of(error) == "RECALL_UNIT_DESTROYED", bad
+        assert error["message"] == (
+            f"container {MSC + '/V-2'!r} was destroyed at {t(-1.5)}; it cannot be "
+            f"{bad['kind'].lower()}: it is already accounted for in recall 'RCL-1' by its "
+            "destruction"
+        )
+        assert error["extensions"]["container_id"] == "V-2"
+    error = await refused(
+        second, service, "recordRecallAction", later | {"kind": "DESTROYED"}, "CONFLICT"
+    )
+    assert "already accounted for" in error["message"]
+    v3 = later | {"containerId": "V-3", "kind": "QUARANTINED"}
+    error = await refused(quality, service, "recordRecallAction", v3, "CONFLICT")
+    assert "DESTROYED_BEFORE_RECALL" in error["message"]
+    found = await view(quality)
+    assert found["units"][1] == unit("V-2", "DESTROYED", action="RCL-1/A1")
+    assert found["progress"]["unitsQuarantined"] == 0

@@ -20,6 +20,7 @@ from tests.api.chain_documents import (
     VECTOR_LOT,
     Timeline,
     moment,
+    run,
     site_input,
 )
 from tests.api.client import GraphQL
@@ -385,6 +386,56 @@ async def test_closure_and_reports_refuse_while_anything_is_outstanding(
         {**act, "at": t(-3), "batchId": "B-1", "kind": "ALREADY_ADMINISTERED", "note": "n"},
         "RULE_VIOLATION",
     )
+
+
+async def test_a_whole_batch_destroyed_is_neither_returned_nor_quarantined(
+    gql: GraphQL, service: Regentrace
+) -> None:
+    """B-3, destroyed (destroyBatch) after the recall's scope was taken: returning or
+    quarantining it is refused (RULE_VIOLATION, rule RECALL_UNIT_DESTROYED, naming the batch,
+    when it was destroyed and DESTROYED), storing nothing; DESTROYED accounts for it without
+    destroying it again, and it stays refused, now accounted for by its destruction. B-4,
+    destroyed by the recall's own DESTROYED, is refused alike; a second DESTROYED is a
+    CONFLICT."""
+    t = Timeline.ending_weeks_ago()
+    await world(gql, t)
+    quality = qp(gql, service)
+    clinic = caller(gql, service, "medical_institution", HOSPITAL)
+    origin = {"kind": "MATERIAL_LOT", "id": VECTOR_LOT}
+    await send(quality, "initiateRecall", initiation(t, origin=origin))
+    await run(gql, "destroyBatch", {"batchId": "B-3", "reason": "freezer", "decidedAt": t(-1.8)})
+    destroyed_at = t(-1.8)
+
+    act = {"recallId": "RCL-1", "batchId": "B-3", "at": t(-1.5)}
+    bad = (act | {"kind": "RETURNED", "shipmentId": "RET-EXT-1"}, act | {"kind": "QUARANTINED"})
+    for action in bad:
+        error = await refused(clinic, service, "recordRecallAction", action, "RULE_VIOLATION")
+        assert rule_of(error) == "RECALL_UNIT_DESTROYED", action
+        assert f"batch 'B-3' was destroyed at {destroyed_at}" in error["message"]
+        assert "account for it as DESTROYED naming that batch" in error["message"]
+        assert (error["extensions"]["batch_id"], error["extensions"]["unit_id"]) == ("B-3", "B-3")
+    await send(clinic, "recordRecallAction", act | {"kind": "DESTROYED"})
+    b3: Batch = service.app.repository.get(Batch.ledger_id("B-3"))
+    assert b3.status is BatchStatus.DESTROYED
+    assert b3.used_at == t.at(-1.8)  # not destroyed again
+
+    await send(clinic, "recordRecallAction", act | {"batchId": "B-4", "kind": "DESTROYED"})
+    for batch_id in ("B-3", "B-4"):
+        for first in bad:
+            action = first | {"batchId": batch_id, "at": t(-1.2)}
+            error = await refused(clinic, service, "recordRecallAction", action, "RULE_VIOLATION")
+            assert rule_of(error) == "RECALL_UNIT_DESTROYED", action
+            assert f"batch {batch_id!r} was destroyed at" in error["message"]
+            assert "already accounted for in recall 'RCL-1' by its destruction" in error["message"]
+        again = act | {"batchId": batch_id, "kind": "DESTROYED", "at": t(-1.2)}
+        error = await refused(clinic, service, "recordRecallAction", again, "CONFLICT")
+        assert "already accounted for" in error["message"]
+    found = await recall(quality, "RCL-1")
+    assert found is not None
+    assert [(a["kind"], a["batchId"]) for a in found["actions"]] == [
+        ("DESTROYED", "B-3"),
+        ("DESTROYED", "B-4"),
+    ]
 
 
 async def test_a_recall_without_a_class_gets_the_most_urgent_and_recalls_page_by_id(
