@@ -120,10 +120,19 @@ def rebuild(
             with Workers(recorder.source(), mapper, head, total, progress) as running:
                 done = running.finish(sql)
         else:
-            with Scratch() as scratch:
-                done = _project(read_ledger(sql, mapper, head), scratch.sql, progress, total)
-                scratch.copy_into(sql, tables)
+            done = project_here(sql, mapper, head, total, progress)
         progress(done, total)
+    return done
+
+
+def project_here(sql: Sql, mapper: Mapper[Any], head: int, total: int, progress: Progress) -> int:
+    """Project the ledger up to ``head``, read through ``sql``, in this process, and write the
+    views into ``sql``'s open write transaction (their tables empty); answer the count. The
+    caller's transaction decides: what it wrote before (a replay's copied events) and the views
+    commit together, or nothing does."""
+    with Scratch() as scratch:
+        done = _project(read_ledger(sql, mapper, head), scratch.sql, progress, total)
+        scratch.copy_into(sql, projection_tables())
     return done
 
 

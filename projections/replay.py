@@ -2,13 +2,15 @@
 ledger moved into a new, empty database (from SQLite to PostgreSQL).
 
 The events up to the position that stood at that moment are copied with their ledger rows (so
-the chain verifies in the copy) and the command ids kept with them (ADR 7), and every projection
-is built from them there: the copy holds each view exactly as it stood at that moment, and
-answers without regentrace's server.
+the chain verifies in the copy), the command ids kept with them (ADR 7) and the signed
+checkpoints taken up to that position, and every projection is built from them there: the copy
+holds each view exactly as it stood at that moment, and answers without regentrace's server.
 
-For a large ledger the rebuild's worker processes (projections/rebuild.py) project the same
-events, read from the source, while this process copies them; their rows join the copy in the
-same transaction. A small one is copied, then rebuilt in this process.
+The copy and the views are written in one transaction of the target, whichever way they are
+built: a failure anywhere leaves the target without events, and the replay can be run again. For
+a large ledger the rebuild's worker processes (projections/rebuild.py) project the same events,
+read from the source, while this process copies them; a small one is copied, then projected in
+this process from the rows just copied, before the transaction commits.
 
 Into PostgreSQL, the rows go in with ``COPY`` and their explicit notification ids; the sequences
 behind generated ids are then moved past the copied rows, so the next command appends at the
@@ -27,13 +29,13 @@ from eventsourcing.persistence import Mapper
 from projections import commands
 from projections.audit import RECORDED_AT
 from projections.read_ahead import read_ahead
-from projections.rebuild import Workers, rebuild, use_workers
+from projections.rebuild import Workers, project_here, use_workers
 from projections.sql import Dialect, Sql
 from projections.store import LedgerRecorder
 
 BATCH = 5000
 # The tables the copy writes (the rebuild writes the views).
-COPIED_TABLES = ("stored_events", "ledger", "commands")
+COPIED_TABLES = ("stored_events", "ledger", "commands", "checkpoints")
 COMMANDS_BATCH = 50_000  # positions per read of the commands kept with the events (ADR 7)
 EVENT_COLUMNS = ("notification_id", "originator_id", "originator_version", "topic", "state")
 LEDGER_COLUMNS = (
@@ -60,6 +62,20 @@ COPY_COMMANDS = (
     f"SELECT {', '.join(commands.COLUMNS)} FROM commands"
     " WHERE position > ? AND position <= ? ORDER BY position"
 )
+# The signed checkpoints (migration 0008) whose position the copy holds, with their ids.
+CHECKPOINT_COLUMNS = (
+    "checkpoint_id",
+    "position",
+    "head_hash",
+    "signed_at",
+    "key_id",
+    "public_key",
+    "signature",
+)
+COPY_CHECKPOINTS = (
+    f"SELECT {', '.join(CHECKPOINT_COLUMNS)} FROM checkpoints"
+    " WHERE position <= ? ORDER BY checkpoint_id"
+)
 
 
 def replay(
@@ -79,10 +95,14 @@ def replay(
         )
         source_file = _sqlite_file(sql) if sql.dialect is Dialect.SQLITE else None
     if not use_workers(count, workers):
+        # The views projected from the rows just copied, in the same transaction.
         with target.write_in_bulk() as out:
             copied = _copy(source, source_file, out, until_position, progress)
+            projected = project_here(
+                out, mapper, until_position, copied, lambda d, t: progress("rebuild", d, t)
+            )
             advance_sequences(out, COPIED_TABLES)
-        rebuild(target, mapper, lambda done, total: progress("rebuild", done, total), workers=1)
+            progress("rebuild", projected, copied)
         return copied
     # One transaction for the copy and the views (the target is new, nothing else writes it).
     with (
@@ -143,6 +163,12 @@ def _copy_attached(out: Sql, source_file: str, until_position: int) -> int:
         f" SELECT {columns} FROM source.commands WHERE position <= ?",
         (until_position,),
     )
+    columns = ", ".join(CHECKPOINT_COLUMNS)
+    out.execute(
+        f"INSERT INTO main.checkpoints ({columns})"
+        f" SELECT {columns} FROM source.checkpoints WHERE position <= ?",
+        (until_position,),
+    )
     return int(out.scalar("SELECT COUNT(*) FROM main.ledger"))
 
 
@@ -168,6 +194,11 @@ def _copy_rows(
         copied += len(rows)
         progress("copy", copied, until_position)
     _copy_commands(read, out, until_position)
+    with read() as sql:
+        signed = sql.tuples(COPY_CHECKPOINTS, (until_position,))
+    out.insert_rows(
+        "checkpoints", CHECKPOINT_COLUMNS, [(*row[:2], row[2].strip(), *row[3:]) for row in signed]
+    )
     return copied
 
 

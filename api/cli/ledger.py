@@ -47,8 +47,9 @@ def add_replay(commands: Any) -> None:
         help="the ledger up to a moment, in its own file or a new PostgreSQL database",
     )
     replay.description = (
-        "Copy the events up to a moment, their hash chain and the command ids kept with them, "
-        "and build every projection as it stood then: with --out, into a new self-contained "
+        "Copy the events up to a moment, their hash chain, the command ids kept with them and "
+        "the signed checkpoints taken up to it, and build every projection as it stood then, in "
+        "one transaction: with --out, into a new self-contained "
         "SQLite file to serve or query offline; with --into, into a new, empty PostgreSQL "
         "database, which moves a ledger from SQLite to PostgreSQL (stop the service first, "
         "then serve the copy with REGENTRACE_DATABASE_URL set to it). The source is "
@@ -59,7 +60,11 @@ def add_replay(commands: Any) -> None:
         "createdb -h db.internal regentrace && regentrace replay --into "
         "postgresql://owner@db.internal:5432/regentrace"
     )
-    replay.add_argument("--until", help="the moment (default: now), e.g. 2026-06-30 or a time")
+    replay.add_argument(
+        "--until",
+        help="the moment (default: now), e.g. 2026-06-30 or a time; only with --out (--into "
+        "moves the whole ledger)",
+    )
     target = replay.add_mutually_exclusive_group(required=True)
     target.add_argument("--out", metavar="FILE", help="new SQLite file to write (must not exist)")
     target.add_argument(
@@ -147,6 +152,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from projections.ledger import LedgerIndex
     from projections.replay import replay
 
+    if args.into is not None and args.until is not None:
+        raise CommandError(
+            "--into moves the whole ledger into PostgreSQL, to go on recording there, and takes "
+            "no --until: a ledger cut short at a moment would lose every event recorded after "
+            "it; nothing was copied. Drop --until, or for the ledger as it stood at a moment "
+            "use --out FILE"
+        )
     if args.into is not None:
         where = replay_target(args.into).describe()
         target_url = args.into

@@ -1,12 +1,14 @@
 """``regentrace replay --into URL`` as a real process: the demo ledger moved from its SQLite file
-into a new PostgreSQL database (its tables migrated by the replay), checked by ``regentrace
-verify`` against the copy; a database that already holds events, or that does not exist, is
-refused with what to do, and left as it was."""
+into a new PostgreSQL database (its tables migrated by the replay), its signed checkpoint with it,
+checked by ``regentrace verify`` and ``verify --checkpoint`` against the copy; a database that
+already holds events, or that does not exist, and ``--until`` with ``--into`` are refused with
+what to do, and the target left as it was."""
 
 from __future__ import annotations
 
 import re
 
+import psycopg
 import pytest
 
 from api.settings import Settings
@@ -48,12 +50,15 @@ def verify_at(cli: Cli, url: str) -> tuple[int, str]:
 def test_replay_into_a_new_postgresql_database_moves_the_sqlite_ledger(
     demo_cli: Cli, target_url: str
 ):
+    signed = demo_cli("checkpoint", "--out", "checkpoint.json")
+    assert signed.returncode == 0, signed.stderr
     source = open_ledger(demo_cli.database_url)
     try:
         head = source.app.head_position()
         live = everything(source)
     finally:
         source.close()
+    assert [n for n, _ in live["checkpoints"]] == [1]
 
     result = demo_cli("replay", "--into", target_url, timeout=300)
 
@@ -86,6 +91,14 @@ def test_replay_into_a_new_postgresql_database_moves_the_sqlite_ledger(
     status, line = verify_at(demo_cli, target_url)
     assert status == 0, line
     assert f"head position {head + 1}," in line
+    # The checkpoint signed on SQLite is listed by the new database and still extended there.
+    on_target = Cli(demo_cli.cwd)
+    on_target.database_url = target_url
+    listed = on_target("checkpoint", "--list")
+    assert listed.returncode == 0, listed.stderr
+    assert re.search(rf"^1\t{head}\t", listed.stdout, re.MULTILINE), listed.stdout
+    extended = on_target("verify", "--checkpoint", "checkpoint.json")
+    assert extended.returncode == 0, extended.stderr
 
 
 def test_replay_into_a_database_that_holds_events_is_refused_and_changes_nothing(
@@ -130,3 +143,28 @@ def test_replay_into_takes_only_a_postgresql_url(demo_cli: Cli, tmp_path):
     assert result.returncode == 2, result.stderr
     assert "use --out PATH" in result.stderr
     assert not (tmp_path / "copy.sqlite3").exists()
+
+
+def test_replay_into_with_until_is_refused_and_copies_nothing(demo_cli: Cli, target_url: str):
+    source = open_ledger(demo_cli.database_url)
+    try:
+        size, live = ledger_size(source), everything(source)
+    finally:
+        source.close()
+
+    result = demo_cli("replay", "--until", "2026-06-30", "--into", target_url)
+
+    assert result.returncode == 2, result.stderr
+    assert "--into moves the whole ledger into PostgreSQL" in result.stderr
+    assert "takes no --until" in result.stderr
+    assert "use --out FILE" in result.stderr
+    # The target untouched (not even migrated), the source as it was.
+    with psycopg.connect(target_url, autocommit=True) as conn:
+        found = conn.execute("SELECT to_regclass('stored_events')").fetchone()
+    assert found == (None,)
+    source = open_ledger(demo_cli.database_url)
+    try:
+        assert ledger_size(source) == size > 700
+        assert everything(source) == live
+    finally:
+        source.close()

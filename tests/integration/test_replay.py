@@ -23,6 +23,7 @@ import psycopg
 import pytest
 from psycopg import sql as pgsql
 
+from api.checkpoint import Checkpoint, extends, signing_key, take
 from api.settings import Settings, parse_database_url
 from api.wiring import Regentrace, migrate
 from demo.network import ADMIN, CONTROL, seed
@@ -107,6 +108,7 @@ class World:
     position: int
     copied: int
     progress: list[tuple[str, int, int]]
+    signed_before: Checkpoint
 
 
 @pytest.fixture(scope="module", params=DIALECTS)
@@ -119,6 +121,8 @@ def world(
         replayed = Regentrace(sqlite_ledger(directory / "replay.sqlite3"))
         try:
             seed(live.app)
+            key = signing_key(settings)
+            signed_before = take(live, key, lambda _d, _t: None)
             time.sleep(0.002)  # T lies strictly between the last event before and the first after
             moment = utcnow()
             time.sleep(0.002)
@@ -148,6 +152,7 @@ def world(
                 licence_number="TFDA-DM-TAINAN",  # Taiwanese sites are licensed
                 control_site_id=CONTROL,
             )
+            take(live, key, lambda _d, _t: None)  # after T: not in the replay
             progress: list[tuple[str, int, int]] = []
             copied = replay(
                 live.recorder,
@@ -156,7 +161,7 @@ def world(
                 replayed.app.mapper,
                 lambda stage, done, total: progress.append((stage, done, total)),
             )
-            yield World(live, replayed, moment, position, copied, progress)
+            yield World(live, replayed, moment, position, copied, progress, signed_before)
         finally:
             replayed.close()
             live.close()
@@ -249,6 +254,23 @@ def test_the_replayed_ledger_verifies_with_the_head_hash_the_live_ledger_had_at_
     assert live.ok
     assert live.checked_events == world.position
     assert verify(world.live.read).ok
+
+
+def test_the_replay_keeps_the_checkpoints_signed_up_to_that_moment_and_no_later_one(world):
+    with world.live.read() as sql:
+        live = [Checkpoint.of_row(r) for r in sql.all("SELECT * FROM checkpoints")]
+    with world.replayed.read() as sql:
+        kept = [Checkpoint.of_row(r) for r in sql.all("SELECT * FROM checkpoints")]
+
+    assert len(live) == 2
+    assert live[1].position > world.position
+    assert world.signed_before.position == world.position
+    # The one signed before T, as signed (its id, time and signature), the replay extending it.
+    assert [cp.document() for cp in kept] == [world.signed_before.document()]
+    assert [cp.checkpoint_id for cp in kept] == [world.signed_before.checkpoint_id]
+    assert kept[0].signed_at == world.signed_before.signed_at
+    assert kept[0].signature_holds()
+    assert extends(world.replayed.read, kept[0]) is None
 
 
 def test_a_replay_into_a_file_that_already_holds_events_is_refused(world):
