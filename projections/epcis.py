@@ -21,11 +21,12 @@ chosen, is tabled in docs/epcis.md. In short:
     Batch.Released                ObjectEvent OBSERVE (none in CBV)    active
     Batch.Rejected                ObjectEvent OBSERVE (none in CBV)    non_sellable_other
     Batch.Destroyed               ObjectEvent DELETE  destroying       destroyed
+    Batch.ContainersDestroyed     ObjectEvent DELETE  destroying       destroyed (the containers)
     Batch.Recalled                ObjectEvent OBSERVE holding          recalled
     Recall.ActionRecorded         ObjectEvent OBSERVE shipping         returned (RETURNED)
                                   ObjectEvent OBSERVE holding          recalled (QUARANTINED)
-                                  ObjectEvent DELETE  destroying       destroyed (DESTROYED, a
-                                  container; the unit's EPC: the container's, or the batch's)
+                                  (the unit's EPC: the container's, or the batch's; DESTROYED
+                                  is exported by the batch's own record of the destruction)
     Batch.Administered            ObjectEvent OBSERVE dispensing       dispensed
     Batch.ContainerAdministered   ObjectEvent OBSERVE dispensing       dispensed (the container)
     Batch.ContainersFilled        Transformation      (none in CBV)    in_progress (in: batch,
@@ -342,9 +343,29 @@ def _rejected(fact: Fact, p: dict[str, Any]) -> Event:
     )
 
 
+# The containers a batch's destruction destroyed with it (those neither given nor destroyed
+# before): not in the ledger event, the document reads them from the batch's earlier events.
+CONTAINERS_LEFT = "regentrace_containers_left"
+
+
 def _destroyed(fact: Fact, p: dict[str, Any]) -> Event:
+    """The batch ceases to exist, with every container of it still left (its EPC deleted too,
+    once: a container destroyed or given before is not in it)."""
+    left = [container_uri(f"{fact.key}/{c}") for c in p.get(CONTAINERS_LEFT, ())]
     return (
-        _object(fact, p["occurred_at"], [batch_uri(fact.key)], "DELETE")
+        _object(fact, p["occurred_at"], [batch_uri(fact.key), *left], "DELETE")
+        | {"bizStep": "destroying", "disposition": "destroyed"}
+        | _at(p["site_id"])
+        | _extensions(reason=p["reason"])
+    )
+
+
+def _containers_destroyed(fact: Fact, p: dict[str, Any]) -> Event:
+    """Some of a batch's containers destroyed where they are (destroyBatchContainers, or a
+    recall's DESTROYED action on a container): their EPCs, those the fill gave them."""
+    epcs = [container_uri(f"{fact.key}/{c}") for c in p["container_ids"]]
+    return (
+        _object(fact, p["occurred_at"], epcs, "DELETE")
         | {"bizStep": "destroying", "disposition": "destroyed"}
         | _at(p["site_id"])
         | _extensions(reason=p["reason"])
@@ -360,30 +381,29 @@ def _recalled(fact: Fact, p: dict[str, Any]) -> Event:
 
 
 # What a recall action does to the unit, in CBV terms. A unit already given to a patient is not
-# moved or changed by the recall. A whole batch's destruction is the batch's own event
-# (Batch.Destroyed, recorded with the action: destroying, destroyed); a container's is the
-# action's own (the container's EPC deleted), as the batch's destruction of some of its
-# containers is not exported.
+# moved or changed by the recall. A destruction is exported once, by the batch's own record of
+# it, which the ledger holds for every DESTROYED action: the batch's Batch.Destroyed (a whole
+# batch, or its last container), or Batch.ContainersDestroyed (some containers), recorded with
+# the action or before it (a container destroyed after the recall reached it). The action only
+# accounts for the unit, so it adds no second DELETE of the same EPC.
 RECALL_ACTIONS = {
     "RETURNED": {"bizStep": "shipping", "disposition": "returned"},
     "QUARANTINED": {"bizStep": "holding", "disposition": "recalled"},
 }
-CONTAINER_DESTROYED = {"bizStep": "destroying", "disposition": "destroyed"}
 
 
 def _recall_action(fact: Fact, p: dict[str, Any]) -> Event | None:
-    """A recall's action on one unit (Recall.ActionRecorded): a return sent back, a quarantine,
-    a container's destruction. An action naming a container names that container's EPC (the
-    one the fill gave it), an action on a whole batch the batch's."""
-    container = p.get("container_id")
-    destroyed = p["kind"] == "DESTROYED" and bool(container)
-    step = CONTAINER_DESTROYED if destroyed else RECALL_ACTIONS.get(p["kind"])
+    """A recall's action on one unit (Recall.ActionRecorded): a return sent back, a quarantine.
+    An action naming a container names that container's EPC (the one the fill gave it), an
+    action on a whole batch the batch's."""
+    step = RECALL_ACTIONS.get(p["kind"])
     if step is None:
         return None
+    container = p.get("container_id")
     shipment = p.get("shipment_id")
     epc = container_uri(f"{p['batch_id']}/{container}") if container else batch_uri(p["batch_id"])
     return (
-        _object(fact, p["occurred_at"], [epc], "DELETE" if destroyed else "OBSERVE")
+        _object(fact, p["occurred_at"], [epc])
         | step
         | (_at(p["site_id"]) if p.get("site_id") else {})
         | _extensions(
@@ -633,6 +653,7 @@ MAPPERS: dict[str, Mapper] = {
     "Batch.Released": _released,
     "Batch.Rejected": _rejected,
     "Batch.Destroyed": _destroyed,
+    "Batch.ContainersDestroyed": _containers_destroyed,
     "Batch.Recalled": _recalled,
     "Batch.Administered": _administered,
     "Batch.ContainerAdministered": _administered,

@@ -8,8 +8,9 @@ mixes two moments:
               made from a cell bank, the banking of that working bank and of its master bank and
               the vials taken from each on the way to the batch
     shipment  the scope of every batch it carried
-    recall    the scope of every batch in the trace the recall kept when it was initiated, and
-              the banking of every cell bank in that trace with the vials taken for what it holds
+    recall    the scope of every batch in the trace the recall kept when it was initiated (and
+              each extension's), with an origin container's own batch, and the banking of
+              every cell bank in that trace with the vials taken for what it holds
     window    every mapped event whose business time (EPCIS eventTime) falls in [from, to]; this
               reads the ledger from its start, a page at a time
 
@@ -29,6 +30,7 @@ import orjson
 from domain.shared import BadInputError, NotFoundError, require_offset
 from projections.audit import find_events
 from projections.epcis import (
+    CONTAINERS_LEFT,
     EPCIS_CONTEXT,
     VOCABULARY,
     Event,
@@ -105,7 +107,8 @@ def epcis_document(
         if fact.event_type.endswith(".Corrected"):
             events.extend(_correction(sql, reach, fact, shipments.of))
             continue
-        event = epcis_event(fact, shipments.of)
+        mapped = _with_containers_left(sql, fact) if fact.event_type == "Batch.Destroyed" else fact
+        event = epcis_event(mapped, shipments.of)
         if event is not None:
             events.append(event)
     return {
@@ -182,12 +185,24 @@ def _batches_of(
     if not rows:
         raise NotFoundError(f"no recall {scope.recall_id!r}", id=scope.recall_id)
     # The initiation's trace and each extension's, each as the reader may see it.
-    traces: list[dict[str, Any]] = [
-        _fact(row).payload["trace"]
+    scoped = [
+        _fact(row).payload
         for row in rows
         if row["event_type"] in ("Recall.Initiated", "Recall.Extended")
     ]
-    batches = sorted({b for trace in traces for b in trace["affected_batches"]})
+    traces: list[dict[str, Any]] = [p["trace"] for p in scoped]
+    # A trace forward from a container does not list the container's own batch, whose fill
+    # made the container; the recall reaches it (domain.recall_commands._recalled_batches).
+    # Only for a reader who may see that batch (as the stored trace is cut to the reader's
+    # reach, projections.scopes.as_seen); its events are then read as every batch's are.
+    origins = {
+        batch_id
+        for p in scoped
+        if p["origin_kind"] == "CONTAINER"
+        for batch_id in [p["origin_id"].rpartition("/")[0]]
+        if _visible(sql, reach, f"Batch:{batch_id}")
+    }
+    batches = sorted({b for trace in traces for b in trace["affected_batches"]} | origins)
     banks = {i for trace in traces for k, i in trace["nodes"] if k == "CELL_BANK"}
     return batches, banks
 
@@ -261,6 +276,37 @@ def _window(
         if len(rows) < PAGE:
             return
         after = int(rows[-1]["position"])
+
+
+def _with_containers_left(sql: Sql, fact: Fact) -> Fact:
+    """A batch's destruction with the containers it destroyed: those filled and neither given
+    nor destroyed before it (domain.batch.Batch.Destroyed), read from the batch's events."""
+    left: dict[str, None] = {}
+    for row in find_events(
+        sql,
+        aggregate_id=f"Batch:{fact.key}",
+        to_position=fact.position - 1,
+        limit=10**6,
+        reach=None,  # the reader sees the destruction, so the batch: its containers are its own
+    ):
+        kind, p = row["event_type"], _fact(row).payload
+        if kind == "Batch.ContainersFilled":
+            left.update((c["container_id"], None) for c in p["containers"])
+        elif kind in ("Batch.ContainerAdministered", "Batch.Administered"):
+            left.pop(p.get("container_id") or "", None)
+        elif kind == "Batch.ContainersDestroyed":
+            for container_id in p["container_ids"]:
+                left.pop(container_id, None)
+    if not left:
+        return fact
+    return Fact(
+        fact.position,
+        fact.aggregate_type,
+        fact.key,
+        fact.event_type,
+        fact.recorded_at,
+        fact.payload | {CONTAINERS_LEFT: list(left)},
+    )
 
 
 def _fact(row: dict[str, Any]) -> Fact:
