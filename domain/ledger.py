@@ -22,12 +22,12 @@ A command its sender identified (``once``, ADR 7) runs at most once per principa
 unit of work carries the id to the recorder with the events, which stores it in their
 transaction, under a unique key.
 
-Aggregates stay in memory between commands (the library's cache). Rather than the library's
+Aggregates stay in memory between commands (``SharedRepository``). Rather than the library's
 fast-forward, which reads the database once for every aggregate a command loads, a command's
 first load asks once which aggregates changed since the last look (``ChangeLog``) and drops
-those the cache holds at an older version; a command refused as a conflict drops what it
-loaded too. Several processes can share the ledger: what another one wrote is seen at the next
-command's first load.
+those the cache holds at an older version. Several processes can share the ledger: what another
+one wrote is seen at the next command's first load. A copy read (or saved) before a look that
+saw a newer event of it is never cached afterwards; a refused command drops what it loaded.
 
 Many commands may share one database transaction (``group_commit``, ADR 10): each still runs
 in a unit of work of its own, inside a savepoint, and sees what the ones before it saved;
@@ -41,6 +41,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, contextmanager, suppress
 from contextvars import ContextVar
+from copy import deepcopy
 from typing import Any, Protocol, TypeVar, cast
 
 from eventsourcing.application import (
@@ -50,9 +51,10 @@ from eventsourcing.application import (
     LRUCache,
     ProcessingEvent,
     Repository,
+    project_aggregate,
 )
 from eventsourcing.persistence import IntegrityError, PersistenceError, Recording
-from eventsourcing.utils import Environment
+from eventsourcing.utils import Environment, strtobool
 
 from domain.command_ids import CommandKey, CommandLog, OutcomeUnknownError, RecordedCommand
 from domain.recall import Tracer
@@ -77,6 +79,8 @@ _GROUP: ContextVar[Repository[str] | None] = ContextVar("group_commit", default=
 GROUP_CACHE_SIZE = 1000
 # Events read at most by one look for what changed; beyond it, the whole cache is dropped.
 CATCH_UP_LIMIT = 1000
+# Aggregates whose latest version the looks remember; beyond it, the whole cache is dropped.
+SEEN_LIMIT = 100_000
 
 
 class GroupTransaction(Protocol):
@@ -216,27 +220,36 @@ class LedgerApplication(Application[str]):
         # migrations create it, and no ``os.environ`` either.
         return Environment("", dict(env or {}))
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        # The position up to which the aggregate cache holds no older version of an aggregate
-        # than the ledger (None: not looked yet), and what guards it.
-        self._caught_up_to: int | None = None
-        self._catch_up_lock = threading.Lock()
+    repository: SharedRepository
+
+    def construct_repository(self) -> SharedRepository:
+        """The library's repository with the cache kept by looks (``SharedRepository``); the
+        ledger takes no snapshots, and the library's fast-forward is not used."""
+        size = self.env.get(self.AGGREGATE_CACHE_MAXSIZE)
+        return SharedRepository(
+            event_store=self.events,
+            cache_maxsize=int(size) if size else None,
+            fastforward=False,
+            deepcopy_from_cache=strtobool(self.env.get(self.DEEPCOPY_FROM_AGGREGATE_CACHE, "y")),
+        )
 
     def _record(self, processing_event: ProcessingEvent[str]) -> list[Recording[str]]:
         # Hand the domain events to the recorder so it can write the inline projections in the
         # same transaction as the events themselves; then keep the saved aggregates, as stored,
         # where the next command loads them (the open group's repository, or the application's).
         processing_event.saved_kwargs["ledger_events"] = processing_event.events
+        group = _GROUP.get()
+        epoch = self.repository.epoch
         recordings = self.events.put(
             processing_event.events,
             tracking=processing_event.tracking,
             **processing_event.saved_kwargs,
         )
-        cache = self._aggregates.cache
-        if cache is not None:
-            for aggregate_id, aggregate in processing_event.aggregates.items():
-                cache.put(aggregate_id, aggregate)
+        for aggregate_id, aggregate in processing_event.aggregates.items():
+            if group is None:
+                self.repository.keep(aggregate_id, aggregate, epoch)
+            elif group.cache is not None:
+                group.cache.put(aggregate_id, aggregate)
         return recordings
 
     @contextmanager
@@ -250,6 +263,9 @@ class LedgerApplication(Application[str]):
         token = _OPEN.set(uow)
         try:
             yield uow
+        except DomainError:  # refused: what it decided on is read again next time
+            self.forget(*uow.loaded_versions())
+            raise
         finally:
             _OPEN.reset(token)
 
@@ -283,50 +299,17 @@ class LedgerApplication(Application[str]):
             return group
         uow = _OPEN.get()
         if uow is None or uow.ledger is not self:
-            self._catch_up()
+            self.repository.look(cast(ChangeLog, self.recorder), self.head_position)
         elif not uow.caught_up:
-            self._catch_up()
+            self.repository.look(cast(ChangeLog, self.recorder), self.head_position)
             uow.caught_up = True
         return self.repository
-
-    def _catch_up(self) -> None:
-        """Drop each cached aggregate that the ledger holds newer events of.
-
-        Positions become visible in order (every append holds the ledger's write lock and
-        continues its hash chain), so an aggregate changed after the last look is among the
-        events after it. One read answers for every aggregate the command will load."""
-        cache = self.repository.cache
-        if cache is None:
-            return
-        with self._catch_up_lock:
-            since = self._caught_up_to
-        if since is None:  # first look: nothing is known of what the cache holds
-            head = self.head_position()
-            self.repository.cache = _emptied(cache)
-            self._advance(head)
-            return
-        changed = cast(ChangeLog, self.recorder).changed_since(since, CATCH_UP_LIMIT)
-        if len(changed) >= CATCH_UP_LIMIT:  # far behind: start again from the database
-            self.repository.cache = _emptied(cache)
-        else:
-            for _, aggregate_id, version in changed:
-                _drop_older(cache, aggregate_id, version)
-        if changed:
-            self._advance(int(changed[-1][0]))
-
-    def _advance(self, position: int) -> None:
-        with self._catch_up_lock:
-            self._caught_up_to = max(self._caught_up_to or 0, position)
 
     def forget(self, *aggregate_ids: str) -> None:
         """Drop these aggregates from the application's cache (a group's needs no help: a
         failed step drops its whole repository)."""
-        cache = self.repository.cache
-        if cache is None or _GROUP.get() is not None:
-            return
-        for aggregate_id in aggregate_ids:
-            with suppress(KeyError):
-                cache.get(aggregate_id, evict=True)
+        if _GROUP.get() is None:
+            self.repository.forget(*aggregate_ids)
 
     def get(self, cls: type[A], key: str) -> A:
         """The aggregate as stored now (NOT_FOUND if there is none); outside any read set."""
@@ -375,17 +358,97 @@ class LedgerApplication(Application[str]):
         return int(self.recorder.max_notification_id() or 0)
 
 
-def _emptied(cache: Cache[str, Any]) -> Cache[str, Any]:
-    """A new empty cache like ``cache`` (the library's caches have no way to empty them)."""
-    return LRUCache(cache.maxsize) if isinstance(cache, LRUCache) else Cache()
+class SharedRepository(Repository[str]):
+    """The application's repository: aggregates cached between commands, kept current by looks.
 
+    A look (``look``, once per command) reads the events stored after the last look and drops
+    each cached aggregate older than one of them. Positions become visible in order (every
+    append holds the ledger's write lock and continues its hash chain), so an aggregate changed
+    since is among those events. The look remembers each aggregate's latest version it saw
+    (``seen``), so that a copy read from the database, or saved, before a look passed a newer
+    event of it is not cached afterwards (``keep``); an emptied cache starts a new ``epoch``,
+    which every copy obtained before it misses too. Everything here is under one lock."""
 
-def _drop_older(cache: Cache[str, Any], aggregate_id: str, version: int) -> None:
-    """Drop the cached aggregate if it is older than ``version``."""
-    try:
-        cached = cache.get(aggregate_id)
-    except KeyError:
-        return
-    if cached.version < version:
-        with suppress(KeyError):  # another thread may have dropped it meanwhile
-            cache.get(aggregate_id, evict=True)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock = threading.Lock()
+        self.position: int | None = None  # the last position looked at (None: not yet)
+        self.epoch = 0
+        self.seen: dict[str, int] = {}
+
+    def get(self, aggregate_id: str, *, version: int | None = None, **kwargs: Any) -> Any:
+        if self.cache is None or version is not None:
+            return super().get(aggregate_id, version=version, **kwargs)
+        aggregate: Any
+        try:
+            aggregate = self.cache.get(aggregate_id)
+        except KeyError:
+            epoch = self.epoch
+            aggregate = project_aggregate(None, self.event_store.get(aggregate_id))
+            if aggregate is None:
+                raise AggregateNotFoundError(aggregate_id) from None
+            self.keep(aggregate_id, aggregate, epoch)
+        return deepcopy(aggregate) if self.deepcopy_from_cache else aggregate
+
+    def keep(self, aggregate_id: str, aggregate: Any, epoch: int) -> None:
+        """Cache ``aggregate``, obtained from the database in ``epoch``, unless a look has seen
+        a newer version of it since, or the cache holds one at least as new."""
+        if self.cache is None:
+            return
+        with self.lock:
+            if epoch != self.epoch or self.seen.get(aggregate_id, 0) > aggregate.version:
+                self._drop(aggregate_id)
+                return
+            try:
+                cached = self.cache.get(aggregate_id)
+            except KeyError:
+                cached = None
+            if cached is None or cached.version < aggregate.version:
+                self.cache.put(aggregate_id, aggregate)
+
+    def look(self, log: ChangeLog, head: Callable[[], int]) -> None:
+        """Drop each cached aggregate the ledger holds newer events of (module docstring)."""
+        if self.cache is None:
+            return
+        with self.lock:
+            if self.position is None:  # the first look: nothing is known of the cache
+                self.position = head()
+                self._empty()
+                return
+            since = self.position
+        changed = log.changed_since(since, CATCH_UP_LIMIT)
+        with self.lock:
+            if len(changed) >= CATCH_UP_LIMIT or len(self.seen) > SEEN_LIMIT:
+                self._empty()  # far behind, or too much remembered: start again
+            else:
+                for _, aggregate_id, version in changed:
+                    self.seen[aggregate_id] = max(self.seen.get(aggregate_id, 0), version)
+                    self._drop_older(aggregate_id, version)
+            if changed:
+                self.position = max(self.position or 0, int(changed[-1][0]))
+
+    def forget(self, *aggregate_ids: str) -> None:
+        with self.lock:
+            for aggregate_id in aggregate_ids:
+                self._drop(aggregate_id)
+
+    def _empty(self) -> None:
+        assert self.cache is not None
+        # The library's caches have no way to empty them: a new one, like it.
+        self.cache = LRUCache(self.cache.maxsize) if isinstance(self.cache, LRUCache) else Cache()
+        self.seen.clear()
+        self.epoch += 1
+
+    def _drop_older(self, aggregate_id: str, version: int) -> None:
+        assert self.cache is not None
+        try:
+            cached = self.cache.get(aggregate_id)
+        except KeyError:
+            return
+        if cached.version < version:
+            self._drop(aggregate_id)
+
+    def _drop(self, aggregate_id: str) -> None:
+        if self.cache is not None:
+            with suppress(KeyError):
+                self.cache.get(aggregate_id, evict=True)
