@@ -29,7 +29,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from functools import partial
+from functools import cache, partial
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -156,8 +156,13 @@ class Command:
         check_arguments(kwargs)
 
     def _content(self, input: object, identity: Identity) -> dict[str, Any]:
-        """The input as plain values, with the declared defaults of the fields it left out."""
+        """The input as plain values, with the declared defaults of the fields it left out.
+
+        Record ids come without the spaces around them, which the commands strip anyway: the
+        reach rules must judge the record the command will act on (no stored id has them)."""
         content = arguments(input)
+        for name in _record_fields(self.input):
+            content[name] = _stripped(content.get(name))
         for name, default in self.defaults.items():
             value = default(identity) if not content.get(name) else None
             if value is not None:  # None: no default for this caller, the input stands
@@ -263,6 +268,25 @@ def _parameter_problems(declared: Command, keywords: list[str]) -> list[str]:
     return [f"{qualname} has no parameter {k}" for k in keywords if k not in known] + [
         f"the input gives no {k} for {qualname}" for k in sorted(required - set(keywords))
     ]
+
+
+@cache
+def _record_fields(input: type) -> tuple[str, ...]:
+    """The fields of a command's input that name records (an ID, a list of them, or an input
+    holding one)."""
+    fields = input.__strawberry_definition__.fields  # type: ignore[attr-defined]
+    return tuple(f.python_name for f in fields if _names_a_record(f.type))
+
+
+def _stripped(value: Any) -> Any:
+    """``value`` with every text in it stripped of surrounding spaces."""
+    if isinstance(value, str):
+        return value.strip()
+    if isinstance(value, list):
+        return [_stripped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _stripped(v) for k, v in value.items()}
+    return value
 
 
 def _names_a_record(graphql_type: Any) -> bool:
