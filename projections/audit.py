@@ -27,6 +27,12 @@ from projections.sql import Dialect, Sql, iso_utc
 # positions (not LIMITs), so each query's work is bounded whatever plan the database picks.
 BATCH = 10_000
 PROGRESS_EVERY = 50_000
+# Aggregates whose last version the walk keeps in memory between batches; past it, it lets go of
+# them all, and one seen again is looked up with the rest of its batch. Memory stays flat however
+# many records the ledger holds.
+VERSIONS_KEPT = 100_000
+# Aggregate ids per look-up of their last versions before a batch.
+LOOKUP = 2_000
 
 EVENTS = (
     "SELECT notification_id, originator_id, originator_version, topic, state"
@@ -116,7 +122,7 @@ def verify(
                 "SELECT COUNT(*) FROM ledger WHERE position > ? AND position <= ?", (start, stop)
             )
         )
-    chain = _Chain(read, start, anchor["hash"] if anchor else GENESIS_HASH)
+    chain = _Chain(read, anchor["hash"] if anchor else GENESIS_HASH)
     try:
         if anchor is not None:
             _check_link_into(read, int(anchor["position"]))
@@ -156,18 +162,22 @@ def _pairs(events: Iterator[Row], ledger: Iterator[Row]) -> Iterator[tuple[Row, 
 
 
 class _Chain:
-    """The walk along the chain: the previous link, and each aggregate's last version seen
-    (one entry per aggregate, so it grows with the records, not with the events)."""
+    """The walk along the chain: the previous link, and the last version of the aggregates seen
+    since it last let go of them (at most ``VERSIONS_KEPT`` between batches); the last version
+    before a batch of the others it names is read with that batch (``before``)."""
 
-    def __init__(self, read: Reader, start: int, prev_hash: str) -> None:
+    def __init__(self, read: Reader, prev_hash: str) -> None:
         self.read = read
-        self.start = start
         self.prev_hash = prev_hash
         self.checked = 0
         self.versions: dict[str, int] = {}
+        self.before: dict[str, int] = {}
 
     def walk(self, events: list[Row], ledger: list[Row], total: int, progress: Progress) -> None:
         """Check one batch; both sides name the same positions unless something is missing."""
+        if events:
+            unknown = {e[1] for e in events if e[2] > 1 and e[1] not in self.versions}
+            self.before = self._versions_before(sorted(unknown), int(events[0][0]))
         same = len(events) == len(ledger) and all(
             e[0] == entry[0] for e, entry in zip(events, ledger, strict=True)
         )
@@ -177,6 +187,10 @@ class _Chain:
             check(event, entry)
             if self.checked % PROGRESS_EVERY == 0:
                 progress(self.checked, total)
+        # Let go of them all, between batches, once there are too many: those seen again are
+        # looked up with their batch (one query per few thousand), as at the start of a range.
+        if len(self.versions) > VERSIONS_KEPT:
+            self.versions.clear()
 
     def check(self, event: Row, entry: Row) -> None:
         self.check_link(event, entry)
@@ -213,8 +227,8 @@ class _Chain:
     def _check_version(self, position: int, originator: str, version: int) -> None:
         previous = self.versions.get(originator)
         if previous is None:
-            # First seen in this range: its earlier versions must lie before the range.
-            previous = self._version_before_range(originator) if version > 1 else 0
+            # Not kept: its earlier versions lie before this batch (before the range, or let go).
+            previous = self.before.get(originator, 0) if version > 1 else 0
         if version != previous + 1:
             raise ChainMismatchError(
                 position,
@@ -222,14 +236,20 @@ class _Chain:
             )
         self.versions[originator] = version
 
-    def _version_before_range(self, originator: str) -> int:
-        with self.read() as sql:
-            previous = sql.scalar(
-                "SELECT MAX(originator_version) FROM stored_events"
-                " WHERE originator_id = ? AND notification_id <= ?",
-                (originator, self.start),
-            )
-        return int(previous or 0)
+    def _versions_before(self, originators: list[str], position: int) -> dict[str, int]:
+        """Each aggregate's last version stored before ``position`` (none: not there)."""
+        found: dict[str, int] = {}
+        for low in range(0, len(originators), LOOKUP):
+            chunk = originators[low : low + LOOKUP]
+            with self.read() as sql:
+                rows = sql.tuples(
+                    "SELECT originator_id, MAX(originator_version) FROM stored_events"
+                    f" WHERE originator_id IN ({', '.join('?' * len(chunk))})"
+                    " AND notification_id < ? GROUP BY originator_id",
+                    (*chunk, position),
+                )
+            found.update((str(o), int(v)) for o, v in rows)
+        return found
 
 
 def _check_link_into(read: Reader, position: int) -> None:
@@ -240,7 +260,7 @@ def _check_link_into(read: Reader, position: int) -> None:
             "SELECT hash FROM ledger WHERE position < ? ORDER BY position DESC LIMIT 1", (position,)
         )
     events, ledger = _read_batch(read, position - 1, position)
-    anchor = _Chain(read, position - 1, before["hash"] if before else GENESIS_HASH)
+    anchor = _Chain(read, before["hash"] if before else GENESIS_HASH)
     try:
         for event, entry in _pairs(iter(events), iter(ledger)):
             anchor.check_link(event, entry)

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from api.wiring import Regentrace
+from projections import audit
 from projections.audit import find_events, verify
 from projections.ledger import GENESIS_HASH, chain_hash
 from projections.sql import Dialect
@@ -491,6 +492,31 @@ def test_an_event_deleted_where_positions_already_had_a_gap_is_still_caught_by_v
 
     # The insider removes the suspension and re-links the chain: positions now have two gaps,
     # both look alike, and every hash holds; only the site's versions 2 -> 4 tell.
+    delete_event_and_ledger_row(service, suspended)
+    relink(service, suspended)
+    result = verify(service.read)
+
+    assert not result.ok
+    assert result.first_mismatch_position == reinstated
+    assert f"Site:{LAB} jumps from version 2 to 4" in (result.problem or "")
+
+
+@pytest.mark.parametrize("kept", [1, 3])
+def test_version_continuity_holds_when_the_walk_keeps_few_aggregates_in_memory(
+    service, history, monkeypatch, kept
+):
+    """The walk keeps the last version of only the aggregates seen most recently; one seen again
+    after it was let go is looked up with its batch, so the check is the same with little kept."""
+    monkeypatch.setattr(audit, "VERSIONS_KEPT", kept)
+    monkeypatch.setattr(audit, "BATCH", 4)
+    burn_a_position(service)
+    suspended = service.app.sites.suspend_site(NETWORK, LAB, "audit finding").position
+    service.app.sites.suspend_site(NETWORK, HOSPITAL, "pharmacy audit")
+    reinstated = service.app.sites.reinstate_site(NETWORK, LAB, "finding closed").position
+    intact = verify(service.read)
+    assert intact.ok
+    assert intact.checked_events == len(history) + 3
+
     delete_event_and_ledger_row(service, suspended)
     relink(service, suspended)
     result = verify(service.read)
