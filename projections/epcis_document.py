@@ -299,14 +299,7 @@ def _with_containers_left(sql: Sql, fact: Fact) -> Fact:
                 left.pop(container_id, None)
     if not left:
         return fact
-    return Fact(
-        fact.position,
-        fact.aggregate_type,
-        fact.key,
-        fact.event_type,
-        fact.recorded_at,
-        fact.payload | {CONTAINERS_LEFT: list(left)},
-    )
+    return _with(fact, CONTAINERS_LEFT, list(left))
 
 
 def _fact(row: dict[str, Any]) -> Fact:
